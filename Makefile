@@ -1,0 +1,36 @@
+# nnrun: `make demo` trains the XOR example and predicts; `make test` runs the whole suite.
+# Both create .venv and install what they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test install lint catalog clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install when the project's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/nnrun train configs/xor.yaml
+	$(BIN)/nnrun predict "$$(ls -td runs/xor runs/xor-* 2>/dev/null | head -n 1)" --input data/xor.csv --keep '*'
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check nnrun tests tools
+
+# Regenerate nnrun/keras_catalog.json after upgrading Keras.
+catalog: $(STAMP)
+	$(BIN)/python tools/gen_catalog.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,433 @@
+"""The config schema (one pydantic model), loading with located errors, and ``--set`` overrides.
+
+A config is YAML whose keys are Keras argument names (see README, "Config reference"). Loading runs in
+two steps, and neither imports TensorFlow:
+
+1. fields: types, ranges, unknown keys (pydantic), then Keras names and constructor arguments (registry);
+2. cross-checks between fields (``checks.static_problems``), e.g. a softmax head on one unit.
+
+Every problem is reported as ``file:line:column: key.path: what was found, what was expected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from nnrun import registry
+from nnrun.errors import ConfigError
+from nnrun.yamlsrc import Located, Source, format_path, load_yaml, read_yaml_file
+
+
+def _no_bool(value: Any) -> Any:
+    """Refuse YAML booleans where a number is expected (``epochs: yes`` must not become 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "expected a number, got a boolean")
+    return value
+
+
+def _name_or_spec(value: Any) -> Any:
+    """Accept ``adam`` as shorthand for ``{type: adam}``."""
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, bool) or not isinstance(value, dict):
+        raise PydanticCustomError("name_or_spec", "expected a name or a mapping with 'type'")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+PositiveInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
+Float = Annotated[float, BeforeValidator(_no_bool)]
+RunName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the examples come from: inline arrays (``x``, ``y``) or a CSV file (``path``)."""
+
+    x: list[Any] | None = Field(None, description="Inline features, shape (num_samples, num_features).")
+    y: list[Any] | None = Field(None, description="Inline targets, shape (num_samples,).")
+    path: StrictStr | None = Field(
+        None, description="CSV/TSV file; relative paths are tried from the working directory, then the config's."
+    )
+    header: StrictBool | None = Field(None, description="Whether the file has a header row; null = detect.")
+    target: Annotated[int, Field(strict=True)] | StrictStr = Field(
+        -1, description="Target column: name, or 0-based index (negative counts from the end)."
+    )
+    delimiter: StrictStr | None = Field(None, description="Field separator; null = detect (',', ';', tab, '|').")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        inline = self.x is not None or self.y is not None
+        if inline and self.path is not None:
+            raise PydanticCustomError("data_source", "give either inline x/y or a file path, not both")
+        if not inline and self.path is None:
+            raise PydanticCustomError("data_source", "expected inline x and y, or a file path")
+        if inline and (self.x is None or self.y is None):
+            raise PydanticCustomError("data_source", "inline data needs both x and y")
+        return self
+
+
+class LayerConfig(BaseModel):
+    """One Keras layer: ``type`` is the class name; every other key is a constructor argument."""
+
+    model_config = ConfigDict(extra="allow")
+    type: StrictStr = Field(description="Keras layer class name, e.g. Dense, Dropout.")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (everything except ``type``)."""
+        return dict(self.model_extra or {})
+
+
+class NamedSpec(BaseModel):
+    """A loss, optimizer or metric: a Keras name plus optional constructor arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    type: StrictStr
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (everything except ``type``)."""
+        return dict(self.model_extra or {})
+
+
+Spec = Annotated[NamedSpec, BeforeValidator(_name_or_spec)]
+
+
+class ModelConfig(_Strict):
+    """The layer stack and how it is compiled."""
+
+    layers: list[LayerConfig] = Field(min_length=1, description="Layers, first to last.")
+    loss: Spec = Field(description="Keras loss name, or {type: ..., <kwargs>}.")
+    optimizer: Spec = Field(default_factory=lambda: NamedSpec(type="adam"))
+    metrics: list[Spec] = Field(default_factory=list)
+
+
+class TrainingConfig(_Strict):
+    """``model.fit`` settings (Keras argument names)."""
+
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    validation_split: Annotated[Float, Field(ge=0.0, lt=1.0)] = 0.0
+    shuffle: StrictBool = True
+    steps_per_execution: PositiveInt = Field(
+        1, description="Batches run per call into TensorFlow (Keras compile argument); raise it for small models."
+    )
+
+
+class Config(_Strict):
+    """A whole nnrun experiment."""
+
+    name: RunName = Field(description="Run name: letters, digits, '.', '_', '-'; runs go to runs/<name>.")
+    seed: Int = Field(0, description="Seed for Python, NumPy and TensorFlow (keras.utils.set_random_seed).")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: classification for cross-entropy/hinge losses, regression otherwise."
+    )
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config together with where each of its values came from."""
+
+    config: Config
+    source: Source
+    path: Path | None = None
+
+    def error(self, path: tuple, message: str, hint: str | None = None) -> ConfigError:
+        """A ConfigError located at key ``path`` of this config."""
+        return ConfigError(f"{self.source.where(path)}: {format_path(path)}: {message}", hint)
+
+
+# --------------------------------------------------------------------------------------------- loading
+def load_config(path: Path | str, overrides: tuple[str, ...] | list[str] = ()) -> LoadedConfig:
+    """Load, override and validate a config file without importing TensorFlow.
+
+    Args:
+        path: the YAML file.
+        overrides: ``key.path=value`` strings (``--set``), applied in order; values are YAML.
+
+    Returns:
+        The validated config with its source locations.
+
+    Raises:
+        ConfigError: listing every problem found, each as ``file:line:col: key.path: message``.
+    """
+    path = Path(path)
+    data, source = read_yaml_file(path)
+    loaded = validate_data(data, source, overrides)
+    loaded.path = path
+    return loaded
+
+
+def load_config_text(text: str, name: str = "<string>", overrides: tuple[str, ...] | list[str] = ()) -> LoadedConfig:
+    """Like ``load_config`` for YAML text (tests, stdin)."""
+    data, source = load_yaml(text, name)
+    return validate_data(data, source, overrides)
+
+
+def validate_data(data: object, source: Source, overrides: tuple[str, ...] | list[str] = ()) -> LoadedConfig:
+    """Validate parsed YAML data (after applying ``overrides``) against the schema and Keras' names."""
+    if data is None:
+        raise ConfigError(f"{source.name}: the config is empty; expected a mapping with name, data and model")
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source.where(())}: expected a mapping (name:, data:, model:, …) at the top level, "
+            f"got {type(data).__name__}"
+        )
+    for item in overrides:
+        data = apply_override(data, source, item)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_translate(exc, source, data))) from None
+    loaded = LoadedConfig(config, source)
+    problems = registry_problems(config) + _static_problems(config)
+    if problems:
+        raise ConfigError("\n".join(f"{source.where(p)}: {format_path(p)}: {m}" for p, m in problems))
+    return loaded
+
+
+def _static_problems(config: Config) -> list[tuple[tuple, str]]:
+    from nnrun.checks import static_problems
+
+    return static_problems(config)
+
+
+# ------------------------------------------------------------------------------------------- overrides
+def apply_override(data: dict, source: Source, item: str) -> dict:
+    """Apply one ``--set key.path=value`` to the parsed config (in place) and record its location.
+
+    List items are addressed by index: ``model.layers.0.units=16``. The value is parsed as YAML, so
+    ``1e-3`` is a float and ``[8, 8]`` a list.
+
+    Raises:
+        ConfigError: no ``=``, an empty key, a path through a scalar, or a list index out of range.
+    """
+    where = f"--set {item}"
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{where}: expected key.path=value, e.g. training.epochs=50")
+    parts: list[Any] = [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+    if any(p == "" for p in parts):
+        raise ConfigError(f"{where}: empty key in {key!r}; expected key.path=value")
+    value, vsource = load_yaml(text, where, prefix=tuple(parts))
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        node = _step(node, part, tuple(parts[: i + 1]), where, create=True)
+    last = parts[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or not -len(node) <= last < len(node):
+            raise ConfigError(f"{where}: {format_path(tuple(parts[:-1]))} has {len(node)} items; index {last} is out of range")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"{where}: {format_path(tuple(parts[:-1]))} is a {type(node).__name__}, not a mapping")
+    prefix = tuple(parts)
+    for path in [p for p in source.locations if p[: len(prefix)] == prefix]:
+        del source.locations[path]
+    for path, loc in vsource.locations.items():
+        source.locations[path] = Located(where, loc.text)
+    return data
+
+
+def _step(node: Any, part: Any, path: tuple, where: str, create: bool) -> Any:
+    if isinstance(node, dict):
+        if part not in node or node[part] is None:
+            node[part] = {}
+        return node[part]
+    if isinstance(node, list):
+        if not isinstance(part, int) or not -len(node) <= part < len(node):
+            raise ConfigError(f"{where}: {format_path(path[:-1])} has {len(node)} items; index {part} is out of range")
+        return node[part]
+    raise ConfigError(f"{where}: {format_path(path[:-1])} is a {type(node).__name__}, not a mapping")
+
+
+# ------------------------------------------------------------------------------------ error messages
+def _translate(exc: ValidationError, source: Source, data: dict) -> list[str]:
+    """Turn pydantic errors into located one-line messages."""
+    lines = []
+    seen = set()
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
+        message = _message(err, loc, source)
+        line = f"{source.where(loc)}: {format_path(loc)}: {message}"
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return lines
+
+
+_UNION_TAGS = {"int", "str", "function-after", "function-before"}
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _show(value: Any, text: str | None) -> str:
+    if isinstance(value, bool):
+        return ("true" if value else "false") + (f" (from unquoted {text})" if text and text.lower() not in ("true", "false") else "")
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _message(err: dict, loc: tuple, source: Source) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    text = source.text(loc)
+    got = _show(value, text)
+    if kind == "missing":
+        return "missing required key"
+    if kind == "extra_forbidden":
+        return f"unknown key{registry.suggest(str(loc[-1]), _fields_at(loc[:-1]))}; expected one of: {', '.join(_fields_at(loc[:-1]))}"
+    if kind in ("string_type",) and isinstance(value, bool):
+        return f"expected a string, got {got}; quote it: '{text or str(value).lower()}'"
+    if kind == "bool_not_number":
+        return f"expected a number, got {got}"
+    if kind in ("int_type", "int_parsing") and (loc[-1:] == ("target",)):
+        return f"expected a column name (string) or index (integer), got {got}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {got}"
+    if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
+        ctx = err.get("ctx", {})
+        bound = {"greater_than_equal": ">=", "greater_than": ">", "less_than": "<", "less_than_equal": "<="}[kind]
+        limit = next(iter(ctx.values())) if ctx else "?"
+        return f"expected a value {bound} {limit}, got {got}"
+    if kind == "string_pattern_mismatch" and loc == ("name",):
+        return (
+            f"expected a run name of letters, digits, '.', '_' or '-' (no path separators, not starting "
+            f"with '.'), got {got}"
+        )
+    if kind == "too_short":
+        return "expected at least one item, got an empty list"
+    if kind == "literal_error":
+        return f"expected {err.get('ctx', {}).get('expected', 'one of the allowed values')}, got {got}"
+    return f"{err['msg'][0].lower()}{err['msg'][1:]}" + (f", got {got}" if kind not in ("data_source",) else "")
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys allowed at ``loc`` (for "did you mean" on unknown keys)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``list[LayerConfig]`` or ``X | None``."""
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+# ------------------------------------------------------------------------------------ Keras names
+def registry_problems(config: Config) -> list[tuple[tuple, str]]:
+    """Check layer types, their arguments, and loss/optimizer/metric names against Keras' catalog."""
+    problems: list[tuple[tuple, str]] = []
+    for i, layer in enumerate(config.model.layers):
+        path = ("model", "layers", i)
+        described = registry.layer_args(layer.type)
+        if described is None:
+            known = list(registry.catalog()["layers"])
+            problems.append((path + ("type",), f"unknown Keras layer type {layer.type!r}{registry.suggest(layer.type, known)}"))
+            continue
+        args, required = described
+        for arg in required:
+            if arg not in layer.kwargs:
+                problems.append((path, f"{layer.type} needs the argument '{arg}'"))
+        for arg, value in layer.kwargs.items():
+            if arg in ("input_shape", "input_dim", "batch_input_shape") and arg not in args:
+                problems.append(
+                    (path + (arg,), f"remove '{arg}': nnrun takes the input shape from the data")
+                )
+            elif arg not in args:
+                problems.append(
+                    (path + (arg,), f"{layer.type} has no argument {arg!r}{registry.suggest(arg, list(args))}")
+                )
+            else:
+                bad = registry.check_value(arg, value, args[arg])
+                if bad:
+                    problems.append((path + (arg,), bad))
+    model = config.model
+    specs = [("losses", ("model", "loss"), model.loss), ("optimizers", ("model", "optimizer"), model.optimizer)]
+    specs += [("metrics", ("model", "metrics", i), m) for i, m in enumerate(model.metrics)]
+    for kind, path, spec in specs:
+        found = registry.lookup(kind, spec.type)
+        noun = {"losses": "loss", "optimizers": "optimizer", "metrics": "metric"}[kind]
+        if found is None:
+            problems.append((path + ("type",) if spec.kwargs else path, f"unknown Keras {noun} {spec.type!r}{registry.suggest(spec.type, registry.names(kind))}"))
+            continue
+        for arg, value in spec.kwargs.items():
+            if arg not in found.args:
+                problems.append((path + (arg,), f"{noun} {spec.type} has no argument {arg!r}{registry.suggest(arg, list(found.args))}"))
+            else:
+                bad = registry.check_value(arg, value, found.args[arg])
+                if bad:
+                    problems.append((path + (arg,), bad))
+        if kind == "optimizers" and "learning_rate" in spec.kwargs:
+            lr = spec.kwargs["learning_rate"]
+            if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr <= 0:
+                problems.append((path + ("learning_rate",), f"expected a positive number, got {lr}"))
+    return problems
+
+
+# ------------------------------------------------------------------------------------------ output
+def dump_resolved(config: Config) -> str:
+    """The resolved config as YAML: every default filled in, loadable by ``load_config``."""
+    data = config.model_dump(mode="json")
+    data["data"] = {k: v for k, v in data["data"].items() if v is not None}
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+
+
+def json_schema() -> dict:
+    """JSON Schema (draft 2020-12) of the config, for editors (``nnrun schema``)."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "nnrun config"
+    return schema

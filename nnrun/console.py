@@ -1,0 +1,77 @@
+"""Rich consoles: results on stdout, progress, warnings and errors on stderr. No logic here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    """Print a warning line on stderr."""
+    err.print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
+
+
+def info(message: str) -> None:
+    """Print an informational line on stderr."""
+    err.print(message, markup=False, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Print one JSON document on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
+    """A two-column table of metric name and value (floats to 4 decimals)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    return table
+
+
+class EpochProgress:
+    """Per-epoch progress on stderr: a rich progress bar on a terminal, else plain lines.
+
+    Plain mode prints about 20 lines per run (every ``epochs // 20`` epochs, and the last), so logs of
+    long runs stay readable.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.live = err.is_terminal
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __call__(self, epoch: int, epochs: int, logs: dict) -> None:
+        shown = "  ".join(f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, (int, float)))
+        if self.live:
+            if self._progress is None:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+                self._progress = Progress(
+                    TextColumn(f"[bold]{self.title}[/]"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TextColumn("{task.fields[logs]}"), console=err, transient=False,
+                )
+                self._progress.start()
+                self._task = self._progress.add_task("train", total=epochs, logs="")
+            self._progress.update(self._task, completed=epoch, logs=shown)
+            if epoch >= epochs:
+                self.close()
+        elif epoch == 1 or epoch == epochs or epoch % max(1, epochs // 20) == 0:
+            err.print(f"epoch {epoch}/{epochs}  {shown}", markup=False, highlight=False)
+
+    def close(self) -> None:
+        """Stop the live bar (also after an early stop)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

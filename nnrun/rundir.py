@@ -1,0 +1,135 @@
+"""The run directory: fresh names, artifact file names, atomic writes, loading a finished run.
+
+Layout of ``runs/<name>`` (see README, "The run directory"): every file is written to a temporary name
+in the same directory and renamed into place, so a crash leaves the old file or the complete new one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nnrun.errors import RunError, UsageError
+
+CONFIG = "config.yaml"
+MODEL = "model.keras"
+HISTORY = "history.csv"
+METRICS = "metrics.json"
+SUMMARY = "summary.txt"
+RUN = "run.json"
+DATASET = "dataset.json"
+SPLIT = "split.json"
+EVALUATION = "evaluation.json"
+
+#: Largest suffix tried for a run name (runs/<name>-2 … runs/<name>-N).
+MAX_RUNS_PER_NAME = 100_000
+
+
+def create(runs_dir: Path, name: str) -> Path:
+    """Create a new, empty run directory ``runs_dir/name`` (then ``name-2``, ``name-3``, …).
+
+    ``os.mkdir`` is atomic, so two processes started at once get distinct directories.
+
+    Raises:
+        RunError: the runs directory cannot be created or written (path named).
+    """
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"{runs_dir}: cannot create the runs directory: {exc.strerror}") from None
+    for i in range(1, MAX_RUNS_PER_NAME):
+        candidate = runs_dir / (name if i == 1 else f"{name}-{i}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunError(f"{candidate}: cannot create the run directory: {exc.strerror}") from None
+    raise RunError(f"{runs_dir}: too many runs named {name!r}")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary file in the same directory, fsync, rename).
+
+    Raises:
+        RunError: the file cannot be written (path named).
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise RunError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically (see ``write_text``)."""
+    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save a Keras model to ``path`` (``.keras``) atomically.
+
+    Raises:
+        RunError: the file cannot be written.
+    """
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunError(f"{path}: cannot save the model: {exc.strerror}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON artifact of a run.
+
+    Raises:
+        RunError: missing or corrupt file.
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; the run is incomplete") from None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path}: cannot read: {exc}") from None
+
+
+def check_run_dir(run_dir: Path, need_model: bool = True) -> Path:
+    """Check that ``run_dir`` is a finished nnrun run directory.
+
+    Raises:
+        UsageError: not a directory, or not a run directory.
+        RunError: the run has no model (it failed or is still running).
+    """
+    if not run_dir.exists():
+        raise UsageError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir() or not (run_dir / RUN).exists():
+        raise UsageError(f"{run_dir}: not an nnrun run directory (no {RUN}); pass a directory made by nnrun train")
+    if need_model and not (run_dir / MODEL).exists():
+        status = read_json(run_dir / RUN).get("status", "unknown")
+        raise RunError(f"{run_dir}: the run has no {MODEL} (status: {status}); train it again")
+    return run_dir
