@@ -272,11 +272,10 @@ def _translate(exc: ValidationError, source: Source, data: dict) -> list[str]:
     seen = set()
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
-        message = _message(err, loc, source)
-        line = f"{source.where(loc)}: {format_path(loc)}: {message}"
-        if line not in seen:
-            seen.add(line)
-            lines.append(line)
+        if loc in seen:  # a union reports one error per member; the first says enough
+            continue
+        seen.add(loc)
+        lines.append(f"{source.where(loc)}: {format_path(loc)}: {_message(err, loc, source)}")
     return lines
 
 
@@ -321,8 +320,9 @@ def _message(err: dict, loc: tuple, source: Source) -> str:
         return f"expected a string, got {got}; quote it: '{text or str(value).lower()}'"
     if kind == "bool_not_number":
         return f"expected a number, got {got}"
-    if kind in ("int_type", "int_parsing") and (loc[-1:] == ("target",)):
-        return f"expected a column name (string) or index (integer), got {got}"
+    if loc == ("data", "target"):
+        quote = f"; quote it if you meant the column named '{text}'" if isinstance(value, bool) and text else ""
+        return f"expected a column name (string) or index (integer), got {got}{quote}"
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {got}"
     if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):

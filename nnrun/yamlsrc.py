@@ -29,9 +29,6 @@ _FLOAT_12 = re.compile(
     |\.(?:nan|NaN|NAN))$""",
     re.X,
 )
-_INT_12 = re.compile(r"^[-+]?[0-9]+$")
-
-Path_ = tuple  # a key path: ("model", "layers", 0, "units")
 
 
 class _Loader(yaml.SafeLoader):
@@ -93,6 +90,25 @@ def _mark(name: str, node: yaml.Node) -> str:
     return f"{name}:{m.line + 1}:{m.column + 1}"
 
 
+def _expanded_size(root: yaml.Node) -> int:
+    """Number of nodes once aliases are expanded, computed on the shared node graph in linear time."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        n, done = stack.pop()
+        if id(n) in sizes:
+            continue
+        children = [] if isinstance(n, yaml.ScalarNode) else (
+            [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else list(n.value)
+        )
+        if done:
+            sizes[id(n)] = min(MAX_NODES + 1, 1 + sum(sizes.get(id(c), 0) for c in children))
+        else:
+            stack.append((n, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
 def load_yaml(text: str, name: str, prefix: tuple = ()) -> tuple[object, Source]:
     """Parse one YAML document safely, recording the location of every value.
 
@@ -122,15 +138,13 @@ def load_yaml(text: str, name: str, prefix: tuple = ()) -> tuple[object, Source]
         loader.dispose()
     if node is None:
         return None, source
-    count = [0]
+    if _expanded_size(node) > MAX_NODES:
+        raise ConfigError(
+            f"{_mark(name, node)}: the document expands to more than {MAX_NODES:,} values "
+            "(anchors and aliases expanding exponentially?); refusing to load it"
+        )
 
     def build(n: yaml.Node, path: tuple) -> object:
-        count[0] += 1
-        if count[0] > MAX_NODES:
-            raise ConfigError(
-                f"{_mark(name, n)}: the document expands to more than {MAX_NODES:,} values "
-                "(anchors and aliases expanding exponentially?); refusing to load it"
-            )
         if isinstance(n, yaml.ScalarNode):
             source.locations[path] = Located(_mark(name, n), n.value)
             try:
