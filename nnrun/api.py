@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from nnrun import __version__, rundir
 from nnrun.checks import data_problems, target_encoding
 from nnrun.config import LoadedConfig, dump_resolved, load_config
-from nnrun.data import class_list, encode_targets, read_predict_input, read_table, split_indices
 from nnrun.errors import ConfigError, DataError, RunError
+
+# nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
+# stays fast.
 
 Warn = Callable[[str], None]
 
@@ -41,6 +41,8 @@ def validate(config_path: Path | str, overrides: tuple[str, ...] = ()) -> Loaded
 
 def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
     """Read the data, check it against the config, encode targets and split. No TensorFlow."""
+    from nnrun.data import class_list, encode_targets, read_table, split_indices
+
     cfg = loaded.config
     table = read_table(cfg.data, loaded.path)
     encoding = target_encoding(cfg)
@@ -202,8 +204,14 @@ def _history_csv(history: dict[str, list[float]]) -> str:
 
 
 def _summary(model: Any) -> str:
+    """Keras' model summary (its Total includes optimizer state), then nnrun's own parameter count."""
+    from nnrun.builder import count_params
+
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), line_length=100)
+    trainable, frozen = count_params(model)
+    lines.append(f"Model parameters (weights and biases): {trainable + frozen:,} "
+                 f"(trainable {trainable:,}, non-trainable {frozen:,})")
     return "\n".join(lines) + "\n"
 
 
@@ -228,6 +236,10 @@ def evaluate(run_dir: Path | str, data: Path | str | None = None, warn: Warn = l
     Raises:
         UsageError: not a run directory. DataError: unusable data. RunError: the model cannot be loaded.
     """
+    import numpy as np
+
+    from nnrun.data import encode_targets, read_table
+
     run, loaded, meta = _load_run(run_dir)
     cfg = loaded.config
     if data is not None:
@@ -280,6 +292,8 @@ def predict(run_dir: Path | str, source: str) -> tuple[list[dict], list[dict] | 
     Raises:
         UsageError, DataError, RunError: as for ``evaluate``.
     """
+    from nnrun.data import read_predict_input
+
     run, _, meta = _load_run(run_dir)
     x, rows, fmt = read_predict_input(source, meta)
     from nnrun.inference import load_model, predict_records

@@ -7,6 +7,7 @@ in the same directory and renamed into place, so a crash leaves the old file or 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -75,7 +76,18 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (see ``write_text``)."""
-    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+    write_text(path, json.dumps(_finite(data), indent=2, default=_jsonable, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _jsonable(value: Any) -> Any:

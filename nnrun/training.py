@@ -83,6 +83,14 @@ def fit(
     """
     keras = _keras()
 
+    class _StopOnNaN(keras.callbacks.Callback):
+        """keras.callbacks.TerminateOnNaN without its print to stdout (stdout carries results)."""
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
     class _Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             if progress is not None:
@@ -98,7 +106,7 @@ def fit(
         validation_data=val_ds,
         shuffle=False,  # the dataset shuffles itself each epoch
         verbose=0,
-        callbacks=[keras.callbacks.TerminateOnNaN(), _Report()],
+        callbacks=[_StopOnNaN(), _Report()],
     )
     seconds = time.perf_counter() - start
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
