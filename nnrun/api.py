@@ -12,8 +12,9 @@ import hashlib
 import io
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nnrun import __version__, rundir
 from nnrun.checks import data_problems, target_encoding
@@ -160,7 +161,8 @@ def train(
         raise
     except Exception as exc:
         finish("failed", f"{type(exc).__name__}: {exc}")
-        raise RunError(f"training failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"training failed: {first}") from exc
 
     rundir.write_text(run_dir / rundir.HISTORY, _history_csv(result.history))
     rundir.write_text(run_dir / rundir.SUMMARY, _summary(model))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from nnrun.errors import RunError
 
@@ -51,12 +52,12 @@ def keras() -> Any:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     try:
         if debug:
-            import tensorflow as tf  # noqa: F401
             import keras as k
+            import tensorflow as tf  # noqa: F401
         else:
             with _quiet_stderr():
-                import tensorflow as tf  # noqa: F401
                 import keras as k
+                import tensorflow as tf  # noqa: F401
             import absl.logging
 
             absl.logging.set_verbosity(absl.logging.ERROR)

@@ -40,7 +40,8 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
         try:
             layer = getattr(keras.layers, layer_cfg.type)(**layer_cfg.kwargs)
         except Exception as exc:  # Keras raises TypeError/ValueError with its own message
-            raise loaded.error(path, f"Keras refused {layer_cfg.type}({_args(layer_cfg.kwargs)}): {_first_line(exc)}") from None
+            call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
+            raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None
         shape_in = model.output_shape if model.layers else (None, *input_shape)
         try:
             model.add(layer)

@@ -22,6 +22,7 @@ class Head:
     index: int  # index of the layer with `units`
     units: int | None
     activation: str | None
+    activation_at: tuple = ()  # key path that sets the activation (a later Activation/Softmax layer, or `index`)
 
 
 def target_encoding(config) -> str:
@@ -36,17 +37,18 @@ def head(config) -> Head | None:
     """Find the output head: the last layer with ``units`` and the activation applied after it."""
     layers = config.model.layers
     activation = None
+    at: tuple = ()
     for i in range(len(layers) - 1, -1, -1):
         kw = layers[i].kwargs
         if layers[i].type in ("Activation",) and activation is None:
-            activation = kw.get("activation")
+            activation, at = kw.get("activation"), ("model", "layers", i, "activation")
         elif layers[i].type == "Softmax" and activation is None:
-            activation = "softmax"
+            activation, at = "softmax", ("model", "layers", i)
         elif "units" in kw:
             if activation is None:
-                activation = kw.get("activation") or "linear"
+                activation, at = kw.get("activation") or "linear", ("model", "layers", i, "activation")
             units = kw["units"] if isinstance(kw["units"], int) else None
-            return Head(i, units, activation)
+            return Head(i, units, activation, at)
         elif layers[i].type not in ("Dropout", "ActivityRegularization", "GaussianNoise", "AlphaDropout"):
             return None
     return None
@@ -71,7 +73,7 @@ def static_problems(config) -> list[Problem]:
     where = ("model", "layers", h.index)
     if h.activation == "softmax" and h.units == 1:
         problems.append(
-            (where + ("activation",), "softmax over a single unit always outputs 1.0, so the model cannot learn; "
+            (h.activation_at, "softmax over a single unit always outputs 1.0, so the model cannot learn; "
              "use activation: sigmoid with binary_crossentropy, or units: <number of classes>")
         )
     elif encoding == "binary" and h.units != 1:
@@ -86,16 +88,17 @@ def static_problems(config) -> list[Problem]:
         )
     elif encoding in ("sparse", "categorical") and h.activation == "sigmoid":
         problems.append(
-            (where + ("activation",), f"a sigmoid head with {loss} does not give class probabilities; use activation: softmax")
+            (h.activation_at,
+             f"a sigmoid head with {loss} does not give class probabilities; use activation: softmax")
         )
     elif encoding == "binary" and h.activation not in ("sigmoid",) and not _from_logits(config):
         problems.append(
-            (where + ("activation",), f"{loss} expects probabilities but the head's activation is {h.activation}; "
+            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation}; "
              "use activation: sigmoid, or give the loss from_logits: true")
         )
     elif encoding in ("sparse", "categorical") and h.activation != "softmax" and not _from_logits(config):
         problems.append(
-            (where + ("activation",), f"{loss} expects probabilities but the head's activation is {h.activation}; "
+            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation}; "
              "use activation: softmax, or give the loss from_logits: true")
         )
     return problems
@@ -115,7 +118,8 @@ def data_problems(config, classes: list | None) -> list[Problem]:
     if encoding == "regression":
         if h and h.units not in (None, 1):
             problems.append(
-                (("model", "layers", h.index, "units"), f"a regression model predicts one value: expected units: 1, got {h.units}")
+                (("model", "layers", h.index, "units"),
+                 f"a regression model predicts one value: expected units: 1, got {h.units}")
             )
         return problems
     n = len(classes or [])
@@ -129,7 +133,7 @@ def data_problems(config, classes: list | None) -> list[Problem]:
         )
     elif encoding in ("sparse", "categorical") and h and h.units is not None and h.units != n:
         problems.append(
-            (("model", "layers", h.index, "units"), f"the softmax head has {h.units} units but the data has {n} classes "
-             f"({shown}); set units: {n}")
+            (("model", "layers", h.index, "units"),
+             f"the softmax head has {h.units} units but the data has {n} classes ({shown}); set units: {n}")
         )
     return problems

@@ -11,11 +11,11 @@ Every problem is reported as ``file:line:column: key.path: what was found, what 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from nnrun import registry
 from nnrun.errors import ConfigError
-from nnrun.yamlsrc import Located, Source, format_path, load_yaml, read_yaml_file
+from nnrun.yamlsrc import Located, Source, dump_yaml, format_path, load_yaml, read_yaml_file
 
 
 def _no_bool(value: Any) -> Any:
@@ -50,7 +50,9 @@ def _name_or_spec(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_no_bool)]
-PositiveInt = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
+# Constraints go before the validator: after it, pydantic writes them into the JSON Schema as 'ge', not 'minimum'.
+PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0), BeforeValidator(_no_bool)]
 Float = Annotated[float, BeforeValidator(_no_bool)]
 RunName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 
@@ -126,7 +128,7 @@ class TrainingConfig(_Strict):
 
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 32
-    validation_split: Annotated[Float, Field(ge=0.0, lt=1.0)] = 0.0
+    validation_split: Fraction = 0.0
     shuffle: StrictBool = True
     steps_per_execution: PositiveInt = Field(
         1, description="Batches run per call into TensorFlow (Keras compile argument); raise it for small models."
@@ -218,8 +220,9 @@ def _static_problems(config: Config) -> list[tuple[tuple, str]]:
 def apply_override(data: dict, source: Source, item: str) -> dict:
     """Apply one ``--set key.path=value`` to the parsed config (in place) and record its location.
 
-    List items are addressed by index: ``model.layers.0.units=16``. The value is parsed as YAML, so
-    ``1e-3`` is a float and ``[8, 8]`` a list.
+    List items are addressed by index: ``model.layers.0.units=16`` (``-1`` is the last item). The value is
+    parsed as YAML, so ``1e-3`` is a float and ``[8, 8]`` a list. Every value it sets or creates is
+    located at ``--set key.path=value`` in later messages.
 
     Raises:
         ConfigError: no ``=``, an empty key, a path through a scalar, or a list index out of range.
@@ -232,37 +235,42 @@ def apply_override(data: dict, source: Source, item: str) -> dict:
     parts: list[Any] = [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
     if any(p == "" for p in parts):
         raise ConfigError(f"{where}: empty key in {key!r}; expected key.path=value")
-    value, vsource = load_yaml(text, where, prefix=tuple(parts))
     node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        node = _step(node, part, tuple(parts[: i + 1]), where, create=True)
-    last = parts[-1]
-    if isinstance(node, list):
-        if not isinstance(last, int) or not -len(node) <= last < len(node):
-            raise ConfigError(f"{where}: {format_path(tuple(parts[:-1]))} has {len(node)} items; index {last} is out of range")
-        node[last] = value
-    elif isinstance(node, dict):
-        node[last] = value
-    else:
-        raise ConfigError(f"{where}: {format_path(tuple(parts[:-1]))} is a {type(node).__name__}, not a mapping")
-    prefix = tuple(parts)
-    for path in [p for p in source.locations if p[: len(prefix)] == prefix]:
-        del source.locations[path]
-    for path, loc in vsource.locations.items():
-        source.locations[path] = Located(where, loc.text)
+    path: tuple = ()
+    for part in parts[:-1]:
+        node, path = _step(node, part, path, where, source)
+    last = _index(node, parts[-1], path, where)
+    prefix = path + (last,)
+    value, vsource = load_yaml(text, where, prefix=prefix, located=False)
+    node[last] = value
+    for old in [p for p in source.locations if p[: len(prefix)] == prefix]:
+        del source.locations[old]
+    source.locations[prefix] = Located(where, text)
+    for p, loc in vsource.locations.items():
+        source.locations[p] = Located(where, loc.text)
     return data
 
 
-def _step(node: Any, part: Any, path: tuple, where: str, create: bool) -> Any:
+def _index(node: Any, part: Any, path: tuple, where: str) -> Any:
+    """``part`` as a key of ``node``: a mapping key, or a list index made non-negative."""
     if isinstance(node, dict):
-        if part not in node or node[part] is None:
-            node[part] = {}
-        return node[part]
+        return part
     if isinstance(node, list):
-        if not isinstance(part, int) or not -len(node) <= part < len(node):
-            raise ConfigError(f"{where}: {format_path(path[:-1])} has {len(node)} items; index {part} is out of range")
-        return node[part]
-    raise ConfigError(f"{where}: {format_path(path[:-1])} is a {type(node).__name__}, not a mapping")
+        if not isinstance(part, int):
+            raise ConfigError(f"{where}: {format_path(path)} is a list: expected an item index, got {part!r}")
+        if not -len(node) <= part < len(node):
+            raise ConfigError(f"{where}: {format_path(path)} has {len(node)} items; index {part} is out of range")
+        return part % len(node)
+    raise ConfigError(f"{where}: {format_path(path)} is a {type(node).__name__}, not a mapping")
+
+
+def _step(node: Any, part: Any, path: tuple, where: str, source: Source) -> tuple[Any, tuple]:
+    """Go one key down from ``node`` (at ``path``), creating a mapping where there is none."""
+    part = _index(node, part, path, where)
+    if isinstance(node, dict) and node.get(part) is None:
+        node[part] = {}
+        source.locations[path + (part,)] = Located(where)
+    return node[part], path + (part,)
 
 
 # ------------------------------------------------------------------------------------ error messages
@@ -299,7 +307,8 @@ _EXPECTED = {
 
 def _show(value: Any, text: str | None) -> str:
     if isinstance(value, bool):
-        return ("true" if value else "false") + (f" (from unquoted {text})" if text and text.lower() not in ("true", "false") else "")
+        unquoted = f" (from unquoted {text})" if text and text.lower() not in ("true", "false") else ""
+        return ("true" if value else "false") + unquoted
     if value is None:
         return "nothing (null)"
     if isinstance(value, (dict, list)):
@@ -315,9 +324,12 @@ def _message(err: dict, loc: tuple, source: Source) -> str:
     if kind == "missing":
         return "missing required key"
     if kind == "extra_forbidden":
-        return f"unknown key{registry.suggest(str(loc[-1]), _fields_at(loc[:-1]))}; expected one of: {', '.join(_fields_at(loc[:-1]))}"
-    if kind in ("string_type",) and isinstance(value, bool):
+        fields = _fields_at(loc[:-1])
+        return f"unknown key{registry.suggest(str(loc[-1]), fields)}; expected one of: {', '.join(fields)}"
+    if kind == "string_type" and isinstance(value, bool):
         return f"expected a string, got {got}; quote it: '{text or str(value).lower()}'"
+    if kind == "string_type" and text is not None and value is not None and not isinstance(value, (dict, list)):
+        return f"expected a string, got {got}; quote it: '{text}'"  # name: 123, name: 2024-01-01
     if kind == "bool_not_number":
         return f"expected a number, got {got}"
     if loc == ("data", "target"):
@@ -375,7 +387,8 @@ def registry_problems(config: Config) -> list[tuple[tuple, str]]:
         described = registry.layer_args(layer.type)
         if described is None:
             known = list(registry.catalog()["layers"])
-            problems.append((path + ("type",), f"unknown Keras layer type {layer.type!r}{registry.suggest(layer.type, known)}"))
+            hint = registry.suggest(layer.type, known)
+            problems.append((path + ("type",), f"unknown Keras layer type {layer.type!r}{hint}"))
             continue
         args, required = described
         for arg in required:
@@ -401,18 +414,20 @@ def registry_problems(config: Config) -> list[tuple[tuple, str]]:
         found = registry.lookup(kind, spec.type)
         noun = {"losses": "loss", "optimizers": "optimizer", "metrics": "metric"}[kind]
         if found is None:
-            problems.append((path + ("type",) if spec.kwargs else path, f"unknown Keras {noun} {spec.type!r}{registry.suggest(spec.type, registry.names(kind))}"))
+            hint = registry.suggest(spec.type, registry.names(kind))
+            problems.append((path + ("type",) if spec.kwargs else path, f"unknown Keras {noun} {spec.type!r}{hint}"))
             continue
         for arg, value in spec.kwargs.items():
             if arg not in found.args:
-                problems.append((path + (arg,), f"{noun} {spec.type} has no argument {arg!r}{registry.suggest(arg, list(found.args))}"))
+                hint = registry.suggest(arg, list(found.args))
+                problems.append((path + (arg,), f"{noun} {spec.type} has no argument {arg!r}{hint}"))
             else:
                 bad = registry.check_value(arg, value, found.args[arg])
                 if bad:
                     problems.append((path + (arg,), bad))
         if kind == "optimizers" and "learning_rate" in spec.kwargs:
             lr = spec.kwargs["learning_rate"]
-            if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr <= 0:
+            if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not 0 < lr < math.inf:
                 problems.append((path + ("learning_rate",), f"expected a positive number, got {lr}"))
     return problems
 
@@ -422,7 +437,7 @@ def dump_resolved(config: Config) -> str:
     """The resolved config as YAML: every default filled in, loadable by ``load_config``."""
     data = config.model_dump(mode="json")
     data["data"] = {k: v for k, v in data["data"].items() if v is not None}
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    return dump_yaml(data)
 
 
 def json_schema() -> dict:

@@ -61,6 +61,9 @@ def predict_records(model: Any, x: np.ndarray, meta: dict, batch_size: int = 102
     for row in probs:
         k = int(np.argmax(row))
         records.append(
-            {"prediction": classes[k], "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row)}}
+            {
+                "prediction": classes[k],
+                "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
+            }
         )
     return records

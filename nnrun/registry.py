@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 CATALOG_PATH = Path(__file__).with_name("keras_catalog.json")
@@ -62,7 +62,7 @@ class Spec:
     args: dict  # constructor arguments with their defaults
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index(kind: str) -> dict[str, str]:
     """Every accepted spelling (Keras key or class name) -> the Keras key."""
     table = catalog()[kind]

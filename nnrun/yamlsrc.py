@@ -3,16 +3,19 @@
 PyYAML follows YAML 1.1, which has traps this loader closes:
 - ``1e-3`` is a string in YAML 1.1 (only ``1.0e-3`` is a float); here every YAML 1.2 float is a float
   (regex from the YAML 1.2 core schema, https://yaml.org/spec/1.2.2/#1032-tag-resolution).
-- duplicate keys silently keep the last value; here they are an error naming both lines.
+- duplicate keys silently keep the last value; here they are an error naming both lines (a key that
+  overrides one brought in by a merge key ``<<`` is not a duplicate).
 - ``no``/``off``/``yes``/``on`` stay booleans, but their source text is kept so that a schema error can
   say "quote it".
 - Only plain data is built (SafeLoader): tags that construct Python objects are refused.
-- Alias expansion is bounded, so an anchor "bomb" is refused quickly with bounded memory.
+- Alias expansion is bounded, so an anchor "bomb" is refused quickly with bounded memory; an alias inside
+  its own anchor (a recursive document) is refused instead of looping forever.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +26,16 @@ from nnrun.errors import ConfigError
 #: Largest number of nodes (after expanding aliases) one document may hold.
 MAX_NODES = 1_000_000
 
+#: YAML 1.2 floats that need a dot or an exponent: ``09`` is not a float (YAML 1.1 keeps it a string).
 _FLOAT_12 = re.compile(
-    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?
+    r"""^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9]+[eE][-+]?[0-9]+
     |[-+]?\.(?:inf|Inf|INF)
     |\.(?:nan|NaN|NAN))$""",
     re.X,
 )
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _Loader(yaml.SafeLoader):
@@ -38,6 +45,17 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes every string ``_Loader`` would read as something else (``'1e3'``)."""
+
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+def dump_yaml(data: object) -> str:
+    """Write plain data as YAML that ``load_yaml`` reads back to the same values."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=100)
 
 
 @dataclass
@@ -90,9 +108,14 @@ def _mark(name: str, node: yaml.Node) -> str:
     return f"{name}:{m.line + 1}:{m.column + 1}"
 
 
-def _expanded_size(root: yaml.Node) -> int:
-    """Number of nodes once aliases are expanded, computed on the shared node graph in linear time."""
+def _expanded_size(root: yaml.Node, mark: Callable[[yaml.Node], str]) -> int:
+    """Number of nodes once aliases are expanded, computed on the shared node graph in linear time.
+
+    Raises:
+        ConfigError: an alias refers to a node that contains it (``a: &a [*a]``), which never ends.
+    """
     sizes: dict[int, int] = {}
+    open_: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         n, done = stack.pop()
@@ -103,95 +126,152 @@ def _expanded_size(root: yaml.Node) -> int:
         )
         if done:
             sizes[id(n)] = min(MAX_NODES + 1, 1 + sum(sizes.get(id(c), 0) for c in children))
+            open_.discard(id(n))
+        elif id(n) in open_:  # reached again from inside itself
+            raise ConfigError(
+                f"{mark(n)}: an alias refers to the anchor that contains it (a recursive document); "
+                "configs must be plain trees"
+            )
         else:
+            open_.add(id(n))
             stack.append((n, True))
             stack.extend((c, False) for c in children if id(c) not in sizes)
     return sizes[id(root)]
 
 
-def load_yaml(text: str, name: str, prefix: tuple = ()) -> tuple[object, Source]:
+def load_yaml(text: str, name: str, prefix: tuple = (), located: bool = True) -> tuple[object, Source]:
     """Parse one YAML document safely, recording the location of every value.
 
     Args:
         text: the YAML text.
         name: the file name to show in messages.
         prefix: key path that the document's root stands at (used for ``--set`` values).
+        located: add ``:line:column`` to ``name`` in locations; False for one-line texts such as a
+            ``--set`` value, whose messages name the whole ``--set key=value`` instead.
 
     Returns:
         (data, source): plain Python data (dict/list/str/int/float/bool/None) and its locations.
 
     Raises:
-        ConfigError: syntax errors, duplicate keys, Python object tags, non-scalar keys, or a document
-            that expands past ``MAX_NODES`` nodes.
+        ConfigError: syntax errors, duplicate keys, Python object tags, non-scalar keys, a bad merge key,
+            a recursive document, or one that expands past ``MAX_NODES`` nodes.
     """
     source = Source(name)
-    loader = _Loader(text)
+
+    def mark(node: yaml.Node) -> str:
+        return _mark(name, node) if located else name
+
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # control characters are checked before parsing starts
+        pos = exc.position
+        line, col = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
+        where = f"{name}:{line}:{col}" if located else name
+        raise ConfigError(
+            f"{where}: invalid YAML: control character U+{exc.character:04X} is not allowed; remove it"
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        raise ConfigError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:  # reader errors (control characters and the like)
+        m = exc.problem_mark or exc.context_mark
+        where = f"{name}:{m.line + 1}:{m.column + 1}" if m and located else name
+        what = exc.problem or exc.context
+        if exc.context and exc.problem and exc.problem.startswith("but "):  # "expected …, but found …"
+            what = f"{exc.context}, {exc.problem}"
+        raise ConfigError(f"{where}: invalid YAML: {what}") from None
+    except yaml.YAMLError as exc:  # other reader errors
         raise ConfigError(f"{name}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: the document is nested too deeply to be a config") from None
     finally:
         loader.dispose()
     if node is None:
         return None, source
-    if _expanded_size(node) > MAX_NODES:
+    if _expanded_size(node, mark) > MAX_NODES:
         raise ConfigError(
-            f"{_mark(name, node)}: the document expands to more than {MAX_NODES:,} values "
+            f"{mark(node)}: the document expands to more than {MAX_NODES:,} values "
             "(anchors and aliases expanding exponentially?); refusing to load it"
         )
 
+    def key_of(key_node: yaml.Node, path: tuple) -> object:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError(f"{mark(key_node)}: {format_path(path)}: keys must be plain strings")
+        try:
+            key = loader.construct_object(key_node)
+        except yaml.constructor.ConstructorError as exc:
+            raise ConfigError(
+                f"{mark(key_node)}: {format_path(path)}: {exc.problem}; only plain YAML data is allowed"
+            ) from None
+        if isinstance(key, bool) or key is None:
+            return key_node.value  # `no:` as a key means the text "no"
+        return key if isinstance(key, (str, int, float)) else str(key)
+
+    pairs_memo: dict[int, dict] = {}
+
+    def pairs(n: yaml.MappingNode, path: tuple) -> dict:
+        """Key -> value node of a mapping, merge keys applied: its own keys override merged ones, and of
+        several merged mappings (``<<: [*a, *b]``) the first listed wins, as YAML's merge key defines."""
+        if id(n) in pairs_memo:
+            return pairs_memo[id(n)]
+        merged: dict = {}
+        own: dict = {}
+        lines: dict = {}
+        for key_node, value_node in n.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for src in sources:
+                    if not isinstance(src, yaml.MappingNode):
+                        raise ConfigError(
+                            f"{mark(src)}: {format_path(path)}: the merge key << expects a mapping or a list "
+                            "of mappings (such as *defaults), got a "
+                            f"{'list' if isinstance(src, yaml.SequenceNode) else 'scalar'}"
+                        )
+                    for key, value in pairs(src, path).items():
+                        merged.setdefault(key, value)
+                continue
+            key = key_of(key_node, path)
+            if key in own:
+                raise ConfigError(
+                    f"{mark(key_node)}: {format_path(path + (key,))}: duplicate key "
+                    f"(first defined at line {lines[key]}); remove one of them"
+                )
+            own[key] = value_node
+            lines[key] = key_node.start_mark.line + 1
+        result = {**merged, **own}
+        pairs_memo[id(n)] = result
+        return result
+
     def build(n: yaml.Node, path: tuple) -> object:
         if isinstance(n, yaml.ScalarNode):
-            source.locations[path] = Located(_mark(name, n), n.value)
+            source.locations[path] = Located(mark(n), n.value)
             try:
                 return loader.construct_object(n, deep=True)
             except yaml.constructor.ConstructorError as exc:
                 raise ConfigError(
-                    f"{_mark(name, n)}: {format_path(path)}: {exc.problem}; "
+                    f"{mark(n)}: {format_path(path)}: {exc.problem}; "
                     "only plain YAML data (mappings, lists, strings, numbers, booleans) is allowed"
                 ) from None
-        source.locations[path] = Located(_mark(name, n))
+        source.locations[path] = Located(mark(n))
         if n.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
             raise ConfigError(
-                f"{_mark(name, n)}: {format_path(path)}: tag {n.tag!r} is not allowed; "
-                "only plain YAML data is"
+                f"{mark(n)}: {format_path(path)}: tag {n.tag!r} is not allowed; only plain YAML data is"
             )
         if isinstance(n, yaml.SequenceNode):
             return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        loader.flatten_mapping(n)  # YAML merge keys (<<)
-        out: dict = {}
-        seen: dict = {}
-        for key_node, value_node in n.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(f"{_mark(name, key_node)}: {format_path(path)}: keys must be plain strings")
-            key = loader.construct_object(key_node)
-            if isinstance(key, bool) or key is None:
-                key = key_node.value  # `no:` as a key means the text "no"
-            elif not isinstance(key, (str, int, float)):
-                key = str(key)
-            if key in seen:
-                raise ConfigError(
-                    f"{_mark(name, key_node)}: {format_path(path + (key,))}: duplicate key "
-                    f"(first defined at line {seen[key]}); remove one of them"
-                )
-            seen[key] = key_node.start_mark.line + 1
-            out[key] = build(value_node, path + (key,))
-        return out
+        return {key: build(value_node, path + (key,)) for key, value_node in pairs(n, path).items()}
 
-    full_prefix = tuple(prefix)
-    data = build(node, full_prefix)
+    try:
+        data = build(node, tuple(prefix))
+    except RecursionError:
+        raise ConfigError(f"{name}: the document is nested too deeply to be a config") from None
     return data, source
 
 
 def read_yaml_file(path: Path) -> tuple[object, Source]:
-    """Read and parse a YAML file (see ``load_yaml``).
+    """Read and parse a YAML file (see ``load_yaml``); an empty file (or only comments) gives ``None``.
 
     Raises:
-        ConfigError: the file is missing, a directory, not UTF-8, empty, or invalid YAML.
+        ConfigError: the file is missing, a directory, unreadable, not UTF-8, binary, or invalid YAML.
     """
     name = str(path)
     if not path.exists():
@@ -206,7 +286,11 @@ def read_yaml_file(path: Path) -> tuple[object, Source]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{name}:{line}: the file is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{name}:{line}:{col}: the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
     if "\x00" in text:
         raise ConfigError(f"{name}: the file holds NUL bytes: it is binary, not a YAML config")
     return load_yaml(text, name)

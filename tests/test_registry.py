@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
+
 from nnrun import registry
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, invoke
 
 pytestmark = pytest.mark.slow
@@ -53,7 +52,7 @@ def test_xor_run_directory_holds_every_artifact(xor_run):
 def test_xor_predicts_all_four_points(xor_run):
     records = _predict_json(xor_run, ROOT / "data" / "xor.csv")
     assert [r["prediction"] for r in records] == [0, 1, 1, 0]
-    for r, want in zip(records, [0, 1, 1, 0]):
+    for r, want in zip(records, [0, 1, 1, 0], strict=False):
         assert r["probabilities"][str(want)] > 0.9
 
 
