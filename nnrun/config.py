@@ -227,7 +227,7 @@ def apply_override(data: dict, source: Source, item: str) -> dict:
     Raises:
         ConfigError: no ``=``, an empty key, a path through a scalar, or a list index out of range.
     """
-    where = f"--set {item}"
+    where = f"--set {item}" if item.isprintable() else f"--set {item!r}"
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep or not key:
@@ -279,7 +279,7 @@ def _translate(exc: ValidationError, source: Source, data: dict) -> list[str]:
     lines = []
     seen = set()
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_TAGS)))
+        loc = _data_path(err["loc"], data)
         if loc in seen:  # a union reports one error per member; the first says enough
             continue
         seen.add(loc)
@@ -288,6 +288,27 @@ def _translate(exc: ValidationError, source: Source, data: dict) -> list[str]:
 
 
 _UNION_TAGS = {"int", "str", "function-after", "function-before"}
+
+
+def _data_path(loc: tuple, data: object) -> tuple:
+    """Pydantic's error location without its union-member tags (``function-after[...]``, ``str``).
+
+    A part is dropped only when it is such a tag and not a real key at that point of the data, so a
+    user's key named ``[`` or ``str`` stays in the path.
+    """
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or part in _UNION_TAGS):
+            continue
+        else:
+            node = None
+        path.append(part)
+    return tuple(path)
 
 _EXPECTED = {
     "int_type": "an integer",

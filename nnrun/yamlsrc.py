@@ -98,9 +98,14 @@ def format_path(path: tuple) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):  # empty, spaces, dots, control characters: quote it
+            out += f"[{str(part)!r}]"
         else:
             out += ("." if out else "") + str(part)
     return out or "<top level>"
+
+
+_PLAIN_KEY = re.compile(r"[^\s.\[\]'\"]+")
 
 
 def _mark(name: str, node: yaml.Node) -> str:
