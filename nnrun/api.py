@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -144,6 +145,8 @@ def train(
         "started": _now(),
         "ended": None,
         "error": None,
+        "pid": os.getpid(),
+        "host": platform.node(),
     }
     rundir.write_json(run_dir / rundir.RUN, run_info)
     rundir.write_text(run_dir / rundir.CONFIG, config_text)

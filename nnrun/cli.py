@@ -74,6 +74,7 @@ def train(config: Path, overrides: tuple[str, ...], runs_dir: Path, as_json: boo
     from nnrun import api, console
 
     progress = None if quiet else console.EpochProgress(config.stem)
+    _sigterm_as_interrupt()
     try:
         result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn)
     finally:
@@ -161,6 +162,19 @@ def schema() -> None:
     from nnrun.config import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _sigterm_as_interrupt() -> None:
+    """Treat SIGTERM (CI cancelling a job, `kill`) like Ctrl-C, so the run is marked interrupted."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not in the main thread (embedded use): leave the default
+        pass
 
 
 def main() -> None:

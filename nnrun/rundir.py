@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,23 @@ def check_run_dir(run_dir: Path, need_model: bool = True) -> Path:
     if not run_dir.is_dir() or not (run_dir / RUN).exists():
         raise UsageError(f"{run_dir}: not an nnrun run directory (no {RUN}); pass a directory made by nnrun train")
     if need_model and not (run_dir / MODEL).exists():
-        status = read_json(run_dir / RUN).get("status", "unknown")
-        raise RunError(f"{run_dir}: the run has no {MODEL} (status: {status}); train it again")
+        raise RunError(f"{run_dir}: the run has no {MODEL} (status: {status(run_dir)}); train it again")
     return run_dir
+
+
+def status(run_dir: Path) -> str:
+    """The run's status as ``run.json`` records it, except that a run recorded as ``running`` whose
+    process no longer exists on this host is reported as ``died`` (killed, e.g. by ``kill -9``)."""
+    try:
+        info = read_json(run_dir / RUN)
+    except RunError:
+        return "unreadable"
+    recorded = str(info.get("status", "unknown"))
+    if recorded == "running" and info.get("host") == platform.node() and isinstance(info.get("pid"), int):
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            return "died"
+        except PermissionError:
+            pass
+    return recorded

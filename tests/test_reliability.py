@@ -1,0 +1,186 @@
+"""Nothing lost, nothing executed: real subprocesses killed at several points, concurrent runs, unsafe files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, invoke
+
+from nnrun import rundir
+
+pytestmark = pytest.mark.slow
+
+NNRUN = [sys.executable, "-m", "nnrun"]
+PIMA = str(ROOT / "configs/pima.yaml")
+
+
+def _start(*args: str, runs: Path) -> subprocess.Popen:
+    return subprocess.Popen([*NNRUN, *args, "--runs-dir", str(runs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def _assert_complete(run: Path) -> None:
+    """Every artifact present parses; no visible temporary file is left."""
+    for name in (rundir.RUN, rundir.DATASET, rundir.SPLIT, rundir.METRICS):
+        if (run / name).exists():
+            json.loads((run / name).read_text())
+    assert not [p for p in run.iterdir() if not p.name.startswith(".") and p.name.endswith(".tmp")]
+
+
+def test_kill_9_mid_training_leaves_complete_files_and_a_truthful_status(tmp_path):
+    proc = _start("train", PIMA, "--quiet", "--set", "training.epochs=500", runs=tmp_path)
+    run = tmp_path / "pima"
+    _wait_for(run / rundir.SPLIT, proc)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _assert_complete(run)
+    assert json.loads((run / rundir.RUN).read_text())["status"] == "running"
+    assert rundir.status(run) == "died"
+    assert not (run / rundir.MODEL).exists()
+    result = invoke("evaluate", run)
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {run}: the run has no model.keras (status: died); train it again\n"
+
+
+def test_kill_9_before_the_run_starts_leaves_nothing(tmp_path):
+    proc = _start("train", PIMA, "--quiet", runs=tmp_path)
+    time.sleep(0.5)  # still importing TensorFlow
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "pima").exists()
+
+
+def test_kill_9_during_the_model_save_never_leaves_a_half_model(tmp_path):
+    """The process dies after writing half of the model file: model.keras must not exist."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys
+        import keras
+        def dying_save(self, path, *a, **k):
+            with open(path, "wb") as fh:
+                fh.write(b"PK\\x03\\x04 half a zip")
+                fh.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        keras.Model.save = dying_save
+        sys.argv = ["nnrun", "train", {str(ROOT / 'configs/xor.yaml')!r}, "--quiet", "--runs-dir", {str(tmp_path)!r},
+                    "--set", "training.epochs=2"]
+        from nnrun.cli import main
+        main()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == -signal.SIGKILL
+    run = tmp_path / "xor"
+    _assert_complete(run)
+    assert not (run / rundir.MODEL).exists()
+    assert json.loads((run / rundir.METRICS).read_text())["epochs"] == 2  # written before the save
+    assert rundir.status(run) == "died"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_marks_the_run_interrupted(tmp_path, sig):
+    proc = _start("train", PIMA, "--quiet", "--set", "training.epochs=500", runs=tmp_path)
+    run = tmp_path / "pima"
+    _wait_for(run / rundir.SPLIT, proc)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().endswith("error: interrupted")
+    assert "Traceback" not in err
+    info = json.loads((run / rundir.RUN).read_text())
+    assert info["status"] == "interrupted" and info["ended"] is not None
+    assert not (run / rundir.MODEL).exists()
+
+
+def test_two_trains_at_once_get_distinct_directories(tmp_path):
+    procs = [_start("train", str(ROOT / "configs/xor.yaml"), "--json", "--quiet", "--set", "training.epochs=3",
+                    runs=tmp_path) for _ in range(2)]
+    dirs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        dirs.append(json.loads(out)["run_dir"])
+    assert sorted(Path(d).name for d in dirs) == ["xor", "xor-2"]
+    for d in dirs:
+        info = json.loads((Path(d) / rundir.RUN).read_text())
+        assert info["status"] == "completed"
+        assert str(info["pid"]) in {str(p.pid) for p in procs}
+    pids = {json.loads((Path(d) / rundir.RUN).read_text())["pid"] for d in dirs}
+    assert len(pids) == 2  # each directory was written by one process only
+
+
+def test_create_is_race_free(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        made = list(pool.map(lambda _: rundir.create(tmp_path, "r"), range(24)))
+    assert len(set(made)) == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r"] + [f"r-{i}" for i in range(2, 25)])
+
+
+def test_unwritable_runs_dir_exits_1_naming_the_path(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = invoke("train", ROOT / "configs/xor.yaml", "--runs-dir", blocker / "runs", "--quiet")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {blocker / 'runs'}: cannot create the runs directory:")
+
+
+def test_model_with_a_lambda_layer_is_refused_and_its_code_never_runs(xor_run, tmp_path):
+    """A crafted model.keras holding a Lambda layer: safe_mode refuses it; the function is not executed."""
+    import shutil
+
+    import keras
+
+    marker = tmp_path / "pwned"
+    run = tmp_path / "crafted"
+    shutil.copytree(xor_run, run)
+    payload = eval(f"lambda x: (open({str(marker)!r}, 'w').write('x'), x)[1]")  # the path is a code constant
+    evil = keras.Sequential([
+        keras.Input((2,)),
+        keras.layers.Lambda(payload),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    evil.save(run / rundir.MODEL)
+    marker.unlink(missing_ok=True)  # tracing the Lambda at build time may have run it once
+    result = invoke("predict", run, "--input", ROOT / "data/xor.csv")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {run / rundir.MODEL}: cannot load the model:")
+    assert "Traceback" not in result.stderr
+    assert not marker.exists()
+
+
+def test_corrupt_model_file_is_a_clean_error(xor_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "corrupt"
+    shutil.copytree(xor_run, run)
+    (run / rundir.MODEL).write_bytes(b"not a zip file")
+    result = invoke("predict", run, "--input", ROOT / "data/xor.csv")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {run / rundir.MODEL}: cannot load the model:")
+
+
+def test_run_names_cannot_escape_the_runs_dir(tmp_path):
+    for name in ("../escape", "/abs", "a/b", ".hidden", "..", "a\\\\b"):
+        result = invoke("train", ROOT / "configs/xor.yaml", "--runs-dir", tmp_path / "runs", "--set", f"name={name}")
+        assert result.exit_code == 2, name
+        assert "name: expected a run name of letters, digits" in result.stderr
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "runs").exists()
+    assert os.listdir(tmp_path) == []
