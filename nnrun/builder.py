@@ -43,6 +43,11 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
             call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
             raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None
         shape_in = model.output_shape if model.layers else (None, *input_shape)
+        if layer_cfg.type == "Flatten" and len(shape_in) == 2:
+            raise loaded.error(
+                path, f"Flatten on input of shape {_shape(shape_in)} does nothing: each example is already a "
+                "flat vector of features; remove the layer"
+            )
         try:
             model.add(layer)
         except Exception as exc:

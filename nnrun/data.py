@@ -118,19 +118,19 @@ def _is_number(cell: str) -> bool:
 
 
 def detect_header(rows: list[list[str]]) -> bool:
-    """Guess whether the first row is a header.
-
-    It is when some column holds a non-number in row 1 but numbers in the rows below, or when every
-    cell of row 1 is a non-number and no row below is entirely non-numeric.
+    """Guess whether the first row is a header: every cell of it is a non-number (a name), and some
+    column holds numbers in the rows below. ``5.1,3.5,1.4,0.2,Iris-setosa`` is data; ``width,height,kind``
+    over numeric rows is a header. Set ``data.header`` when the guess is wrong.
     """
-    if len(rows) < 2:
-        return bool(rows) and not any(_is_number(c) for c in rows[0])
-    first, rest = rows[0], rows[1:]
-    for j, cell in enumerate(first):
-        below = [r[j] for r in rest if j < len(r) and r[j].strip()]
-        if not _is_number(cell) and below and all(_is_number(c) for c in below):
-            return True
-    return not any(_is_number(c) for c in first) and all(any(_is_number(c) for c in r) for r in rest)
+    if not rows or any(_is_number(c) or not c.strip() for c in rows[0]):
+        return False
+    rest = rows[1:]
+    if not rest:  # a single row of names: a header with no data (reported as such)
+        return True
+    return any(
+        all(_is_number(r[j]) for r in rest if j < len(r) and r[j].strip()) and any(j < len(r) for r in rest)
+        for j in range(len(rows[0]))
+    )
 
 
 def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
@@ -229,7 +229,7 @@ def to_float_matrix(frame, name: str, first_line: int) -> np.ndarray:
         if empty.any() or num.isna().any():
             rows = [first_line + int(i) for i in np.flatnonzero((empty | num.isna()).to_numpy())[:5]]
             raise DataError(
-                f"{name}:{rows[0]}: column {col!r}: missing value (empty, '?' or NA) at line(s) "
+                f"{name}:{rows[0]}: column {col!r}: missing value (empty, ?, NA or NaN) at line(s) "
                 f"{', '.join(map(str, rows))}; remove or fill these rows"
             )
         values = num.to_numpy(dtype=np.float64)

@@ -70,3 +70,12 @@ def test_lstm_on_a_flat_vector_names_the_layer():
     with pytest.raises(ConfigError) as e:
         _build("    - {type: LSTM, units: 4}\n    - {type: Dense, units: 1, activation: sigmoid}")
     assert str(e.value).startswith("c.yaml:6:7: model.layers[0]: LSTM cannot take input of shape (batch_size, 2):")
+
+
+def test_flatten_on_flat_input_is_refused():
+    with pytest.raises(ConfigError) as e:
+        _build("    - {type: Flatten}\n    - {type: Dense, units: 1, activation: sigmoid}")
+    assert str(e.value) == (
+        "c.yaml:6:7: model.layers[0]: Flatten on input of shape (batch_size, 2) does nothing: each example is "
+        "already a flat vector of features; remove the layer"
+    )

@@ -79,7 +79,7 @@ def test_missing_value_names_column_and_lines(tmp_path):
     with pytest.raises(DataError) as e:
         read_table(_cfg(f))
     assert str(e.value) == (
-        f"{f}:2: column 'col1': missing value (empty, '?' or NA) at line(s) 2, 3; remove or fill these rows"
+        f"{f}:2: column 'col1': missing value (empty, ?, NA or NaN) at line(s) 2, 3; remove or fill these rows"
     )
 
 
@@ -135,6 +135,8 @@ def test_detect_header():
     assert detect_header([["a", "b", "c"], ["1", "2", "x"]]) is True
     assert detect_header([["5.1", "3.5", "Iris-setosa"], ["4.9", "3.0", "Iris-setosa"]]) is False
     assert detect_header([["1", "2"], ["3", "4"]]) is False
+    assert detect_header([["1", "two", "0"], ["3", "4", "1"]]) is False  # text in a data row is not a header
+    assert detect_header([["a", "b"], ["x", "y"]]) is False  # no numeric column: cannot tell, assume data
 
 
 def test_integer_labels_keep_their_values():
