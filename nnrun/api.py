@@ -20,7 +20,7 @@ from typing import Any
 from nnrun import __version__, rundir
 from nnrun.checks import data_problems, target_encoding
 from nnrun.config import LoadedConfig, dump_resolved, load_config
-from nnrun.errors import ConfigError, DataError, RunError
+from nnrun.errors import ConfigError, DataError, Interrupted, RunError
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
 # stays fast.
@@ -91,76 +91,93 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
 
 
 def train(
-    config_path: Path | str,
+    config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
     progress: Callable[[int, int, dict], None] | None = None,
     warn: Warn = lambda m: None,
+    resume: Path | str | None = None,
+    gates: tuple[str, ...] = (),
+    plots: bool = True,
 ) -> dict:
-    """Train the model a config describes and write a new run directory.
+    """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
     Args:
-        config_path: the YAML config.
-        overrides: ``--set key.path=value`` strings.
+        config_path: the YAML config (optional with ``resume``: it must then equal the run's config).
+        overrides: ``--set key.path=value`` strings (with ``resume``, only ``training.epochs`` may change).
         runs_dir: parent of the run directory (``runs/<name>``, then ``<name>-2``, …).
         progress: called after each epoch with (epoch, epochs, logs).
         warn: called with each warning line.
+        resume: a run directory to continue from its last checkpoint.
+        gates: ``--gate`` strings, checked with the config's ``gates:`` after training (results in
+            ``gates.json``; the CLI exits 3 when one fails).
+        plots: write the report's PNG plots.
 
     Returns:
-        ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params"}``.
+        ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``.
 
     Raises:
         ConfigError, DataError: before any file is written.
         RunError: training diverged (run marked failed) or files could not be written.
+        Interrupted: stopped by Ctrl-C/SIGTERM after a checkpoint (exit 130); resume it with ``resume``.
     """
-    loaded = load_config(config_path, overrides)
+    from nnrun import training
+
+    training.STOP_REQUESTED.clear()
+    if resume is not None:
+        run_dir = rundir.check_run_dir(Path(resume), need_model=False)
+        loaded = _resume_config(run_dir, config_path, overrides)
+    else:
+        loaded = load_config(config_path, overrides)
     cfg = loaded.config
     prep = _prepare(loaded, warn)
     table, meta = prep["table"], prep["meta"]
     x, y, tr, va = table.x, prep["y"], prep["train_idx"], prep["val_idx"]
+    monitor = training.default_monitor(cfg.training, len(va) > 0)
+    _check_monitor(loaded, monitor, len(va) > 0)
+    gate_list = _train_gates(loaded, gates, len(va) > 0)
+    weights = _sample_weights(loaded, prep, warn)
 
     from nnrun.backend import keras as _keras
     from nnrun.builder import build_model, count_params
-    from nnrun.training import fit
 
     keras = _keras()
     keras.utils.set_random_seed(cfg.seed)
-    model = build_model(loaded, (x.shape[1],))
+    if cfg.training.deterministic:
+        import tensorflow as tf
 
-    run_dir = rundir.create(Path(runs_dir), cfg.name)
-    config_text = dump_resolved(cfg)
-    run_info = {
-        "status": "running",
-        "nnrun_version": __version__,
-        "tensorflow_version": _tf_version(),
-        "keras_version": keras.__version__,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "command": " ".join(["nnrun", *sys.argv[1:]]) if sys.argv else "nnrun",
-        "config_file": str(loaded.path) if loaded.path else None,
-        "config_sha256": hashlib.sha256(config_text.encode()).hexdigest(),
-        "seed": cfg.seed,
-        "data_file": meta["source"],
-        "data_sha256": table.sha256,
-        "started": _now(),
-        "ended": None,
-        "error": None,
-        "pid": os.getpid(),
-        "host": platform.node(),
-    }
-    rundir.write_json(run_dir / rundir.RUN, run_info)
-    rundir.write_text(run_dir / rundir.CONFIG, config_text)
-    rundir.write_json(run_dir / rundir.DATASET, meta)
-    rundir.write_json(run_dir / rundir.SPLIT, {"train": tr.tolist(), "validation": va.tolist()})
+        tf.config.experimental.enable_op_determinism()
+    if resume is None:
+        model = build_model(loaded, (x.shape[1],))
+        run_dir = rundir.create(Path(runs_dir), cfg.name)
+        run_info = _run_info(loaded, meta, table, keras)
+        rundir.write_json(run_dir / rundir.RUN, run_info)
+        rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
+        rundir.write_json(run_dir / rundir.DATASET, meta)
+        rundir.write_json(run_dir / rundir.SPLIT, {"train": tr.tolist(), "validation": va.tolist()})
+        state = None
+    else:
+        run_info = rundir.read_json(run_dir / rundir.RUN)
+        if run_info.get("data_sha256") != table.sha256:
+            raise DataError(f"{meta['source']}: the data changed since {run_dir} started (SHA-256 differs); "
+                            "cannot resume; train a new run")
+        model, state = _load_checkpoint(run_dir, cfg)
+        run_info.setdefault("resumed", []).append({"at": _now(), "from_epoch": state.epoch})
+        run_info.update(status="running", ended=None, error=None, pid=os.getpid(), host=platform.node())
+        rundir.write_json(run_dir / rundir.RUN, run_info)
+        rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
 
     def finish(status: str, error: str | None = None) -> None:
         run_info.update(status=status, ended=_now(), error=error)
         rundir.write_json(run_dir / rundir.RUN, run_info)
 
     try:
-        result = fit(model, x[tr], y[tr], (x[va], y[va]) if len(va) else None, cfg.training, progress, seed=cfg.seed)
+        result = training.fit(
+            model, x[tr], y[tr], (x[va], y[va]) if len(va) else None, cfg.training, progress, seed=cfg.seed,
+            run_dir=run_dir, sample_weight=weights, resume=state,
+        )
     except KeyboardInterrupt:
-        finish("interrupted", "interrupted by the user")
+        finish("interrupted", "interrupted by the user (before a checkpoint)")
         raise
     except Exception as exc:
         finish("failed", f"{type(exc).__name__}: {exc}")
@@ -170,7 +187,13 @@ def train(
     rundir.write_text(run_dir / rundir.HISTORY, _history_csv(result.history))
     rundir.write_text(run_dir / rundir.SUMMARY, _summary(model))
     metrics = {k: v[-1] for k, v in result.history.items()}
-    metrics.update(epochs=result.epochs_run, train_seconds=round(result.seconds, 3))
+    if result.restored_best and result.best_epoch:
+        metrics = {k: v[result.best_epoch - 1] for k, v in result.history.items()}
+    metrics.update(
+        epochs=result.epochs_run, train_seconds=round(result.seconds, 3), monitor=result.monitor,
+        best_epoch=result.best_epoch, best_value=result.best_value, restored_best_weights=result.restored_best,
+        stopped_early=result.stopped_early,
+    )
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     if result.diverged:
         message = (
@@ -179,17 +202,163 @@ def train(
         )
         finish("failed", message)
         raise RunError(f"{run_dir}: {message}")
+    if result.interrupted:
+        finish("interrupted", f"stopped by the user after epoch {result.epochs_run}")
+        raise Interrupted(
+            f"{run_dir}: interrupted after epoch {result.epochs_run} of {cfg.training.epochs} (checkpoint saved)",
+            hint=f"continue with: nnrun train --resume {run_dir}",
+        )
     rundir.save_model(model, run_dir / rundir.MODEL)
+    from nnrun.evaluation import evaluate as evaluate_model
+
+    subset, idx = ("validation", va) if len(va) else ("training", tr)
+    doc = evaluate_model(run_dir, model, x[idx], table.y[idx], meta, subset=subset, source=meta["source"],
+                         batch_size=cfg.training.batch_size, plots=plots)
+    prefix = "val_" if subset == "validation" else ""
+    values = {**{prefix + k: v for k, v in doc["metrics"].items()}, **metrics}
+    gate_results = _check_gates(run_dir, gate_list, values)
     finish("completed")
     trainable, frozen = count_params(model)
     return {
         "run_dir": str(run_dir),
         "status": "completed",
-        "metrics": {k: v for k, v in metrics.items() if k not in ("epochs", "train_seconds")},
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, float) and k in result.history},
         "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "monitor": result.monitor,
+        "stopped_early": result.stopped_early,
         "train_seconds": round(result.seconds, 3),
         "params": {"trainable": trainable, "non_trainable": frozen},
+        "evaluation": {"subset": subset, "metrics": doc["metrics"], "warnings": doc["report"].get("warnings", [])},
+        "gates": gate_results,
     }
+
+
+def _train_gates(loaded: LoadedConfig, gates: tuple[str, ...], has_validation: bool) -> list:
+    """The config's gates plus ``--gate`` ones, names checked before training (exit 2 on a problem)."""
+    from nnrun.checks import gate_metric_names
+    from nnrun.config import config_gates
+    from nnrun.gates import check_names, parse_gates
+
+    extra = parse_gates(gates, "--gate")
+    unknown = check_names(extra, set(gate_metric_names(loaded.config, has_validation)))
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+    return config_gates(loaded) + extra
+
+
+def _run_info(loaded: LoadedConfig, meta: dict, table: Any, keras: Any) -> dict:
+    cfg = loaded.config
+    return {
+        "status": "running",
+        "nnrun_version": __version__,
+        "tensorflow_version": _tf_version(),
+        "keras_version": keras.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "command": " ".join(["nnrun", *sys.argv[1:]]) if sys.argv else "nnrun",
+        "config_file": str(loaded.path) if loaded.path else None,
+        "config_sha256": hashlib.sha256(dump_resolved(cfg).encode()).hexdigest(),
+        "seed": cfg.seed,
+        "data_file": meta["source"],
+        "data_sha256": table.sha256,
+        "started": _now(),
+        "ended": None,
+        "error": None,
+        "pid": os.getpid(),
+        "host": platform.node(),
+    }
+
+
+def _resume_config(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, ...]) -> LoadedConfig:
+    """The run's own config plus ``--set`` overrides; refuse any change but ``training.epochs``."""
+    from nnrun.config import config_diff
+
+    original = load_config(run_dir / rundir.CONFIG)
+    if config_path is not None:
+        given = load_config(config_path)
+        changed = [d for d in config_diff(original.config, given.config)]
+        if changed:
+            lines = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changed)
+            raise ConfigError(
+                f"{config_path}: differs from the config of {run_dir}: {lines}",
+                hint="resume with the run's own config (omit CONFIG), or train a new run",
+            )
+    loaded = load_config(run_dir / rundir.CONFIG, overrides)
+    changed = [d for d in config_diff(original.config, loaded.config) if d[0] != "training.epochs"]
+    if changed:
+        lines = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changed)
+        raise ConfigError(f"--set: only training.epochs can change when resuming; changed: {lines}",
+                          hint="train a new run to change anything else")
+    return loaded
+
+
+def _load_checkpoint(run_dir: Path, cfg: Any) -> tuple[Any, Any]:
+    """Load last.keras (model + optimizer state), best weights and the training state of a checkpoint."""
+    from nnrun import training
+    from nnrun.inference import load_model
+
+    record = training.recover(run_dir)
+    if record["epoch"] >= cfg.training.epochs:
+        raise ConfigError(
+            f"{run_dir}: the run already completed {record['epoch']} of {cfg.training.epochs} epochs",
+            hint=f"to train longer: nnrun train --resume {run_dir} --set training.epochs={record['epoch'] + 10}",
+        )
+    model = load_model(run_dir, training.LAST)
+    best = load_model(run_dir, training.BEST).get_weights() if training.BEST in record["files"] else None
+    state = training.ResumeState(
+        epoch=record["epoch"], history=record["history"], seconds=record.get("seconds", 0.0),
+        best_epoch=record.get("best_epoch"), best_value=record.get("best_value"),
+        callbacks=record.get("callbacks", {}), best_weights=best, rng_states=record.get("rng_states"),
+    )
+    training.set_rng_states(model, state.rng_states)
+    return model, state
+
+
+def _check_monitor(loaded: LoadedConfig, monitor: str, has_validation: bool) -> None:
+    """The monitored metric must be one the run logs (before any training)."""
+    from nnrun.checks import metric_names
+
+    available = metric_names(loaded.config, has_validation)
+    if monitor in available:
+        return
+    path = ("training", "early_stopping", "monitor") if loaded.config.training.early_stopping else ("training",)
+    from nnrun.registry import suggest
+
+    extra = "; it needs a validation split (training.validation_split)" if monitor.startswith("val_") else ""
+    raise loaded.error(path, f"unknown metric {monitor!r}{suggest(monitor, available)}{extra}; "
+                             f"the run logs: {', '.join(available)}")
+
+
+def _sample_weights(loaded: LoadedConfig, prep: dict, warn: Warn) -> Any:
+    """Per-example weights from ``training.class_weight``, shape (num_train,), or None.
+
+    ``balanced`` gives class c the weight n_samples / (n_classes * count_c) (scikit-learn's formula,
+    sklearn.utils.class_weight.compute_class_weight), computed on the training split.
+    """
+    import numpy as np
+
+    spec = loaded.config.training.class_weight
+    if spec is None:
+        return None
+    meta = prep["meta"]
+    if meta["task"] != "classification":
+        raise loaded.error(("training", "class_weight"), "class weights need a classification loss")
+    classes = meta["classes"]
+    from nnrun.data import encode_labels
+
+    idx = encode_labels(prep["table"].y[prep["train_idx"]], classes, meta["source"])
+    counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
+    if spec == "balanced":
+        per_class = np.where(counts > 0, len(idx) / (len(classes) * np.maximum(counts, 1)), 0.0)
+    else:
+        keys = {str(k): float(v) for k, v in spec.items()}
+        unknown = [k for k in keys if k not in {str(c) for c in classes}]
+        if unknown:
+            raise loaded.error(("training", "class_weight", unknown[0]),
+                               f"no class {unknown[0]!r}; classes are: {', '.join(map(str, classes))}")
+        per_class = np.array([keys.get(str(c), 1.0) for c in classes])
+    return per_class[idx].astype(np.float32)
 
 
 def _tf_version() -> str:
@@ -227,26 +396,39 @@ def _load_run(run_dir: Path | str, need_model: bool = True) -> tuple[Path, Loade
     return run, loaded, meta
 
 
-def evaluate(run_dir: Path | str, data: Path | str | None = None, warn: Warn = lambda m: None) -> dict:
-    """Evaluate a run's model and write ``evaluation.json`` in the run directory.
+def evaluate(
+    run_dir: Path | str,
+    data: Path | str | None = None,
+    warn: Warn = lambda m: None,
+    plots: bool = True,
+    gates: tuple[str, ...] = (),
+) -> dict:
+    """Evaluate a run's model; write ``evaluation.json``, ``report.md`` and plots in the run directory.
 
     Args:
         run_dir: a directory made by ``train``.
         data: a file with the training file's columns (target included); default: the run's validation
             split, or its training data when it had none.
+        plots: write PNG plots.
+        gates: ``--gate`` strings (``val_accuracy>=0.9``); a ``val_`` gate reads the same metric on the
+            validation split. The config's ``gates:`` are checked too.
 
     Returns:
-        ``{"run_dir", "data", "subset", "num_examples", "metrics"}`` with metrics under Keras' names.
+        The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results.
 
     Raises:
         UsageError: not a run directory. DataError: unusable data. RunError: the model cannot be loaded.
+        ConfigError: a malformed gate.
     """
     import numpy as np
 
-    from nnrun.data import encode_targets, read_table
+    from nnrun.config import config_gates
+    from nnrun.data import read_table
+    from nnrun.gates import parse_gates
 
     run, loaded, meta = _load_run(run_dir)
     cfg = loaded.config
+    gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
     if data is not None:
         table = read_table(cfg.data, path_override=data)
         subset = "file"
@@ -259,32 +441,39 @@ def evaluate(run_dir: Path | str, data: Path | str | None = None, warn: Warn = l
             warn(f"{meta['source']} changed since training; the split refers to the old file")
         subset = None
     if table.x.shape[1] != len(meta["feature_names"]):
-        raise DataError(
-            f"{table.source}: expected {len(meta['feature_names'])} features, got {table.x.shape[1]}"
-        )
-    x = table.x
-    y = encode_targets(table.y, meta["target_encoding"], meta["classes"], table.source)
+        raise DataError(f"{table.source}: expected {len(meta['feature_names'])} features, got {table.x.shape[1]}")
+    x, y_raw = table.x, table.y
     if subset is None:
         split = rundir.read_json(run / rundir.SPLIT)
         idx = np.asarray(split["validation"] or split["train"], dtype=np.int64)
         if idx.size and idx.max() >= len(x):
             raise DataError(f"{table.source}: has {len(x)} rows, fewer than when the run was trained")
         subset = "validation" if split["validation"] else "training"
-        x, y = x[idx], y[idx]
+        x, y_raw = x[idx], y_raw[idx]
+    from nnrun.evaluation import evaluate as evaluate_model
     from nnrun.inference import load_model
 
-    model = load_model(run)
-    values = model.evaluate(x, y, batch_size=cfg.training.batch_size, verbose=0, return_dict=True)
-    result = {
-        "run_dir": str(run),
-        "data": table.source,
-        "subset": subset,
-        "num_examples": int(len(x)),
-        "metrics": {k: float(v) for k, v in values.items()},
-        "evaluated": _now(),
-    }
-    rundir.write_json(run / rundir.EVALUATION, result)
-    return result
+    doc = evaluate_model(run, load_model(run), x, y_raw, meta, subset=subset, source=table.source,
+                         batch_size=cfg.training.batch_size, plots=plots)
+    values = dict(doc["metrics"])
+    if subset == "validation":
+        values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
+    doc["gates"] = _check_gates(run, gate_list, values)
+    return doc
+
+
+def _check_gates(run: Path, gate_list: list, values: dict) -> list[dict]:
+    """Evaluate gates (all of them) and write gates.json; the caller exits 3 on a failure."""
+    if not gate_list:
+        return []
+    from nnrun.gates import check_names, evaluate_gates, gates_json
+
+    unknown = check_names(gate_list, set(values))
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+    results = evaluate_gates(gate_list, values)
+    rundir.write_json(run / rundir.GATES, gates_json(results))
+    return results
 
 
 def predict(run_dir: Path | str, source: str) -> tuple[list[dict], list[dict] | None, dict, str]:

@@ -137,3 +137,45 @@ def data_problems(config, classes: list | None) -> list[Problem]:
              f"the softmax head has {h.units} units but the data has {n} classes ({shown}); set units: {n}")
         )
     return problems
+
+
+def metric_name(spec) -> str:
+    """The history name Keras gives a compiled metric: the string as written (``accuracy``), or the
+    ``name`` argument, or the class's default name (``AUC`` -> ``auc``)."""
+    if not spec.kwargs and spec.type == spec.type.lower():
+        return spec.type
+    if isinstance(spec.kwargs.get("name"), str):
+        return spec.kwargs["name"]
+    found = registry.lookup("metrics", spec.type)
+    default = found.args.get("name") if found else None
+    if isinstance(default, str):
+        return default
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", spec.type).lower()
+
+
+def metric_names(config, has_validation: bool) -> list[str]:
+    """Names in the run's history: ``loss`` and each metric, and their ``val_`` twins with validation data."""
+    names = ["loss", *(metric_name(m) for m in config.model.metrics)]
+    return names + [f"val_{n}" for n in names] if has_validation else names
+
+
+#: Metrics that evaluation reports add to Keras' own (see nnrun.report), by task.
+REPORT_METRICS = {
+    "classification": ["accuracy", "log_loss", "roc_auc", "precision_macro", "recall_macro", "f1_macro",
+                       "precision_weighted", "recall_weighted", "f1_weighted", "baseline_accuracy"],
+    "regression": ["mae", "mse", "rmse", "r2", "baseline_mae"],
+}
+
+#: Run-level numbers in metrics.json that gates may use too.
+RUN_METRICS = ["epochs", "train_seconds", "best_epoch"]
+
+
+def gate_metric_names(config, has_validation: bool) -> list[str]:
+    """Every metric name a gate on ``train`` may use: Keras' history names, the evaluation report's
+    (on the validation split they carry the ``val_`` prefix, as Keras' do), and run-level numbers."""
+    task = "regression" if target_encoding(config) == "regression" else "classification"
+    prefix = "val_" if has_validation else ""
+    names = metric_names(config, has_validation) + [prefix + n for n in REPORT_METRICS[task]] + RUN_METRICS
+    return list(dict.fromkeys(names))

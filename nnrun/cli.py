@@ -14,6 +14,7 @@ import click
 from nnrun import __version__
 from nnrun.errors import EXIT_RUNTIME, NnrunError
 
+_GATE_HELP = "Quality gate, e.g. 'val_accuracy>=0.9' (repeatable; operators >= <= > < ==); a failure exits 3."
 _SET_HELP = "Override a config value: key.path=value (repeatable; list items by index: model.layers.0.units=16)."
 
 
@@ -58,56 +59,81 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("config", type=click.Path(path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path), required=False)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
               help="Where run directories are created.")
+@click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
+              help="Continue an interrupted run from its last checkpoint (CONFIG optional; only "
+                   "training.epochs may change, with --set).")
+@click.option("--gate", "gates", multiple=True, metavar="METRIC>=N", help=_GATE_HELP)
+@click.option("--no-plots", is_flag=True, help="Do not write the PNG plots of the final report.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
-def train(config: Path, overrides: tuple[str, ...], runs_dir: Path, as_json: bool, quiet: bool) -> None:
+def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resume: Path | None,
+          gates: tuple[str, ...], no_plots: bool, as_json: bool, quiet: bool) -> None:
     """Train the model described by CONFIG and save it in a new run directory.
 
-    The run goes to RUNS_DIR/<name> (then <name>-2, … : never overwritten). Example:
+    The run goes to RUNS_DIR/<name> (then <name>-2, … : never overwritten). Ctrl-C or SIGTERM stops after
+    the current epoch with a checkpoint (press again to stop at once); --resume continues it. Examples:
 
+    \b
         nnrun train configs/iris.yaml --set training.epochs=50
+        nnrun train --resume runs/iris --set training.epochs=200
     """
     from nnrun import api, console
 
-    progress = None if quiet else console.EpochProgress(config.stem)
-    _sigterm_as_interrupt()
+    if config is None and resume is None:
+        raise click.UsageError("give a CONFIG file, or --resume RUN_DIR")
+    title = config.stem if config is not None else resume.name
+    progress = None if quiet else console.EpochProgress(title)
+    _graceful_stop()
     try:
-        result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn)
+        result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn, resume=resume,
+                           gates=gates, plots=not no_plots)
     finally:
         if progress is not None:
             progress.close()
     if as_json:
         console.print_json(result)
-        return
-    table = console.metrics_table(f"{result['run_dir']} ({result['epochs']} epochs, {result['train_seconds']:.2f} s)",
-                                  result["metrics"])
-    console.out.print(table)
-    console.info(f"saved run to {result['run_dir']}")
+    else:
+        best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
+        title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
+        console.out.print(console.metrics_table(title, result["metrics"]))
+        for line in result["evaluation"]["warnings"]:
+            console.warn(line)
+        console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
+    _finish_gates(result["gates"], as_json)
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), help="A file with the training file's columns.")
+@click.option("--data", type=click.Path(path_type=Path),
+              help="A file with the training file's columns (target included).")
+@click.option("--gate", "gates", multiple=True, metavar="METRIC>=N", help=_GATE_HELP)
+@click.option("--no-plots", is_flag=True, help="Do not write the PNG plots.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
-def evaluate(run_dir: Path, data: Path | None, as_json: bool) -> None:
-    """Compute the loss and metrics of a trained run and write evaluation.json.
+def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
+    """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md.
 
     Default data: the run's validation split, or its training data when it had none. Example:
 
-        nnrun evaluate runs/iris --data data/iris.csv
+        nnrun evaluate runs/iris --data data/iris.csv --gate 'accuracy>=0.9'
     """
     from nnrun import api, console
+    from nnrun.report import format_rows
 
-    result = api.evaluate(run_dir, data, warn=console.warn)
+    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates)
     if as_json:
         console.print_json(result)
-        return
-    title = f"{result['run_dir']}: {result['subset']} data, {result['num_examples']} examples"
-    console.out.print(console.metrics_table(title, result["metrics"]))
+    else:
+        title = f"{result['run_dir']}: {result['subset']} data, {result['num_examples']} examples"
+        rows = dict(format_rows(result["report"], result["task"]))
+        rows = {"loss": f"{result['metrics']['loss']:.4f}", **rows}
+        console.out.print(console.metrics_table(title, rows))
+        for line in result["report"].get("warnings", []):
+            console.warn(line)
+    _finish_gates(result["gates"], as_json)
 
 
 @cli.command()
@@ -164,16 +190,75 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
-def _sigterm_as_interrupt() -> None:
-    """Treat SIGTERM (CI cancelling a job, `kill`) like Ctrl-C, so the run is marked interrupted."""
+@cli.command()
+@click.argument("runs_dir", required=False, default="runs", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
+def runs(runs_dir: Path, as_json: bool) -> None:
+    """List the runs in RUNS_DIR (default: runs), oldest first: status, epochs and final metrics.
+
+    Reads only run.json and metrics.json (no TensorFlow); a killed run shows as died. Example:
+
+        nnrun runs runs --json
+    """
+    from nnrun import console, overview
+
+    entries = overview.list_runs(runs_dir)
+    for entry in entries:
+        for problem in entry["problems"]:
+            console.warn(problem)
+    if as_json:
+        console.print_json(entries)
+        return
+    console.out.print(overview.runs_table(entries, f"{runs_dir} ({len(entries)} runs)"))
+
+
+@cli.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
+def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
+    """Compare two runs: every config value that differs, and each final metric with its delta (B - A).
+
+        nnrun compare runs/iris runs/iris-2
+    """
+    from nnrun import console, overview
+
+    result = overview.compare_runs(run_a, run_b)
+    if as_json:
+        console.print_json(result)
+        return
+    for table in overview.compare_tables(result):
+        console.out.print(table)
+
+
+def _finish_gates(results: list[dict], as_json: bool) -> None:
+    """Show the gate table (stderr when stdout carries JSON) and exit 3 if any gate failed."""
+    if not results:
+        return
+    from nnrun import console
+    from nnrun.gates import gates_table, raise_if_failed
+
+    (console.err if as_json else console.out).print(gates_table(results))
+    raise_if_failed(results)
+
+
+def _graceful_stop() -> None:
+    """First Ctrl-C or SIGTERM: finish the epoch, save a checkpoint, mark the run interrupted (exit 130).
+    A second one stops at once."""
     import signal
 
+    from nnrun import console, training
+
     def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        if training.STOP_REQUESTED.is_set():
+            raise KeyboardInterrupt
+        training.STOP_REQUESTED.set()
+        console.info("stopping after this epoch (a checkpoint is saved); press Ctrl-C again to stop at once")
 
     try:
+        signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread (embedded use): leave the default
+    except ValueError:  # not in the main thread (embedded use): leave the defaults
         pass
 
 

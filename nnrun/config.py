@@ -54,6 +54,7 @@ Int = Annotated[int, BeforeValidator(_no_bool)]
 PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0), BeforeValidator(_no_bool)]
 Float = Annotated[float, BeforeValidator(_no_bool)]
+NonNegative = Annotated[float, Field(ge=0.0), BeforeValidator(_no_bool)]
 RunName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 
 
@@ -133,6 +134,23 @@ class TrainingConfig(_Strict):
     steps_per_execution: PositiveInt = Field(
         1, description="Batches run per call into TensorFlow (Keras compile argument); raise it for small models."
     )
+    class_weight: Literal["balanced"] | dict[StrictStr | Annotated[int, Field(strict=True)], Float] | None = Field(
+        None, description="'balanced' (n_samples / (n_classes * count), as scikit-learn) or {label: weight}."
+    )
+    deterministic: StrictBool = Field(
+        False, description="Also make TensorFlow's ops deterministic (tf.config.experimental.enable_op_determinism)."
+    )
+    early_stopping: dict[str, Any] | None = Field(
+        None, description="keras.callbacks.EarlyStopping arguments (monitor, patience, min_delta, mode, …); "
+        "the best weights are restored at the end whether or not it stopped early."
+    )
+    reduce_lr_on_plateau: dict[str, Any] | None = Field(
+        None, description="keras.callbacks.ReduceLROnPlateau arguments (monitor, factor, patience, min_lr, …)."
+    )
+    tensorboard: StrictBool = Field(False, description="Write TensorBoard logs to <run>/tensorboard.")
+    checkpoint_interval: NonNegative = Field(
+        10.0, description="Seconds between checkpoints (last.keras, best.keras) during training; 0 = every epoch."
+    )
 
 
 class Config(_Strict):
@@ -146,6 +164,10 @@ class Config(_Strict):
     data: DataConfig
     model: ModelConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+    gates: dict[StrictStr, StrictStr | Float] = Field(
+        default_factory=dict,
+        description="Quality gates checked after training: {metric: '>= 0.9'}; a failure exits with code 3.",
+    )
 
 
 @dataclass
@@ -207,7 +229,32 @@ def validate_data(data: object, source: Source, overrides: tuple[str, ...] | lis
     problems = registry_problems(config) + _static_problems(config)
     if problems:
         raise ConfigError("\n".join(f"{source.where(p)}: {format_path(p)}: {m}" for p, m in problems))
+    config_gates(loaded)
     return loaded
+
+
+def config_gates(loaded: LoadedConfig) -> list:
+    """Parse the config's ``gates:`` and check their metric names (no data needed: the names follow from
+    the loss, the metrics and whether there is a validation split).
+
+    Raises:
+        ConfigError: bad syntax or unknown metric names, every one listed.
+    """
+    from nnrun.checks import gate_metric_names
+    from nnrun.gates import check_names, parse_gate
+
+    parsed, messages = [], []
+    for metric, condition in loaded.config.gates.items():
+        try:
+            parsed.append(parse_gate(condition, f"{loaded.source.where(('gates', metric))}: gates.{metric}",
+                                     metric=metric))
+        except ConfigError as exc:
+            messages.append(str(exc))
+    available = set(gate_metric_names(loaded.config, loaded.config.training.validation_split > 0))
+    messages += check_names(parsed, available)
+    if messages:
+        raise ConfigError("\n".join(messages))
+    return parsed
 
 
 def _static_problems(config: Config) -> list[tuple[tuple, str]]:
@@ -438,19 +485,77 @@ def registry_problems(config: Config) -> list[tuple[tuple, str]]:
             hint = registry.suggest(spec.type, registry.names(kind))
             problems.append((path + ("type",) if spec.kwargs else path, f"unknown Keras {noun} {spec.type!r}{hint}"))
             continue
-        for arg, value in spec.kwargs.items():
-            if arg not in found.args:
-                hint = registry.suggest(arg, list(found.args))
-                problems.append((path + (arg,), f"{noun} {spec.type} has no argument {arg!r}{hint}"))
-            else:
-                bad = registry.check_value(arg, value, found.args[arg])
-                if bad:
-                    problems.append((path + (arg,), bad))
-        if kind == "optimizers" and "learning_rate" in spec.kwargs:
-            lr = spec.kwargs["learning_rate"]
-            if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not 0 < lr < math.inf:
-                problems.append((path + ("learning_rate",), f"expected a positive number, got {lr}"))
+        problems += _arg_problems(f"{noun} {spec.type}", spec.kwargs, found.args, path)
+        lr = spec.kwargs.get("learning_rate") if kind == "optimizers" else None
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not 0 < lr < math.inf:
+            problems.append((path + ("learning_rate",), f"expected a positive number, got {lr}"))
+    for key in ("early_stopping", "reduce_lr_on_plateau"):
+        kwargs = getattr(config.training, key)
+        if kwargs is not None:
+            cls = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau"}[key]
+            args = registry.catalog()["callbacks"][cls]["args"]
+            problems += _arg_problems(cls, kwargs, args, ("training", key))
+    if config.training.reduce_lr_on_plateau is not None and isinstance(
+        config.model.optimizer.kwargs.get("learning_rate"), dict
+    ):
+        problems.append((("training", "reduce_lr_on_plateau"), "cannot be combined with a learning-rate schedule "
+                         "(model.optimizer.learning_rate); use one or the other"))
     return problems
+
+
+#: Keyword arguments that take a Keras object given as {type: ClassName, <kwargs>}.
+_OBJECT_ARG_SUFFIXES = ("_regularizer", "_initializer", "_constraint")
+
+
+def _arg_problems(owner: str, kwargs: dict, args: dict, path: tuple) -> list[tuple[tuple, str]]:
+    """Check constructor arguments against a catalog entry; nested specs ({type: ...}) where Keras takes objects."""
+    problems: list[tuple[tuple, str]] = []
+    for arg, value in kwargs.items():
+        where = path + (arg,)
+        if arg not in args:
+            problems.append((where, f"{owner} has no argument {arg!r}{registry.suggest(arg, list(args))}"))
+        elif arg == "learning_rate" and isinstance(value, dict):
+            problems += _schedule_problems(value, where)
+        elif isinstance(value, dict) and arg.endswith(_OBJECT_ARG_SUFFIXES):
+            if not isinstance(value.get("type"), str):
+                problems.append((where, "expected a name such as l2, or a mapping {type: L2, l2: 0.01}"))
+        else:
+            bad = registry.check_value(arg, value, args[arg])
+            if bad:
+                problems.append((where, bad))
+    return problems
+
+
+def _schedule_problems(spec: dict, path: tuple) -> list[tuple[tuple, str]]:
+    """A learning-rate schedule given as {type: CosineDecay, initial_learning_rate: ..., decay_steps: ...}."""
+    schedules = registry.catalog()["schedules"]
+    name = spec.get("type")
+    if not isinstance(name, str) or name not in schedules:
+        hint = registry.suggest(name, list(schedules)) if isinstance(name, str) else ""
+        return [(path + ("type",), f"expected a Keras learning-rate schedule ({', '.join(schedules)}), "
+                 f"got {name!r}{hint}")]
+    entry = schedules[name]
+    kwargs = {k: v for k, v in spec.items() if k != "type"}
+    problems = [(path, f"{name} needs the argument '{arg}'") for arg in entry["required"] if arg not in kwargs]
+    return problems + _arg_problems(name, kwargs, entry["args"], path)
+
+
+def config_diff(a: Config, b: Config) -> list[tuple[str, Any, Any]]:
+    """Every leaf where two configs differ: ``[("model.layers[0].units", 8, 16), …]``."""
+    out: list[tuple[str, Any, Any]] = []
+
+    def walk(x: Any, y: Any, path: tuple) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in list(x) + [k for k in y if k not in x]:
+                walk(x.get(key), y.get(key), path + (key,))
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (u, v) in enumerate(zip(x, y, strict=True)):
+                walk(u, v, path + (i,))
+        elif x != y:
+            out.append((format_path(path), x, y))
+
+    walk(a.model_dump(mode="json"), b.model_dump(mode="json"), ())
+    return out
 
 
 # ------------------------------------------------------------------------------------------ output

@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
+EXIT_INTERRUPTED = 130
 
 
 class NnrunError(Exception):
@@ -59,3 +60,9 @@ class RunError(NnrunError):
     """Training or I/O failed at run time (diverged loss, unwritable directory). Exit code 1."""
 
     exit_code = EXIT_RUNTIME
+
+
+class Interrupted(NnrunError):
+    """Training stopped on Ctrl-C/SIGTERM after saving a checkpoint. Exit code 130 (128 + SIGINT)."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -12,14 +12,14 @@ from nnrun.backend import keras as _keras
 from nnrun.errors import RunError
 
 
-def load_model(run_dir: Path) -> Any:
-    """Load ``run_dir/model.keras`` with Keras ``safe_mode=True`` (no code in the file is run).
+def load_model(run_dir: Path, name: str = rundir.MODEL) -> Any:
+    """Load ``run_dir/<name>`` (default ``model.keras``) with Keras ``safe_mode=True`` (no code in it runs).
 
     Raises:
         RunError: the file is corrupt or holds objects that safe mode refuses (e.g. a Lambda layer).
     """
     keras = _keras()
-    path = run_dir / rundir.MODEL
+    path = run_dir / name
     try:
         return keras.models.load_model(path, safe_mode=True, compile=True)
     except Exception as exc:
@@ -27,7 +27,31 @@ def load_model(run_dir: Path) -> Any:
         raise RunError(f"{path}: cannot load the model: {first}") from None
 
 
-def predict_records(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> list[dict]:
+def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs as probabilities (classifiers) or values (regressors).
+
+    Returns:
+        Classifiers: shape (num_rows, num_classes), each row summing to 1 (a binary sigmoid p becomes
+        [1 - p, p]; logits go through sigmoid/softmax when the loss had ``from_logits``). Regressors:
+        shape (num_rows, num_outputs).
+    """
+    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(len(x), -1)
+    if meta["task"] == "regression":
+        return out
+    if meta["target_encoding"] == "binary":
+        p1 = out[:, 0]
+        if meta.get("from_logits"):
+            p1 = 1.0 / (1.0 + np.exp(-p1))
+        return np.stack([1.0 - p1, p1], axis=1)
+    if meta.get("from_logits"):
+        e = np.exp(out - out.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def predict_records(
+    model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024, threshold: float = 0.5
+) -> list[dict]:
     """Predict and describe each row.
 
     Args:
@@ -35,6 +59,7 @@ def predict_records(model: Any, x: np.ndarray, meta: dict, batch_size: int = 102
         x: features, shape (num_rows, num_features), float32.
         meta: the run's ``dataset.json``.
         batch_size: rows per ``model.predict`` batch.
+        threshold: binary classifiers predict the second class when its probability is >= threshold.
 
     Returns:
         One dict per row: ``{"prediction": label, "probabilities": {class: p, …}}`` for classifiers
@@ -42,28 +67,18 @@ def predict_records(model: Any, x: np.ndarray, meta: dict, batch_size: int = 102
     """
     if len(x) == 0:
         return []
-    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-    out = out.reshape(len(x), -1)
+    out = outputs(model, x, meta, batch_size)
     if meta["task"] == "regression":
         return [{"prediction": float(v[0]) if len(v) == 1 else [float(a) for a in v]} for v in out]
     classes = meta["classes"]
     if meta["target_encoding"] == "binary":
-        p1 = out[:, 0]
-        if meta.get("from_logits"):
-            p1 = 1.0 / (1.0 + np.exp(-p1))
-        probs = np.stack([1.0 - p1, p1], axis=1)
+        chosen = (out[:, 1] >= threshold).astype(int)
     else:
-        probs = out
-        if meta.get("from_logits"):
-            e = np.exp(out - out.max(axis=1, keepdims=True))
-            probs = e / e.sum(axis=1, keepdims=True)
-    records = []
-    for row in probs:
-        k = int(np.argmax(row))
-        records.append(
-            {
-                "prediction": classes[k],
-                "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
-            }
-        )
-    return records
+        chosen = np.argmax(out, axis=1)
+    return [
+        {
+            "prediction": classes[int(k)],
+            "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
+        }
+        for k, row in zip(chosen, out, strict=True)
+    ]

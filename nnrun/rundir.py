@@ -25,6 +25,7 @@ RUN = "run.json"
 DATASET = "dataset.json"
 SPLIT = "split.json"
 EVALUATION = "evaluation.json"
+GATES = "gates.json"
 
 #: Largest suffix tried for a run name (runs/<name>-2 … runs/<name>-N).
 MAX_RUNS_PER_NAME = 100_000

@@ -1,19 +1,39 @@
-"""``model.fit`` with nnrun's callbacks: progress reporting and a stop on a diverging loss."""
+"""``model.fit`` with nnrun's callbacks: progress, a stop on a diverging loss, best-weights tracking,
+checkpoints for resuming, early stopping and learning-rate reduction (Keras' own callbacks underneath).
+
+Checkpoints (``last.keras``, ``best.keras``, ``checkpoint.json`` in the run directory) are written as a small
+two-phase commit: the model files go to ``.<name>.pending``, then ``checkpoint.json`` records their SHA-256,
+then they are renamed into place. A process killed at any moment leaves a checkpoint that ``recover`` can
+complete or that still matches its files, so ``nnrun train --resume`` never mixes epochs.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnrun import rundir
 from nnrun.backend import keras as _keras
+from nnrun.errors import RunError
 
 #: progress(epoch, epochs, logs): called after each epoch (epoch counts from 1).
 Progress = Callable[[int, int, dict], None]
+
+#: Set (by the CLI's SIGINT/SIGTERM handler) to stop after the current epoch, with a checkpoint.
+STOP_REQUESTED = threading.Event()
+
+LAST = "last.keras"
+BEST = "best.keras"
+CHECKPOINT = "checkpoint.json"
 
 
 @dataclass
@@ -21,28 +41,87 @@ class FitResult:
     """What training produced.
 
     Attributes:
-        history: metric name -> one value per epoch run (Keras' History names: loss, val_loss, …).
-        epochs_run: epochs completed.
-        seconds: wall time of ``model.fit`` in seconds.
-        diverged: the loss became NaN or infinite and training stopped (TerminateOnNaN).
+        history: metric name -> one value per epoch (Keras' History names: loss, val_loss, …), including
+            epochs from before a resume.
+        epochs_run: epochs completed in total.
+        seconds: wall time spent in ``model.fit`` (summed over resumes), in seconds.
+        diverged: the loss became NaN or infinite and training stopped.
+        interrupted: stopped on request (Ctrl-C / SIGTERM) after a completed epoch.
+        stopped_early: EarlyStopping ended training before ``epochs``.
+        monitor: the metric that decides the best epoch (e.g. ``val_loss``).
+        best_epoch: 1-based epoch with the best monitor value (None before the first epoch).
+        best_value: that value.
+        restored_best: the final weights are the best epoch's (EarlyStopping configured).
     """
 
     history: dict[str, list[float]]
     epochs_run: int
     seconds: float
-    diverged: bool
+    diverged: bool = False
+    interrupted: bool = False
+    stopped_early: bool = False
+    monitor: str = "loss"
+    best_epoch: int | None = None
+    best_value: float | None = None
+    restored_best: bool = False
+
+
+@dataclass
+class ResumeState:
+    """What a checkpoint restores besides the model: position, history, best epoch, callback counters."""
+
+    epoch: int = 0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    best_epoch: int | None = None
+    best_value: float | None = None
+    callbacks: dict[str, dict] = field(default_factory=dict)
+    best_weights: list | None = None
+    rng_states: list | None = None
+
+
+def _seed_generators(model: Any) -> list[Any]:
+    """Keras SeedGenerators of every layer (Dropout and the random layers). Their state is not saved in
+    ``.keras`` files, so checkpoints store it to resume with the same dropout masks."""
+    found = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        found.extend(getattr(layer, "_seed_generators", []) or [])
+    return found
+
+
+def rng_states(model: Any) -> list[list[int]]:
+    """The state of each SeedGenerator, in layer order."""
+    return [[int(v) for v in np.asarray(g.state.numpy()).ravel()] for g in _seed_generators(model)]
+
+
+def set_rng_states(model: Any, states: list[list[int]] | None) -> None:
+    """Restore SeedGenerator states saved by ``rng_states``."""
+    generators = _seed_generators(model)
+    if not states or len(states) != len(generators):
+        return
+    for gen, value in zip(generators, states, strict=True):
+        gen.state.assign(np.asarray(value, dtype=gen.state.dtype))
 
 
 def make_dataset(
-    x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int, repeat: bool = False
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    repeat: bool = False,
+    sample_weight: np.ndarray | None = None,
+    skip_epochs: int = 0,
 ) -> tuple[Any, int]:
-    """An in-memory ``tf.data`` pipeline: cache, shuffle each epoch, batch, (repeat), prefetch.
+    """An in-memory ``tf.data`` pipeline: cache, shuffle each epoch (seeded), batch, (repeat), prefetch.
 
-    Keras' NumPy adapter rebuilds its pipeline every epoch (about 55 ms per epoch on this 2-core CPU for a
-    4-row data set); a cached, repeated dataset with ``steps_per_epoch`` costs about 6 ms (docs/benchmarks.md).
+    Keras' NumPy adapter rebuilds its pipeline every epoch (about 55 ms per epoch on a 2-core CPU for a
+    4-row data set); a cached, repeated dataset with ``steps_per_epoch`` costs about 6 ms.
 
     Args:
         x: features, shape (num_samples, ...). y: targets, first axis num_samples.
+        sample_weight: optional per-example weights, shape (num_samples,).
+        skip_epochs: start at this epoch's shuffle order (for resuming: the same order as an uninterrupted run).
 
     Returns:
         (dataset, steps_per_epoch).
@@ -50,13 +129,60 @@ def make_dataset(
     import tensorflow as tf
 
     n = len(x)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    parts = (x, y) if sample_weight is None else (x, y, sample_weight)
+    ds = tf.data.Dataset.from_tensor_slices(parts).cache()
     if shuffle:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
+    steps = max(1, math.ceil(n / batch_size))
     if repeat:
         ds = ds.repeat()
-    return ds.prefetch(tf.data.AUTOTUNE), max(1, math.ceil(n / batch_size))
+        if skip_epochs:
+            ds = ds.skip(skip_epochs * steps)
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def default_monitor(training: Any, has_validation: bool) -> str:
+    """The metric that picks the best epoch: EarlyStopping's ``monitor``, else ``val_loss`` or ``loss``."""
+    if training.early_stopping and training.early_stopping.get("monitor"):
+        return str(training.early_stopping["monitor"])
+    return "val_loss" if has_validation else "loss"
+
+
+def _mode(monitor: str, training: Any) -> str:
+    mode = (training.early_stopping or {}).get("mode", "auto")
+    if mode in ("min", "max"):
+        return mode
+    return "max" if any(k in monitor for k in ("acc", "auc", "precision", "recall", "f1", "r2")) else "min"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def recover(run_dir: Path) -> dict:
+    """Read ``checkpoint.json`` and finish an interrupted checkpoint commit.
+
+    Returns:
+        The checkpoint record (epoch, history, best, callbacks, files with their SHA-256).
+
+    Raises:
+        RunError: no checkpoint, or files that match neither the record nor a pending commit.
+    """
+    record_path = run_dir / CHECKPOINT
+    if not record_path.exists():
+        raise RunError(f"{run_dir}: no checkpoint to resume from (the run stopped before its first checkpoint); "
+                       "train it again")
+    record = rundir.read_json(record_path)
+    for name, sha in record.get("files", {}).items():
+        final, pending = run_dir / name, run_dir / f".{name}.pending"
+        if final.exists() and _sha(final) == sha:
+            continue
+        if pending.exists() and _sha(pending) == sha:
+            os.replace(pending, final)
+            continue
+        raise RunError(f"{final}: does not match {CHECKPOINT} (epoch {record.get('epoch')}); cannot resume safely")
+    return record
 
 
 def fit(
@@ -67,50 +193,175 @@ def fit(
     training: Any,
     progress: Progress | None = None,
     seed: int = 0,
+    run_dir: Path | None = None,
+    sample_weight: np.ndarray | None = None,
+    resume: ResumeState | None = None,
 ) -> FitResult:
-    """Train ``model`` in place.
+    """Train ``model`` in place with nnrun's callbacks.
 
     Args:
         model: a compiled Keras model.
         x: features, shape (num_samples, num_features).
         y: encoded targets (see ``data.encode_targets``).
         validation: (x_val, y_val), or None.
-        training: the TrainingConfig (epochs, batch_size, shuffle).
+        training: the TrainingConfig (epochs, batch_size, shuffle, early_stopping, …).
         progress: called after every epoch with (epoch, epochs, logs).
         seed: seed of the per-epoch shuffle.
+        run_dir: where checkpoints go (None: no checkpoints).
+        sample_weight: per-example weights (from class_weight), shape (num_samples,).
+        resume: state restored from a checkpoint; training continues at ``resume.epoch``.
 
     Returns:
-        The FitResult.
+        The FitResult. With EarlyStopping configured the model ends with the best epoch's weights.
     """
     keras = _keras()
+    state = resume or ResumeState()
+    monitor = default_monitor(training, validation is not None)
+    mode = _mode(monitor, training)
+    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+    tracker = {"epoch": state.best_epoch, "value": state.best_value, "weights": state.best_weights}
+    dirty = {"best": state.best_epoch is not None and state.best_weights is not None}
+    history: dict[str, list[float]] = {k: list(v) for k, v in state.history.items()}
+    flags = {"diverged": False, "interrupted": False}
+    last_save = [time.monotonic()]
 
-    class _StopOnNaN(keras.callbacks.Callback):
-        """keras.callbacks.TerminateOnNaN without its print to stdout (stdout carries results)."""
+    def checkpoint(epoch: int, callbacks_state: dict) -> None:
+        if run_dir is None:
+            return
+        files: dict[str, str] = {}
+        pending: list[tuple[Path, Path]] = []
+        last_pending = run_dir / f".{LAST}.pending"
+        rundir.save_model(model, last_pending)
+        files[LAST] = _sha(last_pending)
+        pending.append((last_pending, run_dir / LAST))
+        if tracker["weights"] is not None:
+            if dirty["best"] or not (run_dir / BEST).exists():
+                current = model.get_weights()
+                model.set_weights(tracker["weights"])
+                best_pending = run_dir / f".{BEST}.pending"
+                try:
+                    rundir.save_model(model, best_pending)
+                finally:
+                    model.set_weights(current)
+                pending.append((best_pending, run_dir / BEST))
+                files[BEST] = _sha(best_pending)
+                dirty["best"] = False
+            else:
+                files[BEST] = _sha(run_dir / BEST)
+        rundir.write_json(run_dir / CHECKPOINT, {
+            "epoch": epoch, "history": history, "seconds": round(state.seconds + (time.perf_counter() - start), 3),
+            "best_epoch": tracker["epoch"], "best_value": tracker["value"], "monitor": monitor,
+            "callbacks": callbacks_state, "files": files, "rng_states": rng_states(model),
+        })
+        for src, dst in pending:
+            os.replace(src, dst)
+        last_save[0] = time.monotonic()
+
+    es = rlr = None
+    callbacks: list[Any] = []
+    if training.early_stopping is not None:
+        kw = {"monitor": monitor, **training.early_stopping, "restore_best_weights": False}
+        es = keras.callbacks.EarlyStopping(**kw)
+        _restore(es, state.callbacks.get("early_stopping"))
+        callbacks.append(es)
+    if training.reduce_lr_on_plateau is not None:
+        kw = {"monitor": monitor, **training.reduce_lr_on_plateau}
+        rlr = keras.callbacks.ReduceLROnPlateau(**kw)
+        _restore(rlr, state.callbacks.get("reduce_lr_on_plateau"))
+        callbacks.append(rlr)
+    if training.tensorboard and run_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+
+    def callback_states() -> dict:
+        out = {}
+        for key, cb in (("early_stopping", es), ("reduce_lr_on_plateau", rlr)):
+            if cb is not None:
+                out[key] = {k: _plain(getattr(cb, k)) for k in ("wait", "best", "stopped_epoch", "cooldown_counter")
+                            if hasattr(cb, k)}
+        return out
+
+    class _Control(keras.callbacks.Callback):
+        """NaN stop (TerminateOnNaN without its print to stdout), best tracking, checkpoints, progress."""
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
+                flags["diverged"] = True
                 self.model.stop_training = True
 
-    class _Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            value = logs.get(monitor)
+            improved = value is not None and math.isfinite(value)
+            if improved and (tracker["value"] is None or better(value, tracker["value"])):
+                tracker.update(epoch=epoch + 1, value=value, weights=model.get_weights())
+                dirty["best"] = True
             if progress is not None:
-                progress(epoch + 1, training.epochs, dict(logs or {}))
+                progress(epoch + 1, training.epochs, logs)
+            if flags["diverged"]:
+                return
+            stop = STOP_REQUESTED.is_set()
+            due = time.monotonic() - last_save[0] >= training.checkpoint_interval
+            if stop or due:
+                checkpoint(epoch + 1, callback_states())
+            if stop:
+                flags["interrupted"] = True
+                self.model.stop_training = True
 
-    train_ds, steps = make_dataset(x, y, training.batch_size, training.shuffle, seed, repeat=True)
+    callbacks = [_Control(), *callbacks]  # ours first: best/ckpt see each epoch before EarlyStopping stops
+    train_ds, steps = make_dataset(x, y, training.batch_size, training.shuffle, seed, repeat=True,
+                                   sample_weight=sample_weight, skip_epochs=state.epoch)
     val_ds = make_dataset(*validation, training.batch_size, False, seed)[0] if validation is not None else None
     start = time.perf_counter()
-    history = model.fit(
-        train_ds,
-        epochs=training.epochs,
-        steps_per_epoch=steps,
-        validation_data=val_ds,
-        shuffle=False,  # the dataset shuffles itself each epoch
-        verbose=0,
-        callbacks=[_StopOnNaN(), _Report()],
-    )
-    seconds = time.perf_counter() - start
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    losses = hist.get("loss", [])
-    diverged = bool(losses) and not math.isfinite(losses[-1])
-    return FitResult(hist, len(losses), seconds, diverged)
+    if state.epoch < training.epochs:
+        model.fit(
+            train_ds,
+            epochs=training.epochs,
+            initial_epoch=state.epoch,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            shuffle=False,  # the dataset shuffles itself each epoch
+            verbose=0,
+            callbacks=callbacks,
+        )
+    seconds = state.seconds + time.perf_counter() - start
+    epochs_run = len(history.get("loss", []))
+    diverged = flags["diverged"] or bool(history.get("loss")) and not math.isfinite(history["loss"][-1])
+    stopped_early = es is not None and epochs_run < training.epochs and not flags["interrupted"] and not diverged
+    result = FitResult(history, epochs_run, seconds, diverged, flags["interrupted"], stopped_early, monitor,
+                       tracker["epoch"], tracker["value"])
+    if diverged:
+        return result
+    checkpoint(epochs_run, callback_states())
+    if es is not None and tracker["weights"] is not None:
+        model.set_weights(tracker["weights"])
+        result.restored_best = True
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _restore(callback: Any, saved: dict | None) -> None:
+    """Put EarlyStopping/ReduceLROnPlateau counters back after a resume (Keras resets them in on_train_begin)."""
+    if not saved:
+        return
+    original = callback.on_train_begin
+
+    def on_train_begin(logs: dict | None = None) -> None:
+        original(logs)
+        for key, value in saved.items():
+            if value == "inf":
+                value = math.inf
+            elif value == "-inf":
+                value = -math.inf
+            setattr(callback, key, value)
+
+    callback.on_train_begin = on_train_begin

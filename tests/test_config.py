@@ -196,14 +196,15 @@ def test_shuffle_accepts_only_booleans():
 def test_unknown_top_level_key_suggests_the_closest():
     assert _error(_edit("name: t", "nme: t")) == (
         "c.yaml:1:1: name: missing required key\n"
-        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, model, name, seed, task, training"
+        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, gates, model, name, seed, task, training"
     )
 
 
 def test_unknown_nested_key_suggests_the_closest():
     assert _error(_edit("epochs: 5", "epoch: 5")) == (
         "c.yaml:12:10: training.epoch: unknown key (did you mean 'epochs'?); "
-        "expected one of: batch_size, epochs, shuffle, steps_per_execution, validation_split"
+        "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, early_stopping, epochs, "
+            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, validation_split"
     )
 
 
@@ -632,7 +633,7 @@ def test_set_unknown_new_section_is_located_at_the_set():
     # Regression: the error pointed at line 1 of the file, which has no such key.
     assert _error(BASE, ("trainig.epochs=3",)) == (
         "--set trainig.epochs=3: trainig: unknown key (did you mean 'training'?); "
-        "expected one of: data, model, name, seed, task, training"
+        "expected one of: data, gates, model, name, seed, task, training"
     )
 
 

@@ -88,7 +88,8 @@ def test_kill_9_during_the_model_save_never_leaves_a_half_model(tmp_path):
     run = tmp_path / "xor"
     _assert_complete(run)
     assert not (run / rundir.MODEL).exists()
-    assert json.loads((run / rundir.METRICS).read_text())["epochs"] == 2  # written before the save
+    assert not (run / "last.keras").exists()  # the half file is a hidden .pending, never the checkpoint
+    assert not (run / "checkpoint.json").exists()
     assert rundir.status(run) == "died"
 
 
@@ -101,11 +102,14 @@ def test_interrupt_marks_the_run_interrupted(tmp_path, sig):
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert err.strip().endswith("error: interrupted")
+    assert "stopping after this epoch" in err
+    assert f"hint: continue with: nnrun train --resume {run}" in err
     assert "Traceback" not in err
     info = json.loads((run / rundir.RUN).read_text())
     assert info["status"] == "interrupted" and info["ended"] is not None
     assert not (run / rundir.MODEL).exists()
+    epoch = json.loads((run / "checkpoint.json").read_text())["epoch"]
+    assert err.splitlines()[-2] == f"error: {run}: interrupted after epoch {epoch} of 500 (checkpoint saved)"
 
 
 def test_two_trains_at_once_get_distinct_directories(tmp_path):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 RUN_FILES = {
     "config.yaml", "model.keras", "history.csv", "metrics.json", "summary.txt", "run.json", "dataset.json",
-    "split.json",
+    "split.json", "last.keras", "best.keras", "checkpoint.json",
 }
 
 
@@ -61,7 +61,9 @@ def test_resolved_config_has_defaults_and_reloads(xor_run):
 
     written = yaml.safe_load((xor_run / "config.yaml").read_text())
     assert written["training"] == {
-        "epochs": 200, "batch_size": 4, "validation_split": 0.0, "shuffle": True, "steps_per_execution": 1
+        "epochs": 200, "batch_size": 4, "validation_split": 0.0, "shuffle": True, "steps_per_execution": 1,
+        "class_weight": None, "deterministic": False, "early_stopping": None, "reduce_lr_on_plateau": None,
+        "tensorboard": False, "checkpoint_interval": 10.0,
     }
     assert written["model"]["optimizer"] == {"type": "adam", "learning_rate": 0.05}
     assert load_config(xor_run / "config.yaml").config.model.layers[0].kwargs == {"units": 8, "activation": "tanh"}

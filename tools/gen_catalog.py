@@ -109,6 +109,17 @@ def main(out: Path) -> None:
             metrics, keras.metrics.Metric, {"Metric", "metric", "MeanMetricWrapper", "mean_metric_wrapper"}
         ),
         "activations": sorted(activations),
+        "schedules": {
+            name: {"class": name, **describe(getattr(keras.optimizers.schedules, name))}
+            for name in sorted(dir(keras.optimizers.schedules))
+            if inspect.isclass(getattr(keras.optimizers.schedules, name))
+            and issubclass(getattr(keras.optimizers.schedules, name), keras.optimizers.schedules.LearningRateSchedule)
+            and name != "LearningRateSchedule"
+        },
+        "callbacks": {
+            name: {"class": name, **describe(getattr(keras.callbacks, name))}
+            for name in ("EarlyStopping", "ReduceLROnPlateau", "TensorBoard")
+        },
     }
     out.write_text(json.dumps(catalog, indent=1, sort_keys=False) + "\n")
     print(f"wrote {out}: {len(layers)} layers, Keras {keras.__version__}")

@@ -1,0 +1,118 @@
+"""Evaluate a model on labelled examples and write the report files of a run.
+
+Writes ``evaluation.json`` (Keras' metrics plus the report's), ``report.md`` and the plots
+(``learning_curves_<metric>.png``, ``confusion_matrix.png``, ``roc_curve.png`` for binary classifiers).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnrun import report, rundir
+from nnrun.data import encode_labels, encode_targets
+from nnrun.inference import outputs
+
+REPORT_MD = "report.md"
+CONFUSION_PNG = "confusion_matrix.png"
+ROC_PNG = "roc_curve.png"
+CURVES_PREFIX = "learning_curves"
+
+#: Report keys copied to the flat ``metrics`` mapping (the names gates use).
+_FLAT = {
+    "classification": ("accuracy", "log_loss", "roc_auc", "precision_macro", "recall_macro", "f1_macro",
+                       "precision_weighted", "recall_weighted", "f1_weighted", "baseline_accuracy"),
+    "regression": ("mae", "mse", "rmse", "r2", "baseline_mae"),
+}
+
+
+def evaluate(
+    run: Path,
+    model: Any,
+    x: np.ndarray,
+    y_raw: np.ndarray,
+    meta: dict,
+    *,
+    subset: str,
+    source: str,
+    batch_size: int,
+    plots: bool = True,
+    threshold: float = 0.5,
+) -> dict:
+    """Evaluate ``model`` on ``(x, y_raw)`` and write the run's report files.
+
+    Args:
+        run: the run directory.
+        model: the compiled Keras model.
+        x: features, shape (num_samples, num_features). y_raw: raw labels/values, shape (num_samples,).
+        meta: the run's ``dataset.json``.
+        subset: which examples these are (``validation``, ``training``, ``file``).
+        source: where they came from, for messages and the report.
+        batch_size: examples per batch.
+        plots: write the PNG plots.
+        threshold: binary decision threshold on the positive class's probability.
+
+    Returns:
+        The ``evaluation.json`` document: ``metrics`` (flat name -> number), ``report`` (full), ``plots``.
+
+    Raises:
+        DataError: labels the model has never seen.
+    """
+    y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source)
+    keras_metrics = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    out = outputs(model, x, meta, batch_size=max(batch_size, 1024))
+    task = meta["task"]
+    if task == "classification":
+        idx = encode_labels(y_raw, meta["classes"], source)
+        full = report.classification_report(idx, out, meta["classes"], threshold=threshold)
+    else:
+        full = report.regression_report(np.asarray(y_raw, dtype=np.float64), out)
+    metrics = {k: float(v) for k, v in keras_metrics.items()}
+    metrics.update({k: full[k] for k in _FLAT[task] if isinstance(full.get(k), (int, float))})
+    written: list[str] = []
+    if plots:
+        written = [p.name for p in _plots(run, meta, full, out, y_raw, task, source)]
+    doc = {
+        "run_dir": str(run),
+        "data": source,
+        "subset": subset,
+        "num_examples": int(len(x)),
+        "task": task,
+        "metrics": metrics,
+        "report": full,
+        "plots": written,
+        "evaluated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    rundir.write_json(run / rundir.EVALUATION, doc)
+    title = f"{run.name}: {subset} data ({source}, {len(x)} examples)"
+    rundir.write_text(run / REPORT_MD, report.markdown_report(title, full, task, written))
+    return doc
+
+
+def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, y_raw: np.ndarray, task: str, source: str) -> list:
+    paths = []
+    history = read_history(run / rundir.HISTORY)
+    if history:
+        best = rundir.read_json(run / rundir.METRICS).get("best_epoch") if (run / rundir.METRICS).exists() else None
+        paths += report.plot_learning_curves(history, run / CURVES_PREFIX, best)
+    if task == "classification":
+        paths.append(report.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], run / CONFUSION_PNG))
+        if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:
+            positive = (encode_labels(y_raw, meta["classes"], source) == 1).astype(int)
+            paths.append(report.plot_roc_curve(positive, out[:, 1], run / ROC_PNG, full["roc_auc"],
+                                               positive_class=meta["classes"][1]))
+    return paths
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """``history.csv`` back to {metric: [value per epoch]} (empty when the file is missing)."""
+    if not path.exists():
+        return {}
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+    return {k: [float(r[k]) for r in rows] for k in keys}

@@ -1,0 +1,295 @@
+"""Overview of run directories: ``nnrun runs`` lists them, ``nnrun compare`` diffs two. No TensorFlow import.
+
+Only the small JSON/YAML artifacts are read (``run.json``, ``metrics.json``, ``config.yaml``), never the model,
+so listing hundreds of runs takes milliseconds. A damaged run is listed as ``unreadable``, never a crash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import numbers
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.table import Table
+from rich.text import Text
+
+from nnrun import rundir
+from nnrun.errors import RunError, UsageError
+from nnrun.yamlsrc import format_path
+
+#: Keys of metrics.json that describe the run, not a metric (non-numeric ones such as ``monitor`` or
+#: ``stopped_early`` are never metrics either).
+RUN_KEYS = ("epochs", "train_seconds", "best_epoch", "best_value")
+
+
+def list_runs(runs_dir: Path) -> list[dict]:
+    """Every run directory (a directory holding ``run.json``) directly under ``runs_dir``, oldest first.
+
+    Args:
+        runs_dir: the parent of the run directories (``runs``).
+
+    Returns:
+        One dict per run: ``{"name", "path", "started", "status", "epochs", "train_seconds", "metrics",
+        "error", "problems"}``. ``status`` is ``rundir.status`` (``died`` for a killed run, ``unreadable`` when
+        ``run.json`` is corrupt); ``metrics`` holds the final ``loss``, ``val_loss`` and every other numeric
+        metric of ``metrics.json`` (not ``epochs``, ``best_epoch``…; empty when it is missing); ``error`` is the
+        error the run recorded; ``problems`` lists files that could not be read. Runs without a readable start
+        time come last, by name.
+
+    Raises:
+        UsageError: ``runs_dir`` does not exist, is not a directory, or is itself a run directory.
+        RunError: ``runs_dir`` cannot be listed.
+
+    Example:
+        >>> [(r["name"], r["status"], r["metrics"].get("val_loss")) for r in list_runs(Path("runs"))]
+        [('iris', 'completed', 0.1487), ('iris-2', 'died', None)]
+    """
+    runs_dir = Path(runs_dir)
+    if not runs_dir.exists():
+        raise UsageError(f"{runs_dir}: no such runs directory", hint="pass the --runs-dir used by nnrun train")
+    if not runs_dir.is_dir():
+        raise UsageError(f"{runs_dir}: not a directory; pass a directory of runs such as runs")
+    if (runs_dir / rundir.RUN).is_file():
+        raise UsageError(f"{runs_dir}: this is one run, not a directory of runs; pass {runs_dir.parent}")
+    try:
+        candidates = [p for p in runs_dir.iterdir() if p.is_dir() and (p / rundir.RUN).exists()]
+    except OSError as exc:
+        raise RunError(f"{runs_dir}: cannot list: {exc.strerror}") from None
+    entries = [_entry(p) for p in candidates]
+    entries.sort(key=lambda e: (e["started"] is None, _timestamp(e["started"]) or 0.0, e["name"]))
+    return entries
+
+
+def metric_names(runs: list[dict]) -> list[str]:
+    """The metric names of several runs, each metric followed by its ``val_`` twin, ``loss`` first."""
+    names = {name for run in runs for name in run["metrics"]}
+    return _ordered(names)
+
+
+def compare_runs(a: Path, b: Path) -> dict:
+    """Differences between two runs: their resolved configs, leaf by leaf, and their final metrics.
+
+    Args:
+        a, b: run directories (made by ``nnrun train``; they need not have a model).
+
+    Returns:
+        ``{"a": path, "b": path, "config_diff": [{"key": "model.layers[0].units", "a": 8, "b": 16}, …],
+        "metrics": [{"metric", "a", "b", "delta"}, …]}``. A key or list item present in one run only has
+        ``None`` on the other side (a whole missing list item is one entry). ``metrics`` covers the union of the
+        two ``metrics.json`` (``epochs`` and ``train_seconds`` included); ``delta`` is ``b - a``, or None when
+        either value is missing or not a finite number.
+
+    Raises:
+        UsageError: a path is missing or not a run directory.
+        RunError: a run's ``config.yaml`` or ``metrics.json`` is missing or corrupt.
+
+    Example:
+        >>> compare_runs(Path("runs/iris"), Path("runs/iris-2"))["config_diff"]
+        [{'key': 'training.epochs', 'a': 100, 'b': 50}]
+    """
+    a, b = Path(a), Path(b)
+    for run in (a, b):
+        rundir.check_run_dir(run, need_model=False)
+    config_a, config_b = _read_config(a), _read_config(b)
+    metrics_a, metrics_b = _read_metrics(a), _read_metrics(b)
+    rows = []
+    for name in list(metrics_a) + [k for k in metrics_b if k not in metrics_a]:
+        va, vb = metrics_a.get(name), metrics_b.get(name)
+        delta = vb - va if _is_number(va) and _is_number(vb) else None
+        rows.append({"metric": name, "a": va, "b": vb, "delta": delta})
+    return {"a": str(a), "b": str(b), "config_diff": diff(config_a, config_b), "metrics": rows}
+
+
+def diff(a: Any, b: Any, path: tuple = ()) -> list[dict]:
+    """Every differing leaf of two YAML/JSON documents: ``[{"key": "model.layers[0].units", "a": 8, "b": 16}]``.
+
+    Mappings are compared key by key, lists item by item; a value present on one side only is one entry with
+    ``None`` on the other. ``true`` and ``1`` differ (Python's ``True == 1`` does not count).
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in list(a) + [k for k in b if k not in a]:
+            if key in a and key in b:
+                out += diff(a[key], b[key], (*path, key))
+            else:
+                out.append({"key": format_path((*path, key)), "a": a.get(key), "b": b.get(key)})
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        out = []
+        for i in range(max(len(a), len(b))):
+            if i < len(a) and i < len(b):
+                out += diff(a[i], b[i], (*path, i))
+            else:
+                out.append({"key": format_path((*path, i)), "a": a[i] if i < len(a) else None,
+                            "b": b[i] if i < len(b) else None})
+        return out
+    if type(a) is bool or type(b) is bool:
+        same = type(a) is type(b) and a == b
+    else:
+        same = a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+    return [] if same else [{"key": format_path(path), "a": a, "b": b}]
+
+
+def runs_table(runs: list[dict], title: str) -> Table:
+    """A rich table: name, started (UTC), status, epochs, and one column per metric (4 decimals)."""
+    names = metric_names(runs)
+    styles = {"completed": "green", "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
+    rows = [
+        [Text(run["name"]), Text(_short_time(run["started"])), Text(run["status"], style=styles.get(run["status"], "")),
+         Text(_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
+        for run in runs
+    ]
+    return _table(title, ["name", "started (UTC)", "status", "epochs", *names], rows, right_from=3)
+
+
+def _table(title: str, headers: list[str], rows: list[list[Text]], right_from: int) -> Table:
+    """A table whose cells are never cut: on a narrow console the headers wrap, the values keep their width."""
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        width = max([len(row[i].plain) for row in rows] + [1])
+        table.add_column(header, justify="right" if i >= right_from else "left", min_width=min(width, 40),
+                         overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def compare_tables(result: dict) -> tuple[Table, Table]:
+    """Two rich tables for ``compare_runs``'s result: config differences, and metrics with their deltas."""
+    config_rows = [
+        [Text(r["key"]), Text(_config_cell(r["a"])), Text(_config_cell(r["b"]))] for r in result["config_diff"]
+    ]
+    config = _table("config differences" + ("" if config_rows else ": none"), ["key", result["a"], result["b"]],
+                    config_rows, right_from=3)
+    metric_rows = [
+        [Text(r["metric"]), Text(_cell(r["a"])), Text(_cell(r["b"])),
+         Text("" if r["delta"] is None else _cell(r["delta"], signed=True))]
+        for r in result["metrics"]
+    ]
+    metrics = _table("metrics", ["metric", result["a"], result["b"], "delta (b - a)"], metric_rows, right_from=1)
+    return config, metrics
+
+
+def _entry(run: Path) -> dict:
+    entry: dict[str, Any] = {
+        "name": run.name, "path": str(run), "started": None, "status": "unreadable", "epochs": None,
+        "train_seconds": None, "metrics": {}, "error": None, "problems": [],
+    }
+    try:
+        info = rundir.read_json(run / rundir.RUN)
+        if not isinstance(info, dict):
+            raise RunError(f"{run / rundir.RUN}: cannot read: expected a JSON object, got {type(info).__name__}")
+    except RunError as exc:
+        entry["problems"].append(str(exc))
+        return entry
+    entry["status"] = rundir.status(run)
+    started = info.get("started")
+    entry["started"] = started if isinstance(started, str) and _timestamp(started) is not None else None
+    entry["error"] = info.get("error") if isinstance(info.get("error"), str) else None
+    metrics_path = run / rundir.METRICS
+    if not metrics_path.exists():
+        if entry["status"] == "completed":
+            entry["problems"].append(f"{metrics_path}: missing; the run is incomplete")
+        return entry
+    try:
+        metrics = _metrics_object(metrics_path)
+    except RunError as exc:
+        entry["problems"].append(str(exc))
+        return entry
+    entry["epochs"], entry["train_seconds"] = metrics.get("epochs"), metrics.get("train_seconds")
+    values = {k: v for k, v in metrics.items() if k not in RUN_KEYS and (v is None or _is_number(v))}
+    entry["metrics"] = {k: values[k] for k in _ordered(set(values))}
+    return entry
+
+
+def _read_config(run: Path) -> Any:
+    path = run / rundir.CONFIG
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing; the run is incomplete") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise RunError(f"{path}: cannot read: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _read_metrics(run: Path) -> dict:
+    """``metrics.json`` of a run; empty when the run wrote none (it failed or is still running)."""
+    path = run / rundir.METRICS
+    return _metrics_object(path) if path.exists() else {}
+
+
+def _metrics_object(path: Path) -> dict:
+    """A metrics.json object; NaN and infinities (which Python's json reads) become None, as nnrun writes them."""
+    data = rundir.read_json(path)
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: cannot read: expected a JSON object, got {type(data).__name__}")
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in data.items()}
+
+
+def _ordered(names: set[str]) -> list[str]:
+    """``loss, val_loss`` first, then each other metric followed by its ``val_`` twin, alphabetically."""
+    bases = sorted({n[4:] if n.startswith("val_") and n[4:] in names else n for n in names},
+                   key=lambda n: (n != "loss", n))
+    out = []
+    for base in bases:
+        out += [n for n in (base, f"val_{base}") if n in names and n not in out]
+    return out
+
+
+def _timestamp(started: str | None) -> float | None:
+    """Seconds since the epoch of an ISO time (naive times are UTC); None when absent or unparseable."""
+    if not started:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(started)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def _short_time(started: str | None) -> str:
+    if not started:
+        return "-"
+    when = dt.datetime.fromisoformat(started)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _cell(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:+.4f}" if signed else f"{value:.4f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:+d}" if signed else str(value)
+    return str(value)
+
+
+def _config_cell(value: Any) -> str:
+    """A config value as written in YAML flow style (``1e-05``, ``true``, ``{type: Dense, units: 8}`` as JSON)."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value if _reads_as_string(value) else json.dumps(value)
+    return json.dumps(value, default=str)
+
+
+def _reads_as_string(text: str) -> bool:
+    """Whether YAML would read ``text`` back as this string (``relu``: yes; ``0.9``, ``true``, ``-``: no)."""
+    if text in ("", "-") or text != text.strip():
+        return False
+    try:
+        return yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        return False
