@@ -20,7 +20,7 @@ from typing import Any
 from nnrun import __version__, rundir
 from nnrun.checks import data_problems, target_encoding
 from nnrun.config import LoadedConfig, dump_resolved, load_config
-from nnrun.errors import ConfigError, DataError, Interrupted, RunError
+from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError, RunError
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
 # stays fast.
@@ -139,7 +139,7 @@ def train(
     weights = _sample_weights(loaded, prep, warn)
 
     from nnrun.backend import keras as _keras
-    from nnrun.builder import build_model, count_params
+    from nnrun.builder import adapt_preprocessing, build_model, count_params
 
     keras = _keras()
     keras.utils.set_random_seed(cfg.seed)
@@ -149,10 +149,13 @@ def train(
         tf.config.experimental.enable_op_determinism()
     if resume is None:
         model = build_model(loaded, (x.shape[1],))
+        adapted = adapt_preprocessing(loaded, model, x[tr])
+        _dry_run(loaded, model, x[tr], y[tr])
         run_dir = rundir.create(Path(runs_dir), cfg.name)
         run_info = _run_info(loaded, meta, table, keras)
+        run_info["preprocessing"] = adapted
         rundir.write_json(run_dir / rundir.RUN, run_info)
-        rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
+        rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(_with_data_facts(cfg, meta)))
         rundir.write_json(run_dir / rundir.DATASET, meta)
         rundir.write_json(run_dir / rundir.SPLIT, {"train": tr.tolist(), "validation": va.tolist()})
         state = None
@@ -184,6 +187,58 @@ def train(
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(f"training failed: {first}") from exc
 
+    try:
+        outcome = _after_fit(loaded, model, result, run_dir, finish, x, table, meta, tr, va, gate_list, plots)
+    except NnrunError as exc:
+        if run_info.get("status") == "running":
+            finish("failed", exc.message)
+        raise
+    except Exception as exc:
+        finish("failed", f"{type(exc).__name__}: {exc}")
+        raise RunError(f"{run_dir}: writing the results failed: {type(exc).__name__}: {exc}") from exc
+    metrics, subset, doc, gate_results = outcome
+    trainable, frozen = count_params(model)
+    return {
+        "run_dir": str(run_dir),
+        "status": "completed",
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, float) and k in result.history},
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "monitor": result.monitor,
+        "stopped_early": result.stopped_early,
+        "train_seconds": round(result.seconds, 3),
+        "params": {"trainable": trainable, "non_trainable": frozen},
+        "evaluation": {"subset": subset, "metrics": doc["metrics"], "warnings": doc["report"].get("warnings", [])},
+        "gates": gate_results,
+    }
+
+
+def _train_gates(loaded: LoadedConfig, gates: tuple[str, ...], has_validation: bool) -> list:
+    """The config's gates plus ``--gate`` ones, names checked before training (exit 2 on a problem)."""
+    from nnrun.checks import gate_metric_names
+    from nnrun.config import config_gates
+    from nnrun.gates import check_names, parse_gates
+
+    extra = parse_gates(gates, "--gate")
+    unknown = check_names(extra, set(gate_metric_names(loaded.config, has_validation)))
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+    return config_gates(loaded) + extra
+
+
+def _with_data_facts(cfg: Any, meta: dict) -> Any:
+    """The config with what reading the data decided: absolute path, header, delimiter (so the run's
+    config.yaml trains the same way from any working directory)."""
+    if cfg.data.path is None:
+        return cfg
+    data = cfg.data.model_copy(update={"path": meta["source"], "header": meta["header"],
+                                       "delimiter": meta["delimiter"]})
+    return cfg.model_copy(update={"data": data})
+
+
+def _after_fit(loaded, model, result, run_dir, finish, x, table, meta, tr, va, gate_list, plots) -> tuple:
+    """Write history, summary, metrics, model, report and gates; mark the run's status."""
+    cfg = loaded.config
     rundir.write_text(run_dir / rundir.HISTORY, _history_csv(result.history))
     rundir.write_text(run_dir / rundir.SUMMARY, _summary(model))
     metrics = {k: v[-1] for k, v in result.history.items()}
@@ -218,33 +273,29 @@ def train(
     values = {**{prefix + k: v for k, v in doc["metrics"].items()}, **metrics}
     gate_results = _check_gates(run_dir, gate_list, values)
     finish("completed")
-    trainable, frozen = count_params(model)
-    return {
-        "run_dir": str(run_dir),
-        "status": "completed",
-        "metrics": {k: v for k, v in metrics.items() if isinstance(v, float) and k in result.history},
-        "epochs": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "monitor": result.monitor,
-        "stopped_early": result.stopped_early,
-        "train_seconds": round(result.seconds, 3),
-        "params": {"trainable": trainable, "non_trainable": frozen},
-        "evaluation": {"subset": subset, "metrics": doc["metrics"], "warnings": doc["report"].get("warnings", [])},
-        "gates": gate_results,
-    }
+    return metrics, subset, doc, gate_results
 
 
-def _train_gates(loaded: LoadedConfig, gates: tuple[str, ...], has_validation: bool) -> list:
-    """The config's gates plus ``--gate`` ones, names checked before training (exit 2 on a problem)."""
-    from nnrun.checks import gate_metric_names
-    from nnrun.config import config_gates
-    from nnrun.gates import check_names, parse_gates
+def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
+    """Evaluate the untrained model on one batch, so that what Keras only finds when it runs (a metric
+    that does not fit the labels, a label outside the head's range) is a config error before any file
+    is written, not a failed run."""
+    batch = min(len(x), loaded.config.training.batch_size, 256)
+    try:
+        model.evaluate(x[:batch], y[:batch], batch_size=batch, verbose=0)
+    except Exception as exc:
+        raise loaded.error(("model",), f"the model cannot run on this data: {_keras_message(exc)}") from None
 
-    extra = parse_gates(gates, "--gate")
-    unknown = check_names(extra, set(gate_metric_names(loaded.config, has_validation)))
-    if unknown:
-        raise ConfigError("\n".join(unknown))
-    return config_gates(loaded) + extra
+
+def _keras_message(exc: Exception) -> str:
+    """The informative line of a Keras/TensorFlow error (graph errors bury it under a trace)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in lines:
+        if any(k in ln for k in ("Received a label value", "Incompatible shapes", "must be", "expected", "Expected")):
+            return ln
+    noise = ("File ", "[[", "Traceback", "Detected at node", "Graph execution")
+    useful = [ln for ln in lines if not ln.startswith(noise)]
+    return (useful[-1] if useful else type(exc).__name__)[:500]
 
 
 def _run_info(loaded: LoadedConfig, meta: dict, table: Any, keras: Any) -> dict:
@@ -258,7 +309,8 @@ def _run_info(loaded: LoadedConfig, meta: dict, table: Any, keras: Any) -> dict:
         "platform": platform.platform(),
         "command": " ".join(["nnrun", *sys.argv[1:]]) if sys.argv else "nnrun",
         "config_file": str(loaded.path) if loaded.path else None,
-        "config_sha256": hashlib.sha256(dump_resolved(cfg).encode()).hexdigest(),
+        "config_file_sha256": hashlib.sha256(loaded.path.read_bytes()).hexdigest() if loaded.path else None,
+        "resolved_config_sha256": hashlib.sha256(dump_resolved(cfg).encode()).hexdigest(),
         "seed": cfg.seed,
         "data_file": meta["source"],
         "data_sha256": table.sha256,
@@ -277,7 +329,8 @@ def _resume_config(run_dir: Path, config_path: Path | str | None, overrides: tup
     original = load_config(run_dir / rundir.CONFIG)
     if config_path is not None:
         given = load_config(config_path)
-        changed = [d for d in config_diff(original.config, given.config)]
+        facts = rundir.read_json(run_dir / rundir.DATASET)
+        changed = config_diff(original.config, _with_data_facts(given.config, facts))
         if changed:
             lines = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in changed)
             raise ConfigError(
@@ -382,17 +435,40 @@ def _summary(model: Any) -> str:
     from nnrun.builder import count_params
 
     lines: list[str] = []
-    model.summary(print_fn=lambda line, **_: lines.append(line), line_length=100)
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "200"  # Keras renders with rich at the terminal's width; the file must not be cut
+    try:
+        model.summary(print_fn=lambda line, **_: lines.append(line), line_length=100)
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
     trainable, frozen = count_params(model)
     lines.append(f"Model parameters (weights and biases): {trainable + frozen:,} "
                  f"(trainable {trainable:,}, non-trainable {frozen:,})")
     return "\n".join(lines) + "\n"
 
 
+#: Keys of dataset.json that predict and evaluate rely on.
+_META_KEYS = ("task", "target_encoding", "classes", "feature_names", "target_name", "columns", "target_index",
+              "header", "source")
+
+
 def _load_run(run_dir: Path | str, need_model: bool = True) -> tuple[Path, LoadedConfig, dict]:
+    """A finished run's config and dataset description.
+
+    Raises:
+        UsageError: not a run directory. RunError: its config.yaml or dataset.json is missing or damaged.
+    """
     run = rundir.check_run_dir(Path(run_dir), need_model)
-    loaded = load_config(run / rundir.CONFIG)
+    try:
+        loaded = load_config(run / rundir.CONFIG)
+    except ConfigError as exc:
+        raise RunError(f"{run}: the run's {rundir.CONFIG} is missing or damaged: {exc.message}") from None
     meta = rundir.read_json(run / rundir.DATASET)
+    if not isinstance(meta, dict) or any(k not in meta for k in _META_KEYS):
+        raise RunError(f"{run / rundir.DATASET}: damaged (expected keys {', '.join(_META_KEYS)}); train the run again")
     return run, loaded, meta
 
 
@@ -423,14 +499,14 @@ def evaluate(
     import numpy as np
 
     from nnrun.config import config_gates
-    from nnrun.data import read_table
+    from nnrun.data import read_labelled, read_table
     from nnrun.gates import parse_gates
 
     run, loaded, meta = _load_run(run_dir)
     cfg = loaded.config
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
     if data is not None:
-        table = read_table(cfg.data, path_override=data)
+        table = read_labelled(data, meta)
         subset = "file"
     elif meta["source"] == "inline":
         table = read_table(cfg.data)

@@ -12,8 +12,13 @@ def _make(kind: str, spec: Any, keras: Any) -> Any:
     """A loss/optimizer/metric for ``compile``: Keras' own name string, or a configured instance."""
     found = registry.lookup(kind, spec.type)
     module = {"losses": keras.losses, "optimizers": keras.optimizers, "metrics": keras.metrics}[kind]
-    if kind == "optimizers" or spec.kwargs:
-        return getattr(module, found.class_name)(**spec.kwargs)
+    kwargs = dict(spec.kwargs)
+    if kind == "optimizers" and isinstance(kwargs.get("learning_rate"), dict):
+        schedule = dict(kwargs["learning_rate"])
+        kwargs["learning_rate"] = getattr(keras.optimizers.schedules, schedule.pop("type"))(**schedule)
+    if kind == "optimizers" or kwargs or (found.class_name and spec.type == found.class_name):
+        # a class name (AUC) is instantiated, so Keras names its history entry as the class does ("auc")
+        return getattr(module, found.class_name)(**kwargs)
     return found.key
 
 
@@ -38,7 +43,7 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
     for i, layer_cfg in enumerate(cfg.layers):
         path = ("model", "layers", i)
         try:
-            layer = getattr(keras.layers, layer_cfg.type)(**layer_cfg.kwargs)
+            layer = getattr(keras.layers, layer_cfg.type)(**_keras_kwargs(layer_cfg.kwargs))
         except Exception as exc:  # Keras raises TypeError/ValueError with its own message
             call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
             raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None
@@ -64,6 +69,45 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
     except Exception as exc:
         raise loaded.error(("model",), f"Keras refused to compile the model: {_first_line(exc)}") from None
     return model
+
+
+def adapt_preprocessing(loaded: Any, model: Any, x_train: Any) -> list[str]:
+    """Fit preprocessing layers that learn from data (``Normalization`` without ``mean``/``variance``) on
+    the training split only, so their state is saved inside the model.
+
+    Args:
+        x_train: training features, shape (num_train, num_features).
+
+    Returns:
+        Descriptions of the layers adapted.
+
+    Raises:
+        ConfigError: such a layer is not the first layer (it would see untrained outputs).
+    """
+    keras = _keras()
+    adapted = []
+    for i, layer in enumerate(model.layers):
+        needs = isinstance(layer, keras.layers.Normalization) and getattr(layer, "input_mean", None) is None
+        if not needs:
+            continue
+        if i != 0:
+            raise loaded.error(("model", "layers", i), "Normalization learns its mean and variance from the data "
+                               "only as the first layer; move it first, or give mean and variance")
+        layer.adapt(x_train)
+        adapted.append(f"model.layers[{i}] {type(layer).__name__}: adapted on {len(x_train)} training examples")
+    return adapted
+
+
+def _keras_kwargs(kwargs: dict) -> dict:
+    """Nested specs to Keras' serialized form: {type: L2, l2: 0.01} -> {class_name: L2, config: {l2: 0.01}}."""
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and isinstance(value.get("type"), str) and key.endswith(
+            ("_regularizer", "_initializer", "_constraint")
+        ):
+            value = {"class_name": value["type"], "config": {k: v for k, v in value.items() if k != "type"}}
+        out[key] = value
+    return out
 
 
 def count_params(model: Any) -> tuple[int, int]:

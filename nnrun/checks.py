@@ -23,6 +23,7 @@ class Head:
     units: int | None
     activation: str | None
     activation_at: tuple = ()  # key path that sets the activation (a later Activation/Softmax layer, or `index`)
+    after: str | None = None  # a layer found after the head, which breaks the checks
 
 
 def target_encoding(config) -> str:
@@ -33,25 +34,35 @@ def target_encoding(config) -> str:
     return encoding
 
 
+#: Layers that leave the values of the head unchanged in meaning (noise and regularization only).
+_NOISE = ("Dropout", "AlphaDropout", "GaussianNoise", "GaussianDropout", "ActivityRegularization")
+
+
 def head(config) -> Head | None:
-    """Find the output head: the last layer with ``units`` and the activation applied after it."""
+    """Find the output head: the last layer with ``units`` and the activation applied after it.
+
+    The last layer must be that layer, or an ``Activation``/``Softmax`` layer after it (noise layers such as
+    Dropout may sit between the two). Anything else last is reported in ``Head.after``.
+    """
     layers = config.model.layers
-    activation = None
-    at: tuple = ()
-    for i in range(len(layers) - 1, -1, -1):
-        kw = layers[i].kwargs
-        if layers[i].type in ("Activation",) and activation is None:
-            activation, at = kw.get("activation"), ("model", "layers", i, "activation")
-        elif layers[i].type == "Softmax" and activation is None:
-            activation, at = "softmax", ("model", "layers", i)
-        elif "units" in kw:
-            if activation is None:
-                activation, at = kw.get("activation") or "linear", ("model", "layers", i, "activation")
-            units = kw["units"] if isinstance(kw["units"], int) else None
-            return Head(i, units, activation, at)
-        elif layers[i].type not in ("Dropout", "ActivityRegularization", "GaussianNoise", "AlphaDropout"):
-            return None
-    return None
+    i = len(layers) - 1
+    activation, at = None, ()
+    if layers[i].type == "Activation":
+        activation, at = layers[i].kwargs.get("activation"), ("model", "layers", i, "activation")
+        i -= 1
+    elif layers[i].type == "Softmax":
+        activation, at = "softmax", ("model", "layers", i)
+        i -= 1
+    while activation is not None and i >= 0 and layers[i].type in _NOISE:
+        i -= 1
+    if i < 0:
+        return None
+    kw = layers[i].kwargs
+    if "units" not in kw:
+        return Head(i, None, None, ("model", "layers", i), after=layers[i].type)
+    if activation is None:
+        activation, at = kw.get("activation") or "linear", ("model", "layers", i, "activation")
+    return Head(i, kw["units"] if isinstance(kw["units"], int) else None, activation, at)
 
 
 def _from_logits(config) -> bool:
@@ -67,10 +78,31 @@ def static_problems(config) -> list[Problem]:
         problems.append((("model", "loss"), f"{loss} is a regression loss but task is classification"))
     if config.task == "regression" and encoding != "regression":
         problems.append((("model", "loss"), f"{loss} is a classification loss but task is regression"))
+    for i, spec in enumerate(config.model.metrics):
+        name = metric_name(spec)
+        if name == "loss" or name.startswith("val_"):
+            problems.append((("model", "metrics", i), f"a metric named {name!r} would overwrite Keras' own "
+                             "loss/validation entries in the history; give it another name"))
+        if spec.type in ("accuracy", "acc") and spec.kwargs:
+            problems.append((("model", "metrics", i), "'accuracy' takes no arguments; for a threshold use "
+                             "{type: BinaryAccuracy, threshold: ...}"))
     h = head(config)
+    classifier = encoding != "regression"
+    if classifier and h is not None and h.after is not None and not _from_logits(config):
+        problems.append((("model", "layers", h.index), f"{h.after} after the output layer: {loss} needs the last "
+                         "layer to output class probabilities (Dense with a sigmoid/softmax activation, or "
+                         "an Activation layer); move or remove it"))
+        return problems
     if h is None or h.units is None:
         return problems
     where = ("model", "layers", h.index)
+    if _from_logits(config) and h.activation in ("sigmoid", "softmax"):
+        problems.append((h.activation_at, f"the loss has from_logits: true but the head already applies "
+                         f"{h.activation}; remove from_logits, or use activation: linear"))
+        return problems
+    hinge = registry.lookup("losses", loss)
+    if hinge is not None and hinge.class_name in ("Hinge", "SquaredHinge") and h.units == 1:
+        return problems  # hinge losses take any real-valued output (tanh or linear are usual)
     if h.activation == "softmax" and h.units == 1:
         problems.append(
             (h.activation_at, "softmax over a single unit always outputs 1.0, so the model cannot learn; "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -18,6 +19,10 @@ _GATE_HELP = "Quality gate, e.g. 'val_accuracy>=0.9' (repeatable; operators >= <
 _SET_HELP = "Override a config value: key.path=value (repeatable; list items by index: model.layers.0.units=16)."
 
 
+def _debug() -> bool:
+    return os.environ.get("NNRUN_DEBUG", "") not in ("", "0")
+
+
 class _Group(click.Group):
     """Translates NnrunError into 'error: …' lines on stderr and its exit code; no traceback."""
 
@@ -25,8 +30,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except NnrunError as exc:
-            if os.environ.get("NNRUN_DEBUG"):
-                raise
+            if _debug():
+                traceback.print_exc()
             for line in str(exc).splitlines():
                 click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
             ctx.exit(exc.exit_code)
@@ -36,7 +41,7 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug: say so briefly, keep the traceback for --debug
-            if os.environ.get("NNRUN_DEBUG"):
+            if _debug():
                 raise
             click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
             ctx.exit(EXIT_RUNTIME)

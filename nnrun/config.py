@@ -51,7 +51,8 @@ def _name_or_spec(value: Any) -> Any:
 
 Int = Annotated[int, BeforeValidator(_no_bool)]
 # Constraints go before the validator: after it, pydantic writes them into the JSON Schema as 'ge', not 'minimum'.
-PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]
+PositiveInt = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_no_bool)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1), BeforeValidator(_no_bool)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0), BeforeValidator(_no_bool)]
 Float = Annotated[float, BeforeValidator(_no_bool)]
 NonNegative = Annotated[float, Field(ge=0.0), BeforeValidator(_no_bool)]
@@ -74,7 +75,9 @@ class DataConfig(_Strict):
     target: Annotated[int, Field(strict=True)] | StrictStr = Field(
         -1, description="Target column: name, or 0-based index (negative counts from the end)."
     )
-    delimiter: StrictStr | None = Field(None, description="Field separator; null = detect (',', ';', tab, '|').")
+    delimiter: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
+        None, description="Field separator, one character; null = detect (',', ';', tab, '|')."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -157,7 +160,7 @@ class Config(_Strict):
     """A whole nnrun experiment."""
 
     name: RunName = Field(description="Run name: letters, digits, '.', '_', '-'; runs go to runs/<name>.")
-    seed: Int = Field(0, description="Seed for Python, NumPy and TensorFlow (keras.utils.set_random_seed).")
+    seed: Seed = Field(0, description="Seed for Python, NumPy and TensorFlow (keras.utils.set_random_seed).")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: classification for cross-entropy/hinge losses, regression otherwise."
     )
@@ -308,7 +311,10 @@ def _index(node: Any, part: Any, path: tuple, where: str) -> Any:
         if not -len(node) <= part < len(node):
             raise ConfigError(f"{where}: {format_path(path)} has {len(node)} items; index {part} is out of range")
         return part % len(node)
-    raise ConfigError(f"{where}: {format_path(path)} is a {type(node).__name__}, not a mapping")
+    if isinstance(node, str):
+        raise ConfigError(f"{where}: {format_path(path)} holds the name {node!r}, not a mapping; set the whole "
+                          f"value instead, e.g. --set '{format_path(path)}={{type: {node}, ...}}'")
+    raise ConfigError(f"{where}: {format_path(path)} holds the value {node!r}, not a mapping")
 
 
 def _step(node: Any, part: Any, path: tuple, where: str, source: Source) -> tuple[Any, tuple]:

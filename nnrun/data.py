@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from nnrun.errors import DataError
 
 DELIMITERS = ",;\t|"
 _INT = re.compile(r"^[+-]?[0-9]+$")
+_MISSING = {"", "?", "NA", "N/A", "NaN", "nan", "null", "None"}
 
 
 @dataclass
@@ -70,20 +72,28 @@ def resolve_path(path: str, config_path: Path | None) -> Path:
         raise DataError(f"{path}: no such data file")
     if candidate.is_dir():
         raise DataError(f"{candidate}: is a directory, expected a CSV file")
+    if not candidate.is_file():
+        raise DataError(f"{candidate}: not a regular file (a device or pipe?); expected a CSV file")
     return candidate
 
 
-def read_text(path: Path) -> str:
-    """Read a text file as UTF-8 (a BOM is ignored).
+def read_bytes(path: Path | str, what: str = "CSV file") -> bytes:
+    """Read a data or input file's bytes.
 
     Raises:
-        DataError: unreadable, not UTF-8, binary, or empty.
+        DataError: missing, a directory, not a regular file (device, pipe), or unreadable; path named.
     """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a {what}")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (a device or pipe?); expected a {what}")
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
-    return decode(raw, str(path))
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def decode(raw: bytes, name: str) -> str:
@@ -122,7 +132,7 @@ def detect_header(rows: list[list[str]]) -> bool:
     column holds numbers in the rows below. ``5.1,3.5,1.4,0.2,Iris-setosa`` is data; ``width,height,kind``
     over numeric rows is a header. Set ``data.header`` when the guess is wrong.
     """
-    if not rows or any(_is_number(c) or not c.strip() for c in rows[0]):
+    if not rows or any(_is_number(c) or c.strip() in _MISSING for c in rows[0]):
         return False
     rest = rows[1:]
     if not rest:  # a single row of names: a header with no data (reported as such)
@@ -157,7 +167,7 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
             sep=delimiter,
             header=0 if header else None,
             skipinitialspace=True,
-            skip_blank_lines=True,
+            skip_blank_lines=False,  # blank lines are dropped below, keeping row labels = file line offsets
             dtype=str,
             keep_default_na=False,
             engine="c",
@@ -166,11 +176,14 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
         raise DataError(f"{name}: {_parser_message(str(exc))}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file holds no data rows") from None
+    blank = frame.isna().all(axis=1) | frame.fillna("").apply(lambda c: c.str.strip() == "").all(axis=1)
+    frame = frame[~blank]
     if header:
+        names = [c.strip() for c in sample[0]] if sample else [str(c).strip() for c in frame.columns]
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:  # pandas would rename them a, a.1, …
+            raise DataError(f"{name}:1: duplicate column names in the header: {', '.join(dup)}; rename them")
         frame.columns = [str(c).strip() for c in frame.columns]
-        if len(set(frame.columns)) != len(frame.columns):
-            dup = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-            raise DataError(f"{name}: duplicate column names in the header: {', '.join(dup)}")
     else:
         frame.columns = [f"col{i}" for i in range(frame.shape[1])]
     if frame.shape[0] == 0:
@@ -214,6 +227,9 @@ def to_float_matrix(frame, name: str, first_line: int) -> np.ndarray:
     """
     import pandas as pd
 
+    def line(i: int) -> int:  # row labels count every line after the header, blank ones included
+        return first_line + int(frame.index[i])
+
     cols = []
     for col in frame.columns:
         raw = frame[col]
@@ -223,19 +239,22 @@ def to_float_matrix(frame, name: str, first_line: int) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(
-                f"{name}:{first_line + i}: column {col!r}: expected a number, got {raw.iloc[i]!r}; "
+                f"{name}:{line(i)}: column {col!r}: expected a number, got {raw.iloc[i]!r}; "
                 "non-numeric feature columns are not supported yet: drop the column or encode it as numbers"
             )
         if empty.any() or num.isna().any():
-            rows = [first_line + int(i) for i in np.flatnonzero((empty | num.isna()).to_numpy())[:5]]
+            rows = [line(int(i)) for i in np.flatnonzero((empty | num.isna()).to_numpy())[:5]]
             raise DataError(
                 f"{name}:{rows[0]}: column {col!r}: missing value (empty, ?, NA or NaN) at line(s) "
                 f"{', '.join(map(str, rows))}; remove or fill these rows"
             )
         values = num.to_numpy(dtype=np.float64)
-        if not np.isfinite(values).all():
-            i = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise DataError(f"{name}:{first_line + i}: column {col!r}: expected a finite number, got {raw.iloc[i]!r}")
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(values.astype(np.float32))  # beyond ±3.4e38 a value overflows float32
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise DataError(f"{name}:{line(i)}: column {col!r}: expected a finite number within float32 range "
+                            f"(±3.4e38), got {raw.iloc[i]!r}")
         cols.append(values)
     return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((len(frame), 0), np.float32)
 
@@ -280,12 +299,9 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
     if path_override is None and data_cfg.path is None:
         return _inline_table(data_cfg)
     path = Path(path_override) if path_override is not None else resolve_path(data_cfg.path, config_path)
-    if path_override is not None:
-        if not path.exists():
-            raise DataError(f"{path}: no such data file")
-        if path.is_dir():
-            raise DataError(f"{path}: is a directory, expected a CSV file")
-    raw = path.read_bytes() if path.is_file() else b""
+    if path_override is not None and not path.exists():
+        raise DataError(f"{path}: no such data file")
+    raw = read_bytes(path)
     text = decode(raw, str(path))
     frame, header, delimiter = read_csv(text, str(path), data_cfg.header, data_cfg.delimiter)
     columns = list(frame.columns)
@@ -298,12 +314,7 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
     features = [c for i, c in enumerate(columns) if i != t]
     first_line = 2 if header else 1
     x = to_float_matrix(frame[features], str(path), first_line)
-    y_raw = frame[columns[t]].str.strip()
-    empty = y_raw.isin(["", "?", "NA"])
-    if empty.any():
-        i = int(np.flatnonzero(empty.to_numpy())[0])
-        raise DataError(f"{path}:{first_line + i}: target column {columns[t]!r}: missing value")
-    y = _typed(y_raw.to_numpy())
+    y = _target_values(frame[columns[t]], str(path), columns[t], first_line)
     return Table(
         x=x, y=y, feature_names=features, target_name=columns[t], source=str(path),
         sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t, header=header,
@@ -311,10 +322,62 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
     )
 
 
+def _target_values(raw, name: str, column: str, first_line: int) -> np.ndarray:
+    """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
+    y_raw = raw.str.strip()
+    bad = y_raw.isin(_MISSING) | y_raw.str.lower().isin(["inf", "+inf", "-inf", "infinity", "-infinity"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{name}:{first_line + int(raw.index[i])}: target column {column!r}: expected a label or "
+                        f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
+    return _typed(y_raw.to_numpy())
+
+
+def read_labelled(path: Path | str, meta: dict) -> Table:
+    """Read a labelled file for ``evaluate --data``: the training file's columns, target included.
+
+    With a header (in the training file and this one) columns are matched by name, in any order;
+    without one, by position.
+
+    Raises:
+        DataError: missing columns (the target named when it is the one missing), or bad values.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such data file")
+    raw = read_bytes(path)
+    frame, header, delimiter = read_csv(decode(raw, str(path)), str(path), None, None)
+    columns = list(frame.columns)
+    features, target = meta["feature_names"], meta["target_name"]
+    if header and meta.get("header"):
+        missing = [c for c in [*features, target] if c not in columns]
+        if missing:
+            what = "the target column" if missing == [target] else "columns"
+            raise DataError(f"{path}: {what} {', '.join(map(repr, missing))} missing; --data needs the training "
+                            f"file's columns, target included: {', '.join(meta['columns'])}")
+        t = columns.index(target)
+    else:
+        if len(columns) == len(features):
+            raise DataError(f"{path}: has {len(columns)} columns, the features only; --data needs the target "
+                            f"column too ({len(meta['columns'])} columns, target at index {meta['target_index']})")
+        if len(columns) != len(meta["columns"]):
+            raise DataError(f"{path}: expected {len(meta['columns'])} columns (features and target), "
+                            f"got {len(columns)}")
+        t = meta["target_index"]
+        features = [c for i, c in enumerate(columns) if i != t]
+    first_line = 2 if header else 1
+    x = to_float_matrix(frame[features], str(path), first_line)
+    return Table(
+        x=x, y=_target_values(frame[columns[t]], str(path), columns[t], first_line), feature_names=list(features),
+        target_name=columns[t], source=str(path),
+        sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t, header=header, delimiter=delimiter,
+    )
+
+
 def _typed(values: np.ndarray) -> np.ndarray:
     """Label strings that are all integers become int64, all numbers float64; else they stay strings."""
     texts = [str(v) for v in values]
-    if all(_INT.match(t) for t in texts):
+    if all(_INT.match(t) for t in texts) and all(abs(int(t)) < 2**53 for t in texts):
         return np.array([int(t) for t in texts], dtype=np.int64)
     if all(_is_number(t) for t in texts):
         return np.array([float(t) for t in texts], dtype=np.float64)
@@ -333,13 +396,16 @@ def _inline_table(data_cfg) -> Table:
         raise DataError(f"data: x has {len(rows)} rows but y has {len(data_cfg.y)} values; they must match")
     if not rows:
         raise DataError("data.x: expected at least one example, got an empty list")
+    if not rows[0]:
+        raise DataError("data.x: the examples have no features (empty rows)")
     for i, r in enumerate(rows):
         for j, v in enumerate(r):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
                 raise DataError(f"data.x[{i}][{j}]: expected a finite number, got {v!r}")
     for i, v in enumerate(data_cfg.y):
-        if isinstance(v, (list, dict)) or v is None or isinstance(v, bool):
-            raise DataError(f"data.y[{i}]: expected a number or a label string, got {v!r}")
+        nonfinite = isinstance(v, float) and not math.isfinite(v)
+        if isinstance(v, (list, dict)) or v is None or isinstance(v, bool) or nonfinite:
+            raise DataError(f"data.y[{i}]: expected a finite number or a label string, got {v!r}")
     n_feat = len(rows[0])
     y = np.array(data_cfg.y, dtype=object)
     if all(isinstance(v, int) for v in data_cfg.y):
@@ -465,17 +531,14 @@ def read_predict_input(source: str, meta: dict) -> tuple[np.ndarray, list[dict] 
     if source == "-":
         raw = sys.stdin.buffer.read()
     else:
-        p = Path(source)
-        if not p.exists():
+        if not Path(source).exists():
             raise DataError(f"{source}: no such input file")
-        if p.is_dir():
-            raise DataError(f"{source}: is a directory, expected a CSV or JSON file")
-        raw = p.read_bytes()
+        raw = read_bytes(source, "CSV or JSON file")
     text = decode(raw, name)
     n_feat = len(meta["feature_names"])
     if text.lstrip()[:1] in "[{" or name.endswith(".json"):
-        return _json_rows(text, name, n_feat), None, "json"
-    frame, header, _ = read_csv(text, name, None, meta.get("delimiter") if meta.get("source") != "inline" else None)
+        return _json_rows(text, name, n_feat, meta["feature_names"]), None, "json"
+    frame, header, _ = read_csv(text, name, None, None)
     columns = list(frame.columns)
     first_line = 2 if header else 1
     if header and set(meta["feature_names"]) <= set(columns) and meta.get("header"):
@@ -498,7 +561,7 @@ def read_predict_input(source: str, meta: dict) -> tuple[np.ndarray, list[dict] 
     return x, frame.to_dict("records"), "csv"
 
 
-def _json_rows(text: str, name: str, n_feat: int) -> np.ndarray:
+def _json_rows(text: str, name: str, n_feat: int, names: list[str] | None = None) -> np.ndarray:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -509,14 +572,21 @@ def _json_rows(text: str, name: str, n_feat: int) -> np.ndarray:
         doc = doc["x"]
     if not isinstance(doc, list) or not doc:
         raise DataError(f"{name}: expected a non-empty list of rows")
-    if not isinstance(doc[0], list):
+    if not isinstance(doc[0], (list, dict)):
         doc = [doc]
     for i, row in enumerate(doc):
+        if isinstance(row, dict) and names:
+            missing = [f for f in names if f not in row]
+            if missing:
+                raise DataError(f"{name}: row {i + 1}: missing feature {missing[0]!r}; the model takes: "
+                                f"{', '.join(names)}")
+            doc[i] = row = [row[f] for f in names]
         if not isinstance(row, list):
-            raise DataError(f"{name}: row {i + 1}: expected a list of {n_feat} numbers, got {type(row).__name__}")
+            raise DataError(f"{name}: row {i + 1}: expected a list of {n_feat} numbers"
+                            f"{' or an object keyed by feature name' if names else ''}, got {type(row).__name__}")
         if len(row) != n_feat:
             raise DataError(f"{name}: row {i + 1}: expected {n_feat} features, got {len(row)}")
         for j, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise DataError(f"{name}: row {i + 1}, feature {j}: expected a number, got {json.dumps(v)}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 3.4e38:
+                raise DataError(f"{name}: row {i + 1}, feature {j}: expected a finite number, got {json.dumps(v)}")
     return np.asarray(doc, dtype=np.float32)

@@ -39,12 +39,18 @@ def catalog() -> dict:
     return json.loads(CATALOG_PATH.read_text())
 
 
+#: Old or common spellings Keras 3 no longer accepts, and the argument that replaced them.
+ALIASES = {"lr": "learning_rate", "decay": "weight_decay", "nb_epoch": "epochs", "output_dim": "units"}
+
+
 def suggest(name: str, choices: list[str] | set[str]) -> str:
     """Return `` (did you mean 'X'?)`` for the closest of ``choices`` to ``name``, or ``""``.
 
     Matching is case-insensitive (``dense`` suggests ``Dense``) and uses difflib's ratio (cutoff 0.6).
     """
     choices = list(choices)
+    if ALIASES.get(name) in choices:
+        return f" (did you mean '{ALIASES[name]}'?)"
     lowered = {c.lower(): c for c in choices}
     if name.lower() in lowered and lowered[name.lower()] != name:
         return f" (did you mean '{lowered[name.lower()]}'?)"
@@ -119,7 +125,11 @@ def check_value(arg: str, value: object, default: object) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             return f"expected a number in [0, 1), got {got}"
         return None
-    if arg in ("activation", "recurrent_activation") and isinstance(value, str):
+    if arg in ("activation", "recurrent_activation") and value is not None:
+        if isinstance(value, bool):
+            return f"expected an activation name, got {got}; quote it if you meant the text"
+        if not isinstance(value, str):
+            return f"expected an activation name such as relu, got {got}"
         if value not in catalog()["activations"]:
             return f"unknown activation {got}{suggest(value, catalog()['activations'])}"
         return None

@@ -27,6 +27,9 @@ SPLIT = "split.json"
 EVALUATION = "evaluation.json"
 GATES = "gates.json"
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 #: Largest suffix tried for a run name (runs/<name>-2 … runs/<name>-N).
 MAX_RUNS_PER_NAME = 100_000
 
@@ -64,6 +67,7 @@ def write_text(path: Path, text: str) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
                 fh.flush()

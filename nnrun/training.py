@@ -291,6 +291,8 @@ def fit(
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = {k: float(v) for k, v in (logs or {}).items()}
+            if rlr is not None:  # the rate this epoch trained with (ReduceLROnPlateau may lower it next)
+                logs["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
             for key, value in logs.items():
                 history.setdefault(key, []).append(value)
             value = logs.get(monitor)

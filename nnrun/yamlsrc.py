@@ -23,6 +23,9 @@ import yaml
 
 from nnrun.errors import ConfigError
 
+#: Largest config file read (inline data beyond this belongs in a data file).
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
 #: Largest number of nodes (after expanding aliases) one document may hold.
 MAX_NODES = 1_000_000
 
@@ -283,6 +286,11 @@ def read_yaml_file(path: Path) -> tuple[object, Source]:
         raise ConfigError(f"{name}: no such config file")
     if path.is_dir():
         raise ConfigError(f"{name}: is a directory, expected a YAML config file")
+    if not path.is_file():
+        raise ConfigError(f"{name}: not a regular file (a device or pipe?); expected a YAML config file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{name}: {path.stat().st_size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,} bytes "
+                          "(put large data in a CSV file and give data.path)")
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -17,7 +17,7 @@ CASES = {
     "semicolons.csv": (b"1;2;0\n3;4;1\n", "{f}: found 1 column (delimiter ','); expected features and a target column. Set data.delimiter if the file uses another separator"),
     "header_only.csv": (b"a,b,label\n", "{f}: the file has a header but no data rows"),
     "nan.csv": (b"1,nan,0\n3,4,1\n", "{f}:1: column 'col1': missing value (empty, ?, NA or NaN) at line(s) 1; remove or fill these rows"),
-    "inf.csv": (b"1,inf,0\n3,4,1\n", "{f}:1: column 'col1': expected a finite number, got 'inf'"),
+    "inf.csv": (b"1,inf,0\n3,4,1\n", "{f}:1: column 'col1': expected a finite number within float32 range (±3.4e38), got 'inf'"),
     "text.csv": (b"1,two,0\n3,4,1\n", "{f}:1: column 'col1': expected a number, got 'two'; non-numeric feature columns are not supported yet: drop the column or encode it as numbers"),
     "one_class.csv": (b"1,2,0\n3,4,0\n", "{c}:2:7: data: the target has 1 distinct value(s) (0); classification needs at least 2"),
     "three_classes.csv": (b"1,2,0\n3,4,1\n5,6,2\n", "{c}:3:71: model.loss: binary_crossentropy needs exactly 2 classes, the data has 3 (0, 1, 2); use sparse_categorical_crossentropy with a softmax head of units: 3"),

@@ -601,7 +601,11 @@ def test_set_with_an_empty_key_part():
 
 
 def test_set_through_a_scalar():
-    assert _error(BASE, ("name.x=1",)) == "--set name.x=1: name is a str, not a mapping"
+    assert _error(BASE, ("name.x=1",)) == (
+        "--set name.x=1: name holds the name 't', not a mapping; set the whole value instead, "
+        "e.g. --set 'name={type: t, ...}'"
+    )
+    assert _error(BASE, ("seed.x=1",)) == "--set seed.x=1: seed holds the value 0, not a mapping"
 
 
 def test_set_invalid_yaml_value():
@@ -685,12 +689,14 @@ def test_json_schema_describes_the_config():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "nnrun config"
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training"}
+    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training", "gates"}
     assert set(schema["required"]) == {"name", "data", "model"}
     assert schema["additionalProperties"] is False
     assert schema["properties"]["task"]["enum"] == ["auto", "classification", "regression"]
     training = schema["$defs"]["TrainingConfig"]["properties"]
-    assert training["epochs"] == {"default": 10, "minimum": 1, "title": "Epochs", "type": "integer"}
+    assert training["epochs"] == {
+        "default": 10, "minimum": 1, "maximum": 2**31 - 1, "title": "Epochs", "type": "integer"
+    }
     assert (training["validation_split"]["minimum"], training["validation_split"]["exclusiveMaximum"]) == (0.0, 1.0)
     assert set(schema["$defs"]) >= {"DataConfig", "ModelConfig", "TrainingConfig", "LayerConfig"}
 

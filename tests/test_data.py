@@ -101,7 +101,7 @@ def test_changing_column_count_names_the_line(tmp_path):
 def test_infinite_value_is_refused(tmp_path):
     f = tmp_path / "d.csv"
     f.write_text("1,2,0\n3,inf,1\n")
-    with pytest.raises(DataError, match="expected a finite number, got 'inf'"):
+    with pytest.raises(DataError, match=r"expected a finite number within float32 range \(±3.4e38\), got 'inf'"):
         read_table(_cfg(f))
 
 
@@ -203,5 +203,41 @@ def test_predict_input_json_forms(tmp_path):
     with pytest.raises(DataError, match="row 1: expected 2 features, got 3"):
         read_predict_input(str(f), META)
     f.write_text("[[1, true]]")
-    with pytest.raises(DataError, match="row 1, feature 1: expected a number, got true"):
+    with pytest.raises(DataError, match="row 1, feature 1: expected a finite number, got true"):
         read_predict_input(str(f), META)
+
+
+def test_blank_lines_keep_line_numbers_right(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("0,0,0\n\n\n1,1,1\n\n0,x,1\n")
+    with pytest.raises(DataError, match=r":6: column 'col1': expected a number, got 'x'"):
+        read_table(_cfg(f))
+
+
+def test_question_mark_first_row_is_data_not_a_header(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("?,1,0\n1,1,1\n0,1,0\n")
+    with pytest.raises(DataError, match=r":1: column 'col0': missing value"):
+        read_table(_cfg(f))
+
+
+def test_duplicate_header_names_are_refused(tmp_path):
+    f = tmp_path / "d.csv"
+    f.write_text("a,a,c\n1,2,0\n3,4,1\n")
+    with pytest.raises(DataError, match=r":1: duplicate column names in the header: a; rename them"):
+        read_table(_cfg(f, target="c"))
+
+
+def test_non_finite_targets_and_float32_overflow(tmp_path):
+    f = tmp_path / "d.csv"
+    for text, message in (("1,2,nan\n3,4,1\n", ":1: target column 'col2': expected a label or a finite number"),
+                          ("1,2,0\n3,4,inf\n", ":2: target column 'col2'"),
+                          ("1,2e39,0\n3,4,1\n", ":1: column 'col1': expected a finite number within float32")):
+        f.write_text(text)
+        with pytest.raises(DataError, match=message):
+            read_table(_cfg(f))
+
+
+def test_device_files_are_not_read(tmp_path):
+    with pytest.raises(DataError, match="not a regular file"):
+        read_table(_cfg("/dev/zero"))

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 RUN_FILES = {
     "config.yaml", "model.keras", "history.csv", "metrics.json", "summary.txt", "run.json", "dataset.json",
-    "split.json", "last.keras", "best.keras", "checkpoint.json",
+    "split.json", "last.keras", "best.keras", "checkpoint.json", "evaluation.json", "report.md",
+    "learning_curves_loss.png", "learning_curves_accuracy.png", "confusion_matrix.png", "roc_curve.png",
 }
 
 
@@ -31,7 +32,9 @@ def _predict_json(run: Path, rows_file: Path) -> list[dict]:
 def test_xor_run_directory_holds_every_artifact(xor_run):
     assert {p.name for p in xor_run.iterdir()} == RUN_FILES
     metrics = _json(xor_run / "metrics.json")
-    assert set(metrics) == {"loss", "accuracy", "epochs", "train_seconds"}
+    assert set(metrics) == {"loss", "accuracy", "epochs", "train_seconds", "monitor", "best_epoch", "best_value",
+                            "stopped_early", "restored_best_weights"}
+    assert metrics["monitor"] == "loss" and metrics["restored_best_weights"] is False
     assert metrics["epochs"] == 200
     assert metrics["accuracy"] == 1.0
     run = _json(xor_run / "run.json")
