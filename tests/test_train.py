@@ -330,3 +330,21 @@ def test_installed_entry_point_runs_train_as_a_subprocess(tmp_path):
     doc = json.loads(proc.stdout)
     assert doc["metrics"]["accuracy"] == 1.0
     assert "cuda" not in proc.stderr.lower() and "Traceback" not in proc.stderr  # TF's C++ logs are silenced
+
+
+def test_evaluate_reports_a_label_never_seen_in_training(iris_run, tmp_path):
+    f = tmp_path / "new_species.csv"
+    f.write_text("5.1,3.5,1.4,0.2,Iris-setosa\n6.0,3.0,4.8,1.8,Iris-unknown\n")
+    result = invoke("evaluate", iris_run, "--data", f, "--no-plots")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {f}: row 2: label 'Iris-unknown' was not seen in training; known classes: "
+        "Iris-setosa, Iris-versicolor, Iris-virginica\n"
+    )
+
+
+def test_batch_larger_than_the_data_is_a_warning(tmp_path):
+    result = invoke("train", ROOT / "configs/xor.yaml", "--runs-dir", tmp_path, "--quiet", "--no-plots",
+                    "--set", "training.batch_size=8", "--set", "training.epochs=2")
+    assert result.exit_code == 0
+    assert "warning: batch_size 8 > the 4 training examples: each epoch is a single gradient update" in result.stderr
