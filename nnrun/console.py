@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from nnrun.rundir import json_safe
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -27,7 +28,7 @@ def info(message: str) -> None:
 
 def print_json(data: Any) -> None:
     """Print one JSON document on stdout."""
-    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
@@ -40,16 +41,6 @@ def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
         table.add_row(escape(str(key)), f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
     return table
 
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities are not JSON: they become null, as in the run's files."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 class EpochProgress:

@@ -82,17 +82,19 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (see ``write_text``)."""
-    write_text(path, json.dumps(_finite(data), indent=2, default=_jsonable, allow_nan=False) + "\n")
+    write_text(path, json.dumps(json_safe(data), indent=2, default=_jsonable, allow_nan=False) + "\n")
 
 
-def _finite(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+def json_safe(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively; NumPy scalars become Python ones."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
