@@ -6,7 +6,7 @@ the CLI only parses arguments and renders. TensorFlow is imported inside train/e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from nnrun import rundir
@@ -136,21 +136,34 @@ def evaluate(
     return doc
 
 
-def predict(run_dir: Path | str, source: str) -> tuple[list[dict], list[dict] | None, dict, str]:
-    """Predict rows from a CSV/JSON file (or ``-`` for stdin) with a run's model.
+def predict(
+    run_dir: Path | str, source: str, keep: bool = False, threshold: float = 0.5
+) -> tuple[dict, str, Iterator[tuple[list[dict], list[dict] | None]]]:
+    """Predict rows from a CSV/JSON file (or ``-`` for stdin) with a run's model, batch by batch.
+
+    Large CSV files are read in chunks, so memory stays flat however long the file is.
+
+    Args:
+        keep: also yield the input rows (for ``--keep``).
+        threshold: binary classifiers predict the second class when its probability is >= threshold.
 
     Returns:
-        (records, input_rows, meta, input_format): one record per row (see
-        ``inference.predict_records``), the raw input rows for CSV input, the run's dataset description.
+        (meta, input_format, batches): the run's dataset description, ``csv``/``json``, and an iterator of
+        (records, input_rows) per batch (records as in ``inference.predict_records``).
 
     Raises:
-        UsageError, DataError, RunError: as for ``evaluate``.
+        UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
     """
-    from nnrun.data import read_predict_input
+    from nnrun.data import predict_batches
 
     run, _, meta = _load_run(run_dir)
-    x, rows, fmt = read_predict_input(source, meta)
+    fmt, batches = predict_batches(source, meta, keep=keep)
     from nnrun.inference import load_model, predict_records
 
     model = load_model(run)
-    return predict_records(model, x, meta), rows, meta, fmt
+
+    def predicted() -> Iterator[tuple[list[dict], list[dict] | None]]:
+        for x, rows in batches:
+            yield predict_records(model, x, meta, threshold=threshold), rows
+
+    return meta, fmt, predicted()

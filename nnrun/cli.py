@@ -150,18 +150,27 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               help="Output format (default: from --output's extension, else the input's format).")
 @click.option("--keep", default=None, metavar="COLS",
               help="Input columns to copy to the output (comma-separated names, or * for all); CSV input only.")
-def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None) -> None:
-    """Predict with a trained run: class names and probabilities, or values.
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Binary classifiers: predict the second class when its probability is >= this.")
+def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None, threshold: float) -> None:
+    """Predict with a trained run: class names and probabilities, or values. Large CSV files are
+    streamed in chunks (memory stays flat).
 
         nnrun predict runs/iris --input new_flowers.csv --output predictions.csv
     """
     from nnrun import api, render
 
-    records, rows, meta, in_fmt = api.predict(run_dir, source)
+    meta, in_fmt, batches = api.predict(run_dir, source, keep=bool(keep), threshold=threshold)
     if fmt is None:
         fmt = output.rsplit(".", 1)[-1].lower() if output.lower().endswith((".csv", ".json")) else in_fmt
-    text = render.predictions(records, rows, meta, fmt, keep)
-    render.write_output(output, text)
+    writer = render.PredictionWriter(output, fmt, meta, keep)
+    ok = False
+    try:
+        for records, rows in batches:
+            writer.write(records, rows)
+        ok = True
+    finally:
+        writer.close(ok)
 
 
 @cli.command()

@@ -227,6 +227,14 @@ def to_float_matrix(frame, name: str, first_line: int) -> np.ndarray:
     """
     import pandas as pd
 
+    try:  # fast path: every cell parses (float() accepts surrounding spaces); checked for NaN/inf below
+        with np.errstate(over="ignore", invalid="ignore"):
+            fast = np.asarray(frame.to_numpy(dtype=object), dtype=np.float64)
+            if np.isfinite(fast.astype(np.float32)).all() and fast.shape[1] == len(frame.columns):
+                return fast.astype(np.float32)
+    except (ValueError, TypeError):
+        pass  # the column-by-column pass below names the first bad cell
+
     def line(i: int) -> int:  # row labels count every line after the header, blank ones included
         return first_line + int(frame.index[i])
 
@@ -510,7 +518,97 @@ def split_indices(y: np.ndarray, fraction: float, seed: int, stratify: bool) -> 
 
 
 # ------------------------------------------------------------------------------------ predict input
-def read_predict_input(source: str, meta: dict) -> tuple[np.ndarray, list[dict] | None, str]:
+#: Files larger than this are predicted in chunks of ``PREDICT_CHUNK_ROWS`` rows (memory stays flat).
+STREAM_MIN_BYTES = 4 * 1024 * 1024
+PREDICT_CHUNK_ROWS = 65_536
+
+
+def _choose_features(columns: list[str], header: bool, meta: dict, name: str) -> list[str]:
+    """Which input columns are the model's features: by header name, else by position (a training
+    target column at its position is dropped, with a note, never shifted into the features)."""
+    n_feat = len(meta["feature_names"])
+    if header and meta.get("header") and set(meta["feature_names"]) <= set(columns):
+        return list(meta["feature_names"])
+    if len(columns) == n_feat:
+        return list(columns)
+    if len(columns) == n_feat + 1 and len(meta["columns"]) == n_feat + 1:
+        t = meta["target_index"]
+        print(f"note: {name} has {len(columns)} columns; column {t} (the training target "
+              f"{meta['target_name']!r}) is ignored", file=sys.stderr)
+        return [c for i, c in enumerate(columns) if i != t]
+    raise DataError(
+        f"{name}: expected {n_feat} features, got {len(columns)} "
+        f"(the model takes: {', '.join(meta['feature_names'][:12])}{', …' if n_feat > 12 else ''})"
+    )
+
+
+def predict_batches(source: str, meta: dict, keep: bool = False, chunk_rows: int = PREDICT_CHUNK_ROWS):
+    """Rows to predict, in batches: a CSV or JSON file, or ``-`` for standard input.
+
+    CSV files over ``STREAM_MIN_BYTES`` are read ``chunk_rows`` rows at a time, so memory stays flat as
+    the file grows; smaller inputs, JSON and stdin are read whole. CSV may include the training target
+    column (dropped by name or position, never shifted); JSON is ``[[...], ...]``, one row ``[...]``,
+    ``{"x": [[...], ...]}`` or ``[{"feature": value, ...}, ...]``.
+
+    Args:
+        source: path, or ``-``.
+        meta: the run's dataset description (``dataset.json``).
+        keep: also return each input row as a dict of strings (for ``--keep``).
+
+    Returns:
+        (fmt, batches): the input format (``csv``/``json``) and an iterator of ``(x, rows)`` with x float32
+        of shape (batch_rows, num_features) and rows the input rows (or None).
+
+    Raises:
+        DataError: unreadable input, wrong column count ("expected 8 features, got 7"), bad values (line named).
+    """
+    if source != "-" and Path(source).is_file() and Path(source).stat().st_size > STREAM_MIN_BYTES:
+        with Path(source).open("rb") as fh:
+            head = fh.read(65536)
+        if head.lstrip()[:1] not in (b"[", b"{") and not source.endswith(".json"):
+            return "csv", _stream_csv(Path(source), meta, keep, chunk_rows, head)
+    x, rows, fmt = read_predict_input(source, meta, keep)
+    return fmt, iter([(x, rows)])
+
+
+def _stream_csv(path: Path, meta: dict, keep: bool, chunk_rows: int, head: bytes):
+    import pandas as pd
+
+    name = str(path)
+    sample_text = decode(head[: head.rfind(b"\n") + 1] or head, name)
+    delimiter = sniff_delimiter(sample_text)
+    lines = [ln for ln in sample_text.splitlines() if ln.strip()][:21]
+    sample = list(csv.reader(lines, delimiter=delimiter))
+    header = detect_header(sample)
+    columns = [c.strip() for c in sample[0]] if header else [f"col{i}" for i in range(len(sample[0]))]
+    features = _choose_features(columns, header, meta, name)
+    first_line = 2 if header else 1
+    reader = pd.read_csv(
+        path, sep=delimiter, header=0 if header else None, names=None if header else columns,
+        skipinitialspace=True, skip_blank_lines=False, dtype=str, keep_default_na=False, engine="c",
+        chunksize=chunk_rows, encoding="utf-8",
+    )
+    try:
+        for chunk in reader:
+            if header:
+                chunk.columns = columns
+            blank = chunk.isna().all(axis=1) | (chunk.fillna("") == "").all(axis=1)
+            chunk = chunk[~blank]
+            short = chunk.isna().any(axis=1)
+            if short.any():
+                i = int(chunk.index[np.flatnonzero(short.to_numpy())[0]])
+                got = int(chunk.loc[i].notna().sum())
+                raise DataError(f"{name}:{first_line + i}: expected {len(columns)} fields like line {first_line}, "
+                                f"got {got}; every row needs the same number of columns")
+            if len(chunk):
+                yield to_float_matrix(chunk[features], name, first_line), chunk.to_dict("records") if keep else None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{name}: {_parser_message(str(exc))}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: not UTF-8 text (byte {exc.start} of a block); save the file as UTF-8") from None
+
+
+def read_predict_input(source: str, meta: dict, keep: bool = True) -> tuple[np.ndarray, list[dict] | None, str]:
     """Read rows to predict from a CSV or JSON file, or ``-`` for standard input.
 
     CSV may include the training target column (it is dropped, by name or position, never shifted);
@@ -539,26 +637,10 @@ def read_predict_input(source: str, meta: dict) -> tuple[np.ndarray, list[dict] 
     if text.lstrip()[:1] in "[{" or name.endswith(".json"):
         return _json_rows(text, name, n_feat, meta["feature_names"]), None, "json"
     frame, header, _ = read_csv(text, name, None, None)
-    columns = list(frame.columns)
     first_line = 2 if header else 1
-    if header and set(meta["feature_names"]) <= set(columns) and meta.get("header"):
-        features = meta["feature_names"]
-    elif len(columns) == n_feat:
-        features = columns
-    elif len(columns) == n_feat + 1 and len(meta["columns"]) == n_feat + 1:
-        t = meta["target_index"]
-        print(
-            f"note: {name} has {len(columns)} columns; column {t} (the training target "
-            f"{meta['target_name']!r}) is ignored", file=sys.stderr,
-        )
-        features = [c for i, c in enumerate(columns) if i != t]
-    else:
-        raise DataError(
-            f"{name}: expected {n_feat} features, got {len(columns)} "
-            f"(the model takes: {', '.join(meta['feature_names'][:12])}{', …' if n_feat > 12 else ''})"
-        )
+    features = _choose_features(list(frame.columns), header, meta, name)
     x = to_float_matrix(frame[features], name, first_line)
-    return x, frame.to_dict("records"), "csv"
+    return x, frame.to_dict("records") if keep else None, "csv"
 
 
 def _json_rows(text: str, name: str, n_feat: int, names: list[str] | None = None) -> np.ndarray:

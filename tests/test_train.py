@@ -348,3 +348,28 @@ def test_batch_larger_than_the_data_is_a_warning(tmp_path):
                     "--set", "training.batch_size=8", "--set", "training.epochs=2")
     assert result.exit_code == 0
     assert "warning: batch_size 8 > the 4 training examples: each epoch is a single gradient update" in result.stderr
+
+
+def test_streaming_predict_matches_in_memory_and_reports_late_errors(pima_run, tmp_path, monkeypatch):
+    """Large CSVs are predicted chunk by chunk: same output as reading whole, errors keep their line."""
+    import nnrun.data
+
+    rows = (ROOT / "data/pima-indians-diabetes.csv").read_text().splitlines()
+    f = tmp_path / "many.csv"
+    f.write_text("\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n")
+    whole = invoke("predict", pima_run, "--input", f)
+    monkeypatch.setattr(nnrun.data, "STREAM_MIN_BYTES", 100)
+    monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 100)  # 768 rows: 8 chunks
+    streamed = invoke("predict", pima_run, "--input", f, "--keep", "col0")
+    assert whole.exit_code == streamed.exit_code == 0
+    assert len(streamed.stdout.splitlines()) == 769
+    assert [line.split(",", 1)[1] for line in streamed.stdout.splitlines()[1:]] == whole.stdout.splitlines()[1:]
+    bad = tmp_path / "bad.csv"
+    lines = [r.rsplit(",", 1)[0] for r in rows]
+    lines[500] = "1,2,x,4,5,6,7,8"
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    result = invoke("predict", pima_run, "--input", bad, "--output", out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {bad}:501: column 'col2': expected a number, got 'x'")
+    assert not out.exists()  # nothing half-written
