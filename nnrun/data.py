@@ -15,6 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,11 +174,12 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
             engine="c",
         )
     except pd.errors.ParserError as exc:
-        raise DataError(f"{name}: {_parser_message(str(exc))}") from None
+        raise DataError(f"{name}{_parser_message(str(exc))}") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file holds no data rows") from None
     blank = frame.isna().all(axis=1) | frame.fillna("").apply(lambda c: c.str.strip() == "").all(axis=1)
     frame = frame[~blank]
+    _check_short_rows(frame, name, 2 if header else 1)
     if header:
         names = [c.strip() for c in sample[0]] if sample else [str(c).strip() for c in frame.columns]
         dup = sorted({c for c in names if names.count(c) > 1})
@@ -192,26 +194,40 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
 
 
 def _check_field_counts(text: str, name: str, delimiter: str) -> None:
-    """Refuse a file whose rows have different numbers of fields, naming the first such line."""
+    """Refuse a file whose rows have different numbers of fields, naming the first such line. (pandas fills
+    missing trailing fields silently, so the careful path counts them with the csv module.)"""
     expected = None
     for lineno, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), 1):
         if not row or not any(cell.strip() for cell in row):
             continue
         if expected is None:
-            expected, first = len(row), lineno
+            expected = len(row)
         elif len(row) != expected:
-            raise DataError(
-                f"{name}:{lineno}: expected {expected} fields like line {first}, got {len(row)}; "
-                "every row needs the same number of columns"
-            )
+            raise DataError(f"{name}:{lineno}: expected {expected} fields like the first line, got {len(row)}; "
+                            "every row needs the same number of columns")
+
+
+def _check_short_rows(frame, name: str, first_line: int) -> None:
+    """A row with fewer fields than the first (pandas fills them with NaN; empty fields are "")."""
+    short = frame.isna().any(axis=1)
+    if short.any():
+        i = int(np.flatnonzero(short.to_numpy())[0])
+        got = int(frame.iloc[i].notna().sum())
+        raise DataError(f"{name}:{first_line + int(frame.index[i])}: expected {frame.shape[1]} fields like the first "
+                        f"line, got {got}; every row needs the same number of columns")
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def _parser_message(msg: str) -> str:
-    # pandas: "Error tokenizing data. C error: Expected 5 fields in line 7, saw 6"
-    if "Expected" in msg and "fields" in msg:
-        part = msg.split("C error: ")[-1].strip()
-        return f"{part[0].lower()}{part[1:]}: every row needs the same number of columns"
-    return msg
+    """pandas' "Error tokenizing data. C error: Expected 5 fields in line 7, saw 6" as ``:7: …``."""
+    m = _FIELDS.search(msg)
+    if m:
+        expected, line, saw = m.groups()
+        return (f":{line}: expected {expected} fields like the first line, got {saw}; every row needs the same "
+                "number of columns")
+    return f": {msg.strip().splitlines()[-1] if msg.strip() else 'unreadable CSV'}"
 
 
 def to_float_matrix(frame, name: str, first_line: int) -> np.ndarray:
@@ -311,6 +327,14 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
         raise DataError(f"{path}: no such data file")
     raw = read_bytes(path)
     text = decode(raw, str(path))
+    fast = _fast_table(text, data_cfg)
+    if fast is not None:
+        x, y, columns, t, header, delimiter = fast
+        return Table(
+            x=x, y=y, feature_names=[c for i, c in enumerate(columns) if i != t], target_name=columns[t],
+            source=str(path), sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t,
+            header=header, delimiter=delimiter,
+        )
     frame, header, delimiter = read_csv(text, str(path), data_cfg.header, data_cfg.delimiter)
     columns = list(frame.columns)
     if len(columns) < 2:
@@ -328,6 +352,46 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
         sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t, header=header,
         delimiter=delimiter,
     )
+
+
+def _fast_table(text: str, data_cfg) -> tuple | None:
+    """Parse a clean numeric table in pandas' C parser (features straight to float64).
+
+    Returns None whenever anything is unusual (a non-number, a missing value, ragged rows, a name problem):
+    the careful path then reads the file again and reports the first problem with its line.
+    """
+    import pandas as pd
+
+    delimiter = data_cfg.delimiter or sniff_delimiter(text)
+    lines = [ln for ln in text[:65536].splitlines()[:50] if ln.strip()][:21]
+    sample = list(csv.reader(lines, delimiter=delimiter))
+    if not sample or len(sample[0]) < 2:
+        return None
+    header = data_cfg.header if data_cfg.header is not None else detect_header(sample)
+    names = [c.strip() for c in sample[0]] if header else [f"col{i}" for i in range(len(sample[0]))]
+    if len(set(names)) != len(names):
+        return None
+    try:
+        t = _target_column(data_cfg.target, names, header, "")
+    except DataError:
+        return None
+    dtypes: dict[int, Any] = {i: np.float64 for i in range(len(names)) if i != t}
+    dtypes[t] = str
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0 if header else None, names=range(len(names)),
+                            skipinitialspace=True, dtype=dtypes, keep_default_na=False, engine="c")
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if frame.empty or frame[t].isna().any():
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = frame.drop(columns=[t]).to_numpy(dtype=np.float64).astype(np.float32)
+    if not np.isfinite(x).all():
+        return None
+    y_raw = frame[t].str.strip()
+    if (y_raw.isin(_MISSING) | y_raw.str.lower().isin(["inf", "+inf", "-inf", "infinity", "-infinity"])).any():
+        return None
+    return x, _typed(y_raw.to_numpy()), names, t, header, delimiter
 
 
 def _target_values(raw, name: str, column: str, first_line: int) -> np.ndarray:
@@ -598,12 +662,12 @@ def _stream_csv(path: Path, meta: dict, keep: bool, chunk_rows: int, head: bytes
             if short.any():
                 i = int(chunk.index[np.flatnonzero(short.to_numpy())[0]])
                 got = int(chunk.loc[i].notna().sum())
-                raise DataError(f"{name}:{first_line + i}: expected {len(columns)} fields like line {first_line}, "
+                raise DataError(f"{name}:{first_line + i}: expected {len(columns)} fields like the first line, "
                                 f"got {got}; every row needs the same number of columns")
             if len(chunk):
                 yield to_float_matrix(chunk[features], name, first_line), chunk.to_dict("records") if keep else None
     except pd.errors.ParserError as exc:
-        raise DataError(f"{name}: {_parser_message(str(exc))}") from None
+        raise DataError(f"{name}{_parser_message(str(exc))}") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"{name}: not UTF-8 text (byte {exc.start} of a block); save the file as UTF-8") from None
 

@@ -95,7 +95,7 @@ def test_changing_column_count_names_the_line(tmp_path):
     f.write_text("1,2,0\n3,4,1\n5,6\n")
     with pytest.raises(DataError) as e:
         read_table(_cfg(f))
-    assert str(e.value).startswith(f"{f}:3: expected 3 fields like line 1, got 2")
+    assert str(e.value).startswith(f"{f}:3: expected 3 fields like the first line, got 2")
 
 
 def test_infinite_value_is_refused(tmp_path):
