@@ -86,6 +86,9 @@ def static_problems(config) -> list[Problem]:
         if spec.type in ("accuracy", "acc") and spec.kwargs:
             problems.append((("model", "metrics", i), "'accuracy' takes no arguments; for a threshold use "
                              "{type: BinaryAccuracy, threshold: ...}"))
+    if config.training.class_weight is not None and encoding == "regression":
+        problems.append((("training", "class_weight"), f"class weights need a classification loss; {loss} is a "
+                         "regression loss"))
     h = head(config)
     classifier = encoding != "regression"
     if classifier and h is not None and h.after is not None and not _from_logits(config):

@@ -15,6 +15,8 @@ import click
 from nnrun import __version__
 from nnrun.errors import EXIT_RUNTIME, NnrunError
 
+#: Report figures the train table adds to Keras' metrics.
+_HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
 _GATE_HELP = "Quality gate, e.g. 'val_accuracy>=0.9' (repeatable; operators >= <= > < ==); a failure exits 3."
 _SET_HELP = "Override a config value: key.path=value (repeatable; list items by index: model.layers.0.units=16)."
 
@@ -104,10 +106,14 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
     else:
         best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
         title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
-        console.out.print(console.metrics_table(title, result["metrics"]))
-        for line in result["evaluation"]["warnings"]:
+        evaluation = result["evaluation"]
+        prefix = "val_" if evaluation["subset"] == "validation" else ""
+        headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in _HEADLINE}
+        console.out.print(console.metrics_table(title, {**result["metrics"], **headline}))
+        for line in evaluation["warnings"]:
             console.warn(line)
-        console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
+        if not quiet:
+            console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
     _finish_gates(result["gates"], as_json)
 
 

@@ -2,7 +2,7 @@
 
 A gate is a metric name, a comparison operator and a number. It is written either as one string
 (``--gate val_accuracy>=0.9``, ``val_loss <= 0.4``) or as a config mapping item whose value is the condition
-(``{val_accuracy: ">= 0.9"}``; a bare number there, ``{val_accuracy: 0.9}``, means ``>=``). Every gate is
+(``{val_accuracy: ">= 0.9"}``; a bare number is refused: ``>=`` suits accuracy, ``<=`` a loss). Every gate is
 evaluated and reported, so one failing gate does not hide the others; a missing, NaN or infinite metric fails.
 A failed gate is exit code 3 (``GateFailed``).
 
@@ -82,7 +82,7 @@ def parse_gate(text: str | float, where: str, metric: str | None = None) -> Gate
 
     Args:
         text: ``METRIC OP NUMBER`` (``val_accuracy>=0.9``, ``val_loss <= 0.4``); or, when ``metric`` is
-            given, the condition alone (``">= 0.9"``, ``"0.9"`` or the number ``0.9``, which mean ``>=``).
+            given, the condition alone (``">= 0.9"``); a bare number is refused (which way is "good"?).
         where: the place the gate comes from, for messages (``--gate``, ``file.yaml:12:5: gates.val_loss``).
         metric: the metric name of a config mapping item ``{metric: condition}``.
 
@@ -102,9 +102,13 @@ def parse_gate(text: str | float, where: str, metric: str | None = None) -> Gate
     if metric is not None:
         if not re.fullmatch(_METRIC, metric):
             raise ConfigError(f"{prefix}expected a metric name such as val_accuracy, got {metric!r}")
-        if isinstance(text, numbers.Real) and not isinstance(text, bool):
-            return Gate(metric, ">=", _finite(float(text), prefix, text), where)
         match = _CONDITION.fullmatch(text) if isinstance(text, str) else None
+        bare = (isinstance(text, numbers.Real) and not isinstance(text, bool)) or (match and not match.group(1))
+        if bare:
+            raise ConfigError(
+                f"{prefix}a gate needs an operator, got {text!r}",
+                hint=f"write '>= {text}' for a metric that should be high, '<= {text}' for a loss or error",
+            )
         if match is None:
             raise ConfigError(
                 f"{prefix}expected OPERATOR NUMBER such as '>= 0.9' ({_OPERATOR_LIST}), got {text!r}",

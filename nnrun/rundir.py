@@ -150,7 +150,10 @@ def check_run_dir(run_dir: Path, need_model: bool = True) -> Path:
     if not run_dir.is_dir() or not (run_dir / RUN).exists():
         raise UsageError(f"{run_dir}: not an nnrun run directory (no {RUN}); pass a directory made by nnrun train")
     if need_model and not (run_dir / MODEL).exists():
-        raise RunError(f"{run_dir}: the run has no {MODEL} (status: {status(run_dir)}); train it again")
+        state = status(run_dir)
+        how = (f"resume it: nnrun train --resume {run_dir}" if (run_dir / "checkpoint.json").exists()
+               and state in ("interrupted", "died") else "train it again")
+        raise RunError(f"{run_dir}: the run has no {MODEL} (status: {state}); {how}")
     return run_dir
 
 

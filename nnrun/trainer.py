@@ -114,6 +114,10 @@ def train_run(
     training.STOP_REQUESTED.clear()
     if resume is not None:
         run_dir = rundir.check_run_dir(Path(resume), need_model=False)
+        if rundir.status(run_dir) == "running":
+            pid = rundir.read_json(run_dir / rundir.RUN).get("pid")
+            raise RunError(f"{run_dir}: is still training (process {pid}); stop it first (Ctrl-C or kill -TERM), "
+                           "then resume")
         loaded = _resume_config(run_dir, config_path, overrides)
     else:
         loaded = load_config(config_path, overrides)
@@ -352,7 +356,7 @@ def _load_checkpoint(run_dir: Path, cfg: Any) -> tuple[Any, Any]:
     record = training.recover(run_dir)
     if record["epoch"] >= cfg.training.epochs:
         raise ConfigError(
-            f"{run_dir}: the run already completed {record['epoch']} of {cfg.training.epochs} epochs",
+            f"{run_dir}: the run already has {record['epoch']} epochs (training.epochs is {cfg.training.epochs})",
             hint=f"to train longer: nnrun train --resume {run_dir} --set training.epochs={record['epoch'] + 10}",
         )
     model = load_model(run_dir, training.LAST)

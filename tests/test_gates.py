@@ -48,8 +48,7 @@ def test_parse_every_operator_and_spacing(text, metric, op, threshold):
 
 @pytest.mark.parametrize(
     ("value", "op", "threshold"),
-    [(">= 0.9", ">=", 0.9), ("<=0.4", "<=", 0.4), (" > 0.5 ", ">", 0.5), ("< 2", "<", 2.0), ("== 1", "==", 1.0),
-     ("0.9", ">=", 0.9), (0.9, ">=", 0.9), (1, ">=", 1.0)],
+    [(">= 0.9", ">=", 0.9), ("<=0.4", "<=", 0.4), (" > 0.5 ", ">", 0.5), ("< 2", "<", 2.0), ("== 1", "==", 1.0)],
 )
 def test_parse_config_mapping_form(value, op, threshold):
     where = "c.yaml:7:17: gates.val_accuracy"
@@ -106,8 +105,8 @@ def test_bad_mapping_metric_name():
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_non_finite_threshold_is_refused(value):
     with pytest.raises(ConfigError) as info:
-        parse_gate(value, "g", metric="loss")
-    assert info.value.message == f"g: the threshold must be a finite number, got {value!r}"
+        parse_gate(f"<= {value}", "g", metric="loss")
+    assert info.value.message.endswith(f"got '<= {value}'")  # nan/inf are not numbers a gate accepts
 
 
 def test_huge_threshold_overflowing_to_inf_is_refused():
@@ -250,3 +249,11 @@ def test_gate_names_with_markup_are_shown_verbatim():
 def test_no_tensorflow_import():
     code = "import sys, nnrun.gates; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("value", ["0.9", 0.9, 1])
+def test_bare_number_needs_an_operator(value):
+    with pytest.raises(ConfigError) as e:
+        parse_gate(value, "c.yaml:7:17: gates.val_loss", metric="val_loss")
+    assert str(e.value).startswith(f"c.yaml:7:17: gates.val_loss: a gate needs an operator, got {value!r}")
+    assert "'<= " in str(e.value)
