@@ -144,7 +144,7 @@ def test_resume_refuses_a_changed_config_and_extends_only_on_request(tmp_path):
     assert "only training.epochs can change when resuming; changed: model.layers[0].units: 8 -> 16" in changed.stderr
     done = invoke("train", "--resume", run)
     assert done.exit_code == 2
-    assert "the run already completed 5 of 5 epochs" in done.stderr
+    assert "the run already has 5 epochs (training.epochs is 5)" in done.stderr
     assert f"--resume {run} --set training.epochs=15" in done.stderr
     longer = invoke("train", "--resume", run, "--set", "training.epochs=8", "--json", "--quiet", "--no-plots")
     assert longer.exit_code == 0, longer.stderr
