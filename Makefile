@@ -34,3 +34,9 @@ catalog: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# Benchmarks against the plain Keras scripts nnrun replaces: writes bench/results.json and docs/benchmarks.md.
+# About 35 min on 2 busy cores; `make bench BENCH_ARGS=--quick` for a smaller smoke run (see bench/run.py).
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
