@@ -129,6 +129,9 @@ def evaluate(
                          batch_size=cfg.training.batch_size, plots=plots)
     values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
     values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
+    if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates
+        trained = rundir.read_json(run / rundir.METRICS)
+        values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
     from nnrun.trainer import check_gates
 
     doc["gates"] = check_gates(run, gate_list, values)

@@ -501,11 +501,43 @@ def registry_problems(config: Config) -> list[tuple[tuple, str]]:
             cls = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau"}[key]
             args = registry.catalog()["callbacks"][cls]["args"]
             problems += _arg_problems(cls, kwargs, args, ("training", key))
+    problems += _callback_value_problems(config)
     if config.training.reduce_lr_on_plateau is not None and isinstance(
         config.model.optimizer.kwargs.get("learning_rate"), dict
     ):
         problems.append((("training", "reduce_lr_on_plateau"), "cannot be combined with a learning-rate schedule "
                          "(model.optimizer.learning_rate); use one or the other"))
+    return problems
+
+
+def _callback_value_problems(config: Config) -> list[tuple[tuple, str]]:
+    """Ranges Keras checks only when training starts (or never): monitors, patience, factor, min_lr."""
+    problems: list[tuple[tuple, str]] = []
+    for key in ("early_stopping", "reduce_lr_on_plateau"):
+        kwargs = getattr(config.training, key) or {}
+        path = ("training", key)
+        if "monitor" in kwargs and not isinstance(kwargs["monitor"], str):
+            got = kwargs["monitor"]
+            problems.append((path + ("monitor",), f"expected a metric name such as val_loss, got {got!r}"))
+        if "mode" in kwargs and kwargs["mode"] not in ("auto", "min", "max"):
+            problems.append((path + ("mode",), f"expected auto, min or max, got {kwargs['mode']!r}"))
+        for arg in ("patience", "cooldown", "start_from_epoch"):
+            value = kwargs.get(arg)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                problems.append((path + (arg,), f"expected a whole number >= 0, got {value!r}"))
+        for arg in ("min_delta", "min_lr"):
+            value = kwargs.get(arg)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                problems.append((path + (arg,), f"expected a number >= 0, got {value!r}"))
+    factor = (config.training.reduce_lr_on_plateau or {}).get("factor")
+    if factor is not None and (isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1):
+        problems.append((("training", "reduce_lr_on_plateau", "factor"),
+                         f"expected a number in (0, 1), got {factor!r}"))
+    weights = config.training.class_weight
+    if isinstance(weights, dict):
+        for label, weight in weights.items():
+            if not (math.isfinite(weight) and weight >= 0):
+                problems.append((("training", "class_weight", label), f"expected a finite weight >= 0, got {weight}"))
     return problems
 
 
@@ -520,8 +552,10 @@ def _arg_problems(owner: str, kwargs: dict, args: dict, path: tuple) -> list[tup
         where = path + (arg,)
         if arg not in args:
             problems.append((where, f"{owner} has no argument {arg!r}{registry.suggest(arg, list(args))}"))
-        elif arg == "learning_rate" and isinstance(value, dict):
+        elif arg == "learning_rate" and isinstance(value, dict) and owner not in registry.catalog()["schedules"]:
             problems += _schedule_problems(value, where)
+        elif isinstance(value, dict) and not arg.endswith(_OBJECT_ARG_SUFFIXES):
+            problems.append((where, "expected a number or a name, got a mapping"))
         elif isinstance(value, dict) and arg.endswith(_OBJECT_ARG_SUFFIXES):
             if not isinstance(value.get("type"), str):
                 problems.append((where, "expected a name such as l2, or a mapping {type: L2, l2: 0.01}"))

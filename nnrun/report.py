@@ -13,7 +13,6 @@ in the same directory and renamed into place.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -449,17 +448,11 @@ def _save(fig: Any, path: Path) -> Path:
     """Save ``fig`` as PNG to ``path`` atomically (temporary file in the same directory, then rename)."""
     if not path.parent.is_dir():  # before rendering, which takes a while
         raise RunError(f"{path}: cannot write: no directory {path.parent}")
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    try:
+    from nnrun.rundir import replacing
+
+    with replacing(path) as tmp:
         fig.tight_layout()
         fig.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

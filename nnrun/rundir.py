@@ -11,6 +11,8 @@ import math
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,13 +114,27 @@ def save_model(model: Any, path: Path) -> None:
     Raises:
         RunError: the file cannot be written.
     """
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    try:
+    with replacing(path, "cannot save the model", suffix=".keras") as tmp:  # Keras insists on .keras
         model.save(tmp)
+
+
+@contextmanager
+def replacing(path: Path, failure: str = "cannot write", suffix: str | None = None) -> Iterator[Path]:
+    """Write a file through a temporary path in the same directory, then rename it into place.
+
+    Yields the temporary path (with ``suffix``, default ``path``'s own: Keras and matplotlib read it). On any error
+    the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        RunError: an OS error while writing or renaming (``"{path}: {failure}: {reason}"``).
+    """
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix if suffix is None else suffix}")
+    try:
+        yield tmp
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise RunError(f"{path}: cannot save the model: {exc.strerror}") from None
+        raise RunError(f"{path}: {failure}: {exc.strerror or exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -164,12 +180,17 @@ def status(run_dir: Path) -> str:
         info = read_json(run_dir / RUN)
     except RunError:
         return "unreadable"
+    if not isinstance(info, dict):
+        return "unreadable"
     recorded = str(info.get("status", "unknown"))
-    if recorded == "running" and info.get("host") == platform.node() and isinstance(info.get("pid"), int):
+    pid = info.get("pid") if isinstance(info, dict) else None
+    if recorded == "running" and info.get("host") == platform.node() and isinstance(pid, int):
+        if not 0 < pid < 2**31:
+            return "unknown"
         try:
-            os.kill(info["pid"], 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return "died"
-        except PermissionError:
+        except (PermissionError, OverflowError, ValueError):
             pass
     return recorded

@@ -127,6 +127,9 @@ def train_run(
     x, y, tr, va = table.x, prep["y"], prep["train_idx"], prep["val_idx"]
     monitor = training.default_monitor(cfg.training, len(va) > 0)
     _check_monitor(loaded, monitor, len(va) > 0)
+    rlr_monitor = (cfg.training.reduce_lr_on_plateau or {}).get("monitor")
+    if rlr_monitor is not None:
+        _check_monitor(loaded, rlr_monitor, len(va) > 0, ("training", "reduce_lr_on_plateau", "monitor"))
     gate_list = _train_gates(loaded, gates, len(va) > 0)
     weights = _sample_weights(loaded, prep, warn)
 
@@ -157,6 +160,11 @@ def train_run(
             raise DataError(f"{meta['source']}: the data changed since {run_dir} started (SHA-256 differs); "
                             "cannot resume; train a new run")
         model, state = _load_checkpoint(run_dir, cfg)
+        more = any(o.strip().startswith("training.epochs=") for o in overrides)
+        if run_info.get("status") == "completed" and not more:
+            raise ConfigError(f"{run_dir}: the run is completed", hint=f"to train longer: nnrun train --resume "
+                              f"{run_dir} --set training.epochs={state.epoch + 10}")
+        (run_dir / rundir.MODEL).unlink(missing_ok=True)  # the run is no longer complete until it finishes
         run_info.setdefault("resumed", []).append({"at": _now(), "from_epoch": state.epoch})
         run_info.update(status="running", ended=None, error=None, pid=os.getpid(), host=platform.node())
         rundir.write_json(run_dir / rundir.RUN, run_info)
@@ -172,7 +180,7 @@ def train_run(
             run_dir=run_dir, sample_weight=weights, resume=state,
         )
     except KeyboardInterrupt:
-        finish("interrupted", "interrupted by the user (before a checkpoint)")
+        finish("interrupted", "interrupted by the user (the last checkpoint is kept)")
         raise
     except Exception as exc:
         finish("failed", f"{type(exc).__name__}: {exc}")
@@ -181,6 +189,9 @@ def train_run(
 
     try:
         outcome = _after_fit(loaded, model, result, run_dir, finish, x, table, meta, tr, va, gate_list, plots)
+    except KeyboardInterrupt:
+        finish("interrupted", "interrupted by the user while writing the results; a checkpoint is saved")
+        raise
     except NnrunError as exc:
         if run_info.get("status") == "running":
             finish("failed", exc.message)
@@ -211,11 +222,11 @@ def _train_gates(loaded: LoadedConfig, gates: tuple[str, ...], has_validation: b
     from nnrun.config import config_gates
     from nnrun.gates import check_names, parse_gates
 
-    extra = parse_gates(gates, "--gate")
-    unknown = check_names(extra, set(gate_metric_names(loaded.config, has_validation)))
+    every = config_gates(loaded) + parse_gates(gates, "--gate")
+    unknown = check_names(every, set(gate_metric_names(loaded.config, has_validation)))
     if unknown:
         raise ConfigError("\n".join(unknown))
-    return config_gates(loaded) + extra
+    return every
 
 
 def _with_data_facts(cfg: Any, meta: dict) -> Any:
@@ -370,14 +381,14 @@ def _load_checkpoint(run_dir: Path, cfg: Any) -> tuple[Any, Any]:
     return model, state
 
 
-def _check_monitor(loaded: LoadedConfig, monitor: str, has_validation: bool) -> None:
+def _check_monitor(loaded: LoadedConfig, monitor: str, has_validation: bool, at: tuple | None = None) -> None:
     """The monitored metric must be one the run logs (before any training)."""
     from nnrun.checks import metric_names
 
     available = metric_names(loaded.config, has_validation)
     if monitor in available:
         return
-    path = ("training", "early_stopping", "monitor") if loaded.config.training.early_stopping else ("training",)
+    path = at or (("training", "early_stopping", "monitor") if loaded.config.training.early_stopping else ("training",))
     from nnrun.registry import suggest
 
     extra = "; it needs a validation split (training.validation_split)" if monitor.startswith("val_") else ""
@@ -459,7 +470,8 @@ def check_gates(run: Path, gate_list: list, values: dict) -> list[dict]:
         return []
     from nnrun.gates import check_names, evaluate_gates, gates_json
 
-    unknown = check_names(gate_list, set(values))
+    unknown = check_names(gate_list, {k for k, v in values.items() if isinstance(v, (int, float))
+                                      and not isinstance(v, bool)})
     if unknown:
         raise ConfigError("\n".join(unknown))
     results = evaluate_gates(gate_list, values)

@@ -174,7 +174,10 @@ def recover(run_dir: Path) -> dict:
         raise RunError(f"{run_dir}: no checkpoint to resume from (the run stopped before its first checkpoint); "
                        "train it again")
     record = rundir.read_json(record_path)
-    for name, sha in record.get("files", {}).items():
+    if not (isinstance(record, dict) and isinstance(record.get("epoch"), int) and isinstance(record.get("files"), dict)
+            and isinstance(record.get("history"), dict)):
+        raise RunError(f"{record_path}: damaged (expected epoch, history and files); cannot resume safely")
+    for name, sha in record["files"].items():
         final, pending = run_dir / name, run_dir / f".{name}.pending"
         if final.exists() and _sha(final) == sha:
             continue
@@ -260,12 +263,12 @@ def fit(
     es = rlr = None
     callbacks: list[Any] = []
     if training.early_stopping is not None:
-        kw = {"monitor": monitor, **training.early_stopping, "restore_best_weights": False}
+        kw = {"monitor": monitor, **training.early_stopping, "restore_best_weights": False, "verbose": 0}
         es = keras.callbacks.EarlyStopping(**kw)
         _restore(es, state.callbacks.get("early_stopping"))
         callbacks.append(es)
     if training.reduce_lr_on_plateau is not None:
-        kw = {"monitor": monitor, **training.reduce_lr_on_plateau}
+        kw = {"monitor": monitor, **training.reduce_lr_on_plateau, "verbose": 0}  # stdout carries results
         rlr = keras.callbacks.ReduceLROnPlateau(**kw)
         _restore(rlr, state.callbacks.get("reduce_lr_on_plateau"))
         callbacks.append(rlr)

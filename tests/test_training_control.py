@@ -217,3 +217,31 @@ def test_runs_and_compare_on_real_runs(xor_run, iris_run, runs_dir):
     assert compared.exit_code == 0, compared.stderr
     keys = {d["key"] for d in json.loads(compared.stdout)["config_diff"]}
     assert {"name", "model.loss.type", "training.epochs"} <= keys
+
+
+def test_callback_arguments_are_checked_before_training(tmp_path):
+    cases = {
+        "training.reduce_lr_on_plateau={factor: 1.5}": "reduce_lr_on_plateau.factor: expected a number in (0, 1), got 1.5",
+        "training.early_stopping={patience: -3}": "early_stopping.patience: expected a whole number >= 0, got -3",
+        "training.early_stopping={mode: mx}": "early_stopping.mode: expected auto, min or max, got 'mx'",
+        "training.class_weight={Iris-setosa: -5}": "class_weight.Iris-setosa: expected a finite weight >= 0, got -5.0",
+    }
+    for override, message in cases.items():
+        result = invoke("validate", IRIS, "--set", override)
+        assert result.exit_code == 2, override
+        assert message in result.stderr, result.stderr
+
+
+def test_verbose_callbacks_keep_stdout_json(tmp_path):
+    doc = _train(tmp_path, IRIS, "training.epochs=3",
+                 "training.early_stopping={patience: 0, min_delta: 10, verbose: 1}")
+    assert doc["stopped_early"] is True
+
+
+def test_resume_of_an_early_stopped_run_needs_more_epochs(tmp_path):
+    run = Path(_train(tmp_path, IRIS, "training.epochs=50",
+                      "training.early_stopping={patience: 0, min_delta: 10}")["run_dir"])
+    result = invoke("train", "--resume", run)
+    assert result.exit_code == 2
+    assert f"error: {run}: the run is completed" in result.stderr
+    assert (run / "model.keras").exists()
