@@ -38,7 +38,7 @@ SIZES = {
         "startup_repeats": 7, "tf_repeats": 3,
         "xor_cli_runs": 3, "xor_baseline_seeds": [0, 1], "xor_baseline_epochs": 1000, "xor_equal_settings": True,
         "table_rows": 200_000,
-        "overhead_epochs": 2, "overhead_batch": 256, "overhead_spe": 1, "overhead_repeats": 3, "phases": False,
+        "overhead_epochs": 2, "overhead_batch": 256, "overhead_spe": 1, "overhead_repeats": 3, "phases": True,
         "defaults_epochs": 2, "defaults_repeats": 2,
         "lever_rows": 20_000, "lever_epochs": 3, "lever_rounds": 3, "fresh_lever_rounds": 2,
         "all_levers": True, "quick_levers": [],
@@ -114,11 +114,16 @@ def main() -> int:
                 data = {"error": f"{type(exc).__name__}: {exc}"}
                 failed.append(name)
                 ctx.log(f"  FAILED: {data['error'][:2000]}")
-            data["seconds"] = time.perf_counter() - t0
-            data["load_avg_1min"] = [load0, os.getloadavg()[0]]
-            data["mode"] = mode
-            data["measured"] = now
-            data["code"] = code
+                previous = results["sections"].get(name)
+                if previous and "error" not in previous:  # a failed rerun keeps the last good measurement
+                    previous["rerun_error"] = {"error": data["error"], "at": now}
+                    data = previous
+            if "rerun_error" not in data:
+                data["seconds"] = time.perf_counter() - t0
+                data["load_avg_1min"] = [load0, os.getloadavg()[0]]
+                data["mode"] = mode
+                data["measured"] = now
+                data["code"] = code
             results["sections"][name] = data
             meta["seconds"] = time.perf_counter() - start
             meta["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")

@@ -59,6 +59,8 @@ def _nnrun_train(ctx: Context, config: Path | str, runs: Path, *sets: str) -> Me
 
 def _probe(ctx: Context, *args: str, env: dict | None = None) -> list[dict]:
     m = _check(run([PYTHON, PROBE, *args], env=env), "bench/probe_nnrun.py")
+    if len(m.records) == 1 and "error" in m.records[0]:
+        raise RuntimeError(f"nnrun failed: {m.records[0]['error']}")
     return m.records
 
 
@@ -468,6 +470,8 @@ def scaling(ctx: Context) -> dict:
     for t in trials:
         args += ["--trial", json.dumps(t)]
     recs = {r["trial"]: r for r in _probe(ctx, *args)}
+    if all("error" in r for r in recs.values()):
+        raise RuntimeError(f"nnrun failed every trial: {next(iter(recs.values()))['error']}")
     rows_out, width_out, pipeline_out = [], [], []
     for t in trials:
         rec = recs.get(t["name"], {})
