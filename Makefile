@@ -36,7 +36,7 @@ clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
 # Benchmarks against the plain Keras scripts nnrun replaces: writes bench/results.json and docs/benchmarks.md.
-# About 35 min on 2 busy cores; `make bench BENCH_ARGS=--quick` for a smaller smoke run (see bench/run.py).
+# About 45 min on 2 busy cores; `make bench BENCH_ARGS=--quick` for a 7-10 min smoke run (see bench/run.py).
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -148,16 +148,7 @@ def _machine(results: dict) -> list[str]:
     m = results["meta"]["machine"]
     meta = results["meta"]
     code = meta.get("code", {})
-    mod = code.get("modified") or []
-    loads = [(n, s.get("load_avg_1min")) for n, s in results["sections"].items() if s.get("load_avg_1min")]
-    load_text = ", ".join(f"{n} {a:.1f}→{b:.1f}" for n, (a, b) in loads)
-    when = []
-    for name, sec in results["sections"].items():
-        c = sec.get("code") or code
-        dirty = f" + {len(c.get('modified') or [])} modified" if c.get("modified") else ""
-        when.append(f"{name}: {sec.get('measured', meta.get('started', '?'))[:16]}, `{c.get('head', '?')}`{dirty}, "
-                    f"{sec.get('seconds', 0) / 60:.1f} min")
-    return [
+    lines = [
         "## Machine and run", "",
         "| | |", "|---|---|",
         f"| CPU | {m['cpu']} (`nproc` = {m['nproc']}, AVX-512: {'yes' if m['avx512'] else 'no'}), "
@@ -165,16 +156,22 @@ def _machine(results: dict) -> list[str]:
         f"| software | Python {m['python']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}, NumPy {m['numpy']}, "
         f"pandas {m['pandas']}, nnrun {m['nnrun']} |",
         f"| platform | {m['platform']} |",
-        f"| code | nnrun at `{code.get('head', '?')}`" + (f" plus uncommitted changes to {len(mod)} file(s) in nnrun/"
-                                                          if mod else "") + " |",
         f"| run | `{'bench/run.py --quick' if meta['mode'] == 'quick' else 'make bench'}` ({meta['mode']}), "
         f"{meta.get('started', '?')}, {meta.get('seconds', 0) / 60:.0f} min |",
-        *(f"| re-measured | `bench/run.py --only {','.join(r['sections'])}` ({r['mode']}), {r['started']}, "
-          f"{r.get('seconds', 0) / 60:.0f} min |" for r in meta.get("reruns", [])),
-        f"| sections (measured at, nnrun commit + files modified in nnrun/, duration) | {'; '.join(when)} |",
-        f"| 1-min load average (section start→end) | {load_text} |",
+        *(f"| re-measured | `bench/run.py --only {','.join(r['sections'])}` ({r['mode']}), {r['started']} |"
+          for r in meta.get("reruns", [])),
         "",
+        "| section | measured | nnrun code | duration | 1-min load average (start → end) |",
+        "|---|---|---|---|---|",
     ]
+    for name, sec in results["sections"].items():
+        c = sec.get("code") or code
+        dirty = f" + changes to {len(c['modified'])} file(s)" if c.get("modified") else ""
+        load = sec.get("load_avg_1min") or [0, 0]
+        lines.append(f"| {name} | {sec.get('measured', meta.get('started', '?'))[:16].replace('T', ' ')} | "
+                     f"`{c.get('head', '?')}`{dirty} | {sec.get('seconds', 0) / 60:.1f} min | "
+                     f"{load[0]:.1f} → {load[1]:.1f} |")
+    return lines + [""]
 
 
 def _xor(x: dict) -> list[str]:

@@ -161,7 +161,7 @@ def _import_profile(argv: list[str], env: dict) -> dict:
 def xor(ctx: Context) -> dict:
     """configs/xor.yaml (seeds 0-9) against the classic 2-2-1 / batch 1 / 1000 epochs script."""
     seeds = list(range(10))
-    ctx.log("  nnrun, seeds 0-9 in one process, each checked with nnrun.api.predict")
+    ctx.log("  nnrun, seeds 0-9 in one process, each saved model checked on the 4 points")
     recs = _probe(ctx, "configs/xor.yaml", "--runs-dir", str(ctx.dir("xor_probe")),
                   "--seeds", ",".join(map(str, seeds)), "--xor-check")
     per_seed = [{"seed": r["seed"], "correct": r["correct"], "train_seconds": r["train_seconds"]} for r in recs]
@@ -372,7 +372,7 @@ def levers(ctx: Context) -> dict:
         results.append(_lever_row("naive script (Keras defaults)", [m.json], "script, fresh process"))
     for r in results:  # fresh-process levers against the fresh-process default of the same rounds
         base = next((b for b in results if b["name"] == "default, fresh process"), None) \
-            if r["how"].startswith("fresh") else next(b for b in results if b["name"] == "default")
+            if "fresh process" in r["how"] else next(b for b in results if b["name"] == "default")
         r["vs_default"] = _ratio(r["steady_epoch"], base and base["steady_epoch"])
         r["cpu_vs_default"] = _ratio(r.get("steady_epoch_cpu"), base and base.get("steady_epoch_cpu"))
     train_rows = s["lever_rows"] - round(0.2 * s["lever_rows"])
