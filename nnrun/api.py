@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from nnrun import rundir
 from nnrun.config import LoadedConfig, load_config
@@ -48,7 +49,7 @@ def train(
 
 #: Keys of dataset.json that predict and evaluate rely on.
 _META_KEYS = ("task", "target_encoding", "classes", "feature_names", "target_name", "columns", "target_index",
-              "header", "source")
+              "header", "source", "features")
 
 
 def _load_run(run_dir: Path | str, need_model: bool = True) -> tuple[Path, LoadedConfig, dict]:
@@ -66,6 +67,41 @@ def _load_run(run_dir: Path | str, need_model: bool = True) -> tuple[Path, Loade
     if not isinstance(meta, dict) or any(k not in meta for k in _META_KEYS):
         raise RunError(f"{run / rundir.DATASET}: damaged (expected keys {', '.join(_META_KEYS)}); train the run again")
     return run, loaded, meta
+
+
+def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
+    """The run's examples as training saw them: the data file encoded with the run's feature spec, then the
+    validation/test files (row indices as in ``split.json``).
+
+    Raises:
+        DataError: the files are gone or unreadable.
+    """
+    import numpy as np
+
+    from nnrun.data import read_like, read_table
+    from nnrun.features import concat, transform
+
+    if meta["source"] == "inline":
+        table = read_table(cfg.data)
+    else:
+        table = read_table(cfg.data, path_override=meta["source"])
+        if table.sha256 != meta["sha256"]:
+            warn(f"{meta['source']} changed since training; the split refers to the old file")
+    table.spec = meta["features"]
+    if table.raw is not None:
+        table.inputs, _, _ = transform(table.raw.frame, table.spec, table.raw.where)
+    if table.y.ndim == 2:
+        table.y = np.argmax(table.y, axis=1).astype(np.int64)
+    for role in ("validation", "test"):
+        info = (meta.get("files") or {}).get(role)
+        if info:
+            extra = read_like(info["path"], meta, cfg.data)
+            if extra.y.ndim == 2:
+                extra.y = np.argmax(extra.y, axis=1).astype(np.int64)
+            table.inputs = concat([table.x, extra.x])
+            table.y = np.concatenate([table.y.astype(object), extra.y.astype(object)]) \
+                if table.y.dtype != extra.y.dtype else np.concatenate([table.y, extra.y])
+    return table
 
 
 def evaluate(
@@ -95,33 +131,24 @@ def evaluate(
     import numpy as np
 
     from nnrun.config import config_gates
-    from nnrun.data import read_labelled, read_table
+    from nnrun.data import read_like
+    from nnrun.features import take
     from nnrun.gates import parse_gates
 
     run, loaded, meta = _load_run(run_dir)
     cfg = loaded.config
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
     if data is not None:
-        table = read_labelled(data, meta)
-        subset = "file"
-    elif meta["source"] == "inline":
-        table = read_table(cfg.data)
-        subset = None
+        table = read_like(data, meta, cfg.data)
+        x, y_raw, subset = table.x, table.y, "file"
     else:
-        table = read_table(cfg.data, path_override=meta["source"])
-        if table.sha256 != meta["sha256"]:
-            warn(f"{meta['source']} changed since training; the split refers to the old file")
-        subset = None
-    if table.x.shape[1] != len(meta["feature_names"]):
-        raise DataError(f"{table.source}: expected {len(meta['feature_names'])} features, got {table.x.shape[1]}")
-    x, y_raw = table.x, table.y
-    if subset is None:
+        table = _rebuild(cfg, meta, warn)
         split = rundir.read_json(run / rundir.SPLIT)
-        idx = np.asarray(split["validation"] or split["train"], dtype=np.int64)
-        if idx.size and idx.max() >= len(x):
-            raise DataError(f"{table.source}: has {len(x)} rows, fewer than when the run was trained")
-        subset = "validation" if split["validation"] else "training"
-        x, y_raw = x[idx], y_raw[idx]
+        subset = "test" if split.get("test") else "validation" if split["validation"] else "training"
+        idx = np.asarray(split[subset if subset != "training" else "train"], dtype=np.int64)
+        if idx.size and idx.max() >= len(table.y):
+            raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
+        x, y_raw = take(table.x, idx), table.y[idx]
     from nnrun.evaluation import evaluate as evaluate_model
     from nnrun.inference import load_model
 
@@ -139,19 +166,25 @@ def evaluate(
 
 
 def predict(
-    run_dir: Path | str, source: str, keep: bool = False, threshold: float = 0.5
-) -> tuple[dict, str, Iterator[tuple[list[dict], list[dict] | None]]]:
-    """Predict rows from a CSV/JSON file (or ``-`` for stdin) with a run's model, batch by batch.
+    run_dir: Path | str, source: str, keep: bool = False, threshold: float = 0.5, skip_bad: bool = False,
+    input_format: str | None = None,
+) -> tuple[dict, str, Iterator[tuple[list[dict], Any, list[str]]]]:
+    """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
-    Large CSV files are read in chunks, so memory stays flat however long the file is.
+    Tables are read in chunks, so memory stays flat however long the file is. The run's feature spec is
+    applied to each row as in training (fills for missing values, categories as text).
 
     Args:
         keep: also yield the input rows (for ``--keep``).
         threshold: binary classifiers predict the second class when its probability is >= threshold.
+        skip_bad: leave out rows that cannot be encoded (wrong type, missing value without a fill) and yield
+            their messages, instead of stopping at the first.
+        input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
 
     Returns:
-        (meta, input_format, batches): the run's dataset description, ``csv``/``json``, and an iterator of
-        (records, input_rows) per batch (records as in ``inference.predict_records``).
+        (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
+        (records, input_rows, problems) per batch (records as in ``inference.predict_records``; input_rows a
+        DataFrame of the good rows or None; problems one message per bad row).
 
     Raises:
         UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
@@ -159,13 +192,13 @@ def predict(
     from nnrun.data import predict_batches
 
     run, _, meta = _load_run(run_dir)
-    fmt, batches = predict_batches(source, meta, keep=keep)
+    fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format)
     from nnrun.inference import load_model, predict_records
 
     model = load_model(run)
 
-    def predicted() -> Iterator[tuple[list[dict], list[dict] | None]]:
-        for x, rows in batches:
-            yield predict_records(model, x, meta, threshold=threshold), rows
+    def predicted() -> Iterator[tuple[list[dict], Any, list[str]]]:
+        for x, rows, problems in batches:
+            yield predict_records(model, x, meta, threshold=threshold), rows, problems
 
     return meta, fmt, predicted()

@@ -22,15 +22,31 @@ def _make(kind: str, spec: Any, keras: Any) -> Any:
     return found.key
 
 
-def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
-    """Build and compile the model a config describes.
+def input_shape(spec: dict) -> tuple[int, ...]:
+    """Shape of one example as the layer stack receives it (after categorical encoding), without the batch
+    axis: ``(encoded_width,)`` for tables, the array's shape for NPZ/NPY data."""
+    from nnrun.features import encoded_width
+
+    return tuple(spec["shape"]) if spec.get("shape") else (encoded_width(spec),)
+
+
+def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = None) -> Any:
+    """Build and compile the model a config describes, with the data's preprocessing inside it.
+
+    The config's layers form a ``keras.Sequential``. With ``data.normalize`` a ``Normalization`` layer
+    (the training split's mean and variance, from ``spec``) comes first. With categorical columns the
+    saved model is a functional ``keras.Model`` around that Sequential: inputs ``numeric``
+    (batch_size, num_numeric) float32 and ``cat_<i>`` (batch_size, 1) strings, each categorical column
+    encoded by ``StringLookup`` (vocabulary of the training split, out-of-vocabulary index 0) then one-hot
+    or ``Embedding`` + ``Flatten``, all concatenated in column order.
 
     Args:
         loaded: the LoadedConfig (its locations name the failing layer in errors).
-        input_shape: shape of one example, without the batch axis, e.g. ``(num_features,)``.
+        input_shape: shape of one example reaching the layers, without the batch axis, e.g. ``(num_features,)``.
+        spec: the feature spec (``nnrun.features``); None = plain numeric input.
 
     Returns:
-        A compiled ``keras.Sequential`` whose input is ``keras.Input(shape=input_shape)``.
+        A compiled model (``keras.Sequential``, or ``keras.Model`` with categorical inputs).
 
     Raises:
         ConfigError: Keras refuses a layer's arguments, a layer cannot take the previous output shape,
@@ -38,8 +54,11 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
     """
     keras = _keras()
     cfg = loaded.config.model
+    spec = spec or {"categorical": [], "numeric": [], "normalize": False}
     model = keras.Sequential(name=loaded.config.name.replace("-", "_").replace(".", "_"))
     model.add(keras.Input(shape=input_shape))
+    if spec.get("normalize") and spec.get("mean") is not None and not spec["categorical"]:
+        model.add(_normalization(spec, keras))
     for i, layer_cfg in enumerate(cfg.layers):
         path = ("model", "layers", i)
         try:
@@ -59,6 +78,11 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
             raise loaded.error(
                 path, f"{layer_cfg.type} cannot take input of shape {_shape(shape_in)}: {_first_line(exc)}"
             ) from None
+    if spec["categorical"]:
+        if any(isinstance(layer, keras.layers.Normalization) for layer in model.layers):
+            raise loaded.error(("model", "layers", 0), "a Normalization layer cannot take categorical inputs; use "
+                               "data.normalize: true (it normalizes the numeric columns only)")
+        model = _with_categorical_inputs(model, spec, keras, loaded.config.name)
     try:
         model.compile(
             loss=_make("losses", cfg.loss, keras),
@@ -69,6 +93,35 @@ def build_model(loaded: Any, input_shape: tuple[int, ...]) -> Any:
     except Exception as exc:
         raise loaded.error(("model",), f"Keras refused to compile the model: {_first_line(exc)}") from None
     return model
+
+
+def _normalization(spec: dict, keras: Any) -> Any:
+    """Keras Normalization with the training split's statistics: (x - mean) / sqrt(variance) per feature
+    (a constant feature, variance 0, becomes 0: Keras divides by max(sqrt(variance), epsilon))."""
+    return keras.layers.Normalization(mean=spec["mean"], variance=spec["variance"], name="normalize")
+
+
+def _with_categorical_inputs(stack: Any, spec: dict, keras: Any, name: str) -> Any:
+    """A functional model: named inputs -> normalization / StringLookup encodings -> concatenate -> stack."""
+    inputs, parts = {}, []
+    if spec["numeric"]:
+        num = keras.Input(shape=(len(spec["numeric"]),), name="numeric")
+        inputs["numeric"] = num
+        parts.append(_normalization(spec, keras)(num) if spec.get("normalize") and spec.get("mean") else num)
+    for c in spec["categorical"]:
+        inp = keras.Input(shape=(1,), dtype="string", name=c["input"])
+        inputs[c["input"]] = inp
+        if c["encoding"] == "one_hot":
+            out = keras.layers.StringLookup(vocabulary=c["vocabulary"], num_oov_indices=1, output_mode="one_hot",
+                                            name=f"{c['input']}_one_hot")(inp)
+        else:
+            ids = keras.layers.StringLookup(vocabulary=c["vocabulary"], num_oov_indices=1,
+                                            name=f"{c['input']}_lookup")(inp)
+            emb = keras.layers.Embedding(len(c["vocabulary"]) + 1, c["output_dim"], name=f"{c['input']}_embedding")
+            out = keras.layers.Flatten(name=f"{c['input']}_flatten")(emb(ids))
+        parts.append(out)
+    joined = keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0]
+    return keras.Model(inputs, stack(joined), name=f"{name.replace('-', '_').replace('.', '_')}_with_inputs")
 
 
 def adapt_preprocessing(loaded: Any, model: Any, x_train: Any) -> list[str]:
@@ -86,11 +139,16 @@ def adapt_preprocessing(loaded: Any, model: Any, x_train: Any) -> list[str]:
     """
     keras = _keras()
     adapted = []
-    for i, layer in enumerate(model.layers):
+    if not isinstance(model, keras.Sequential):
+        return adapted  # categorical inputs: data.normalize does it (user Normalization layers are refused)
+    layers = list(model.layers)
+    if layers and layers[0].name == "normalize":  # data.normalize's own layer, already set
+        layers = layers[1:]
+    for i, layer in enumerate(layers):
         needs = isinstance(layer, keras.layers.Normalization) and getattr(layer, "input_mean", None) is None
         if not needs:
             continue
-        if i != 0:
+        if i != 0 or len(layers) != len(model.layers):
             raise loaded.error(("model", "layers", i), "Normalization learns its mean and variance from the data "
                                "only as the first layer; move it first, or give mean and variance")
         layer.adapt(x_train)

@@ -69,9 +69,82 @@ def _from_logits(config) -> bool:
     return bool(config.model.loss.kwargs.get("from_logits", False))
 
 
+def has_validation(config) -> bool:
+    """Whether training has validation data: a ``validation_split`` or a ``data.validation`` file."""
+    return config.training.validation_split > 0 or config.data.validation is not None
+
+
+def _policies(missing) -> dict:
+    return missing if isinstance(missing, dict) else {"*": missing}
+
+
+def data_config_problems(config) -> list[Problem]:
+    """Consistency of the ``data:`` section and the splits (no file is read)."""
+    d, t = config.data, config.training
+    problems: list[Problem] = []
+    if t.validation_split + t.test_split >= 1.0:
+        problems.append((("training", "test_split"), f"validation_split + test_split = "
+                         f"{t.validation_split + t.test_split:g} leaves no training examples; keep the sum below 1"))
+    if d.validation is not None and t.validation_split > 0:
+        problems.append((("data", "validation"), "give a validation file or training.validation_split, not both"))
+    if d.test is not None and t.test_split > 0:
+        problems.append((("data", "test"), "give a test file or training.test_split, not both"))
+    policies = _policies(d.missing)
+    for col, policy in policies.items():
+        at = ("data", "missing") if col == "*" else ("data", "missing", col)
+        if policy == "constant":
+            fill = d.fill_value
+            if fill is None or (isinstance(fill, dict) and col != "*" and col not in fill):
+                problems.append((at, "missing: constant needs data.fill_value (one value, or a mapping "
+                                 "column -> value)"))
+    if d.fill_value is not None and "constant" not in policies.values():
+        problems.append((("data", "fill_value"), "fill_value is used only with missing: constant"))
+    fmt = d.format or _extension_format(d.path)
+    if d.target_path is not None and fmt != "npy":
+        problems.append((("data", "target_path"), "target_path goes with a .npy features file; other formats "
+                         "hold the target as a column (data.target)"))
+    if fmt == "npy" and d.target_path is None:
+        problems.append((("data", "path"), "a .npy file holds the features only: give data.target_path (the "
+                         "targets' .npy file), or use one .npz file with arrays x and y"))
+    if fmt in ("npz", "npy"):
+        for key in ("features", "categorical", "na_values", "comment", "delimiter", "header"):
+            if getattr(d, key) not in (None, [], {}):
+                problems.append((("data", key), f"{key} applies to tables, not to {fmt} arrays"))
+        if d.drop:
+            problems.append((("data", "drop"), f"drop applies to tables, not to {fmt} arrays"))
+        if d.missing != "error":
+            problems.append((("data", "missing"), f"{fmt} arrays hold numbers only: missing values are an error"))
+    if d.features is not None:
+        if d.target in d.features:
+            problems.append((("data", "features"), f"the target {d.target!r} is also listed as a feature"))
+        overlap = [c for c in d.drop if c in d.features]
+        if overlap:
+            problems.append((("data", "drop"), f"{overlap[0]!r} is both in features and in drop"))
+        dup = sorted({str(c) for c in d.features if d.features.count(c) > 1})
+        if dup:
+            problems.append((("data", "features"), f"listed twice: {', '.join(dup)}"))
+    if d.target in d.drop:
+        problems.append((("data", "drop"), f"the target {d.target!r} is in drop"))
+    if isinstance(d.categorical, dict):
+        for col, spec in d.categorical.items():
+            if spec.output_dim is not None and spec.encoding != "embedding":
+                problems.append((("data", "categorical", col, "output_dim"), "output_dim goes with "
+                                 "encoding: embedding"))
+    return problems
+
+
+def _extension_format(path: str | None) -> str | None:
+    """The format a file name implies (``.tsv`` -> tsv, ``.parquet`` -> parquet, …), None for unknown."""
+    if path is None:
+        return None
+    from nnrun.sources import format_of
+
+    return format_of(path, None)
+
+
 def static_problems(config) -> list[Problem]:
     """Checks that need only the config (run by ``nnrun validate``)."""
-    problems: list[Problem] = []
+    problems: list[Problem] = data_config_problems(config)
     encoding = target_encoding(config)
     loss = config.model.loss.type
     if config.task == "classification" and encoding == "regression":

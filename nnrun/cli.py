@@ -158,25 +158,37 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               help="Input columns to copy to the output (comma-separated names, or * for all); CSV input only.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="Binary classifiers: predict the second class when its probability is >= this.")
-def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None, threshold: float) -> None:
+@click.option("--skip-bad-rows", "skip_bad", is_flag=True,
+              help="Leave out rows that cannot be read (reported on stderr with their line) instead of stopping.")
+@click.option("--input-format", "in_format", type=click.Choice(["csv", "tsv", "jsonl", "parquet", "json", "npz"]),
+              default=None, help="Input format (default: from the extension).")
+def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None, threshold: float,
+            skip_bad: bool, in_format: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Large CSV files are
     streamed in chunks (memory stays flat).
 
         nnrun predict runs/iris --input new_flowers.csv --output predictions.csv
     """
-    from nnrun import api, render
+    from nnrun import api, console, render
 
-    meta, in_fmt, batches = api.predict(run_dir, source, keep=bool(keep), threshold=threshold)
+    meta, in_fmt, batches = api.predict(run_dir, source, keep=bool(keep), threshold=threshold,
+                                        skip_bad=skip_bad, input_format=in_format)
     if fmt is None:
         fmt = output.rsplit(".", 1)[-1].lower() if output.lower().endswith((".csv", ".json")) else in_fmt
+        fmt = fmt if fmt in ("csv", "json") else "csv"
     writer = render.PredictionWriter(output, fmt, meta, keep)
-    ok = False
+    ok, skipped = False, 0
     try:
-        for records, rows in batches:
-            writer.write(records, rows)
+        for records, rows, problems in batches:
+            for message in problems[: max(0, 20 - skipped)]:
+                console.warn(f"skipped {message}")
+            skipped += len(problems)
+            writer.write(records, rows.to_dict("records") if rows is not None else None)
         ok = True
     finally:
         writer.close(ok)
+    if skip_bad:
+        console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
 
 
 @cli.command()

@@ -63,21 +63,73 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Column = Annotated[int, Field(strict=True)] | StrictStr
+Missing = Literal["error", "drop", "mean", "median", "most_frequent", "constant"]
+Scalar = Annotated[float, BeforeValidator(_no_bool)] | StrictStr
+
+
+class FileRef(_Strict):
+    """Another file with the same columns as ``data.path`` (read with the same options)."""
+
+    path: StrictStr = Field(description="CSV/TSV/Parquet/JSONL file with the training file's columns.")
+
+
+class CategoricalSpec(_Strict):
+    """How one categorical column is encoded inside the model."""
+
+    encoding: Literal["one_hot", "embedding"] = Field(
+        "one_hot", description="one_hot: keras StringLookup(output_mode='one_hot'); embedding: StringLookup + "
+        "Embedding(output_dim) + Flatten.")
+    output_dim: PositiveInt | None = Field(None, description="Embedding width (encoding: embedding); default 8.")
+
+
 class DataConfig(_Strict):
-    """Where the examples come from: inline arrays (``x``, ``y``) or a CSV file (``path``)."""
+    """Where the examples come from: inline arrays (``x``, ``y``) or a file (``path``), and how its columns
+    become the model's inputs."""
 
     x: list[Any] | None = Field(None, description="Inline features, shape (num_samples, num_features).")
     y: list[Any] | None = Field(None, description="Inline targets, shape (num_samples,).")
     path: StrictStr | None = Field(
-        None, description="CSV/TSV file; relative paths are tried from the working directory, then the config's."
+        None, description="CSV/TSV, Parquet, JSON Lines, NPZ (arrays x, y) or NPY file; relative paths are tried "
+        "from the working directory, then the config's."
     )
+    format: Literal["csv", "tsv", "parquet", "jsonl", "npz", "npy"] | None = Field(
+        None, description="File format; null = from the extension (.csv .tsv .txt .parquet .jsonl .ndjson .npz .npy)."
+    )
+    target_path: StrictStr | None = Field(None, description="With a .npy features file: the .npy file of targets.")
     header: StrictBool | None = Field(None, description="Whether the file has a header row; null = detect.")
-    target: Annotated[int, Field(strict=True)] | StrictStr = Field(
-        -1, description="Target column: name, or 0-based index (negative counts from the end)."
-    )
+    target: Column = Field(-1, description="Target column: name, or 0-based index (negative counts from the end).")
+    features: list[Column] | None = Field(
+        None, description="Feature columns by name or index, in this order; null = every column but the target "
+        "and `drop`.")
+    drop: list[Column] = Field(default_factory=list, description="Columns to ignore (ids, leaks).")
     delimiter: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
         None, description="Field separator, one character; null = detect (',', ';', tab, '|')."
     )
+    comment: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
+        None, description="Lines starting with this character are skipped, e.g. '#'."
+    )
+    na_values: list[StrictStr] | None = Field(
+        None, description="Cells that mean 'missing'; null = '', '?', 'NA', 'N/A', 'NaN', 'nan', 'null', 'None'."
+    )
+    missing: Missing | dict[StrictStr, Missing] = Field(
+        "error", description="Missing feature values: error (default; names the column and rows), drop (the row), "
+        "mean, median, most_frequent or constant (fill_value); one policy, or a mapping column -> policy "
+        "(columns not listed: error). Fill values are learnt on the training split only."
+    )
+    fill_value: Scalar | dict[StrictStr, Scalar] | None = Field(
+        None, description="The value for missing: constant (one value, or a mapping column -> value)."
+    )
+    categorical: list[StrictStr] | dict[StrictStr, CategoricalSpec] | None = Field(
+        None, description="Columns encoded as categories inside the model (text columns are detected as "
+        "categorical anyway); a list, or a mapping column -> {encoding, output_dim}."
+    )
+    normalize: StrictBool = Field(
+        False, description="Put a Keras Normalization layer (mean/variance of the training split) at the front "
+        "of the model for the numeric features."
+    )
+    validation: FileRef | None = Field(None, description="Explicit validation file (instead of validation_split).")
+    test: FileRef | None = Field(None, description="Explicit test file (instead of test_split).")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -132,7 +184,10 @@ class TrainingConfig(_Strict):
 
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 32
-    validation_split: Fraction = 0.0
+    validation_split: Fraction = Field(0.0, description="Fraction of the examples held out for validation "
+                                       "(shuffled with the seed, stratified for classification).")
+    test_split: Fraction = Field(0.0, description="Fraction held out as a test set, never seen in training; "
+                                 "`nnrun evaluate RUN` reports it.")
     shuffle: StrictBool = True
     steps_per_execution: PositiveInt = Field(
         1, description="Batches run per call into TensorFlow (Keras compile argument); raise it for small models."
@@ -243,7 +298,7 @@ def config_gates(loaded: LoadedConfig) -> list:
     Raises:
         ConfigError: bad syntax or unknown metric names, every one listed.
     """
-    from nnrun.checks import gate_metric_names
+    from nnrun.checks import gate_metric_names, has_validation
     from nnrun.gates import check_names, parse_gate
 
     parsed, messages = [], []
@@ -253,7 +308,7 @@ def config_gates(loaded: LoadedConfig) -> list:
                                      metric=metric))
         except ConfigError as exc:
             messages.append(str(exc))
-    available = set(gate_metric_names(loaded.config, loaded.config.training.validation_split > 0))
+    available = set(gate_metric_names(loaded.config, has_validation(loaded.config)))
     messages += check_names(parsed, available)
     if messages:
         raise ConfigError("\n".join(messages))

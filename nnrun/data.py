@@ -6,8 +6,6 @@ No TensorFlow here: the arrays go to ``model.fit`` as NumPy.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
 import json
 import math
@@ -20,30 +18,47 @@ from typing import Any
 import numpy as np
 
 from nnrun.errors import DataError
+from nnrun.sources import (  # noqa: F401 (re-exported: detect_header, sniff_delimiter for callers and tests)
+    NA_VALUES,
+    RawTable,
+    _is_number,
+    decode,
+    detect_header,
+    format_of,
+    iter_frames,
+    json_lines,
+    read_arrays,
+    read_bytes,
+    read_csv,
+    read_raw,
+    resolve_path,
+    sniff_delimiter,
+)
 
-DELIMITERS = ",;\t|"
 _INT = re.compile(r"^[+-]?[0-9]+$")
-_MISSING = {"", "?", "NA", "N/A", "NaN", "nan", "null", "None"}
 
 
 @dataclass
 class Table:
-    """Features and raw targets read from a file or from inline config arrays.
+    """Examples read from a file or from inline config arrays.
 
     Attributes:
-        x: float32 array, shape (num_samples, num_features).
-        y: raw target values, shape (num_samples,): strings or numbers as in the source.
+        y: raw target values, shape (num_samples,): strings or numbers as in the source (or one-hot rows,
+            shape (num_samples, num_classes), from NPZ arrays).
         feature_names: one name per feature column (header names, or ``col<i>`` without a header).
         target_name: name of the target column.
         source: the file path as resolved, or ``inline``.
         sha256: SHA-256 of the file's bytes (None for inline data).
-        columns: all column names of the file in order, target included (for reading predict input).
+        columns: all column names of the file in order, target included.
         target_index: position of the target among ``columns``.
-        header: whether the file had a header row.
-        delimiter: the field separator used.
+        header: whether the file had a header row. delimiter: the CSV field separator (None otherwise).
+        fmt: csv, tsv, parquet, jsonl, npz, npy or inline.
+        raw: the file's columns before encoding (tables; None for arrays and inline data).
+        kinds: ``numeric``/``categorical`` per feature column (tables).
+        spec: the feature spec that made ``x`` (``nnrun.features``).
+        dropped: rows left out because a ``missing: drop`` column was empty there.
     """
 
-    x: np.ndarray
     y: np.ndarray
     feature_names: list[str]
     target_name: str
@@ -52,398 +67,208 @@ class Table:
     columns: list[str] = field(default_factory=list)
     target_index: int = -1
     header: bool = False
-    delimiter: str = ","
+    delimiter: str | None = ","
+    fmt: str = "csv"
+    raw: Any = None
+    kinds: dict[str, str] | None = None
+    spec: dict | None = None
+    dropped: int = 0
+    inputs: Any = None
+
+    @property
+    def x(self) -> Any:
+        """Model inputs: float32 ``(num_samples, num_features)`` (any rank for arrays), or a dict with
+        categorical inputs (see ``nnrun.features``). Encoded on first use with a spec fitted on every row
+        unless ``encode`` ran first with the training rows."""
+        if self.inputs is None:
+            self.encode(np.arange(len(self.y)), None)
+        return self.inputs
+
+    def encode(self, train_idx: np.ndarray, data_cfg: Any) -> dict:
+        """Fit the feature spec on rows ``train_idx`` (fill values, vocabularies, normalization) and encode
+        every row with it. Returns the spec."""
+        from nnrun import features
+
+        if self.raw is None:  # arrays / inline: numbers already
+            if self.spec is None:
+                self.spec = _array_spec(self.inputs, self.feature_names, data_cfg, train_idx)
+            return self.spec
+        cfg = data_cfg if data_cfg is not None else _DefaultData()
+        self.spec = features.fit(self.raw.frame.iloc[train_idx], self.feature_names, self.kinds, cfg, self.source)
+        self.inputs, _, _ = features.transform(self.raw.frame, self.spec, self.raw.where)
+        return self.spec
+
+
+class _DefaultData:
+    """The ``data:`` options that matter to encoding, at their defaults (for a Table read without a config)."""
+
+    categorical = None
+    missing = "error"
+    fill_value = None
+    normalize = False
+    na_values = None
+
+
+def _array_spec(x: np.ndarray, names: list[str], data_cfg: Any, train_idx: np.ndarray) -> dict:
+    """The spec of numeric arrays (NPZ/NPY, inline): the input shape and, with ``normalize``, per-channel
+    mean and variance of the training rows (over every axis but the last)."""
+    from nnrun.features import plain_spec
+
+    spec = plain_spec(x.shape[-1], names)
+    spec["shape"] = list(x.shape[1:])
+    if data_cfg is not None and data_cfg.normalize:
+        xt = x[train_idx].astype(np.float64)
+        axes = tuple(range(xt.ndim - 1))
+        spec.update(normalize=True, mean=xt.mean(axis=axes).tolist(), variance=xt.var(axis=axes).tolist())
+    return spec
 
 
 # ------------------------------------------------------------------------------------------ reading
-def resolve_path(path: str, config_path: Path | None) -> Path:
-    """Resolve a data path: as given (relative to the working directory), else relative to the config.
-
-    Raises:
-        DataError: neither exists; the message lists both places tried.
-    """
-    p = Path(path).expanduser()
-    if p.exists() or p.is_absolute() or config_path is None:
-        candidate = p
-    else:
-        candidate = config_path.parent / p
-        if not candidate.exists():
-            raise DataError(f"{path}: no such data file (looked in {Path.cwd()} and {config_path.parent})")
-    if not candidate.exists():
-        raise DataError(f"{path}: no such data file")
-    if candidate.is_dir():
-        raise DataError(f"{candidate}: is a directory, expected a CSV file")
-    if not candidate.is_file():
-        raise DataError(f"{candidate}: not a regular file (a device or pipe?); expected a CSV file")
-    return candidate
-
-
-def read_bytes(path: Path | str, what: str = "CSV file") -> bytes:
-    """Read a data or input file's bytes.
-
-    Raises:
-        DataError: missing, a directory, not a regular file (device, pipe), or unreadable; path named.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected a {what}")
-    if not path.is_file():
-        raise DataError(f"{path}: not a regular file (a device or pipe?); expected a {what}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def decode(raw: bytes, name: str) -> str:
-    """Decode UTF-8 bytes of a data file, refusing binary and empty files with a clear message."""
-    if b"\x00" in raw[:65536]:
-        raise DataError(f"{name}: holds NUL bytes: this is a binary file, not CSV text")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{name}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
-    if not text.strip():
-        raise DataError(f"{name}: the file is empty")
-    return text
-
-
-def sniff_delimiter(text: str) -> str:
-    """Guess the field separator among ``, ; tab |`` from the first lines (csv.Sniffer); default ','."""
-    sample = "\n".join(text.splitlines()[:20])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        return ","
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        return False
-
-
-def detect_header(rows: list[list[str]]) -> bool:
-    """Guess whether the first row is a header: every cell of it is a non-number (a name), and some
-    column holds numbers in the rows below. ``5.1,3.5,1.4,0.2,Iris-setosa`` is data; ``width,height,kind``
-    over numeric rows is a header. Set ``data.header`` when the guess is wrong.
-    """
-    if not rows or any(_is_number(c) or c.strip() in _MISSING for c in rows[0]):
-        return False
-    rest = rows[1:]
-    if not rest:  # a single row of names: a header with no data (reported as such)
-        return True
-    return any(
-        all(_is_number(r[j]) for r in rest if j < len(r) and r[j].strip()) and any(j < len(r) for r in rest)
-        for j in range(len(rows[0]))
-    )
-
-
-def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
-    """Parse CSV text with pandas.
-
-    Returns:
-        (frame, header, delimiter): a DataFrame of strings/numbers with string column names, and the
-        header and delimiter actually used.
-
-    Raises:
-        DataError: a row whose field count differs from the first row's, or unparsable text.
-    """
-    import pandas as pd
-
-    delimiter = delimiter or sniff_delimiter(text)
-    lines = [ln for ln in text.splitlines() if ln.strip()][:21]
-    sample = list(csv.reader(lines, delimiter=delimiter))
-    if header is None:
-        header = detect_header(sample)
-    _check_field_counts(text, name, delimiter)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            header=0 if header else None,
-            skipinitialspace=True,
-            skip_blank_lines=False,  # blank lines are dropped below, keeping row labels = file line offsets
-            dtype=str,
-            keep_default_na=False,
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{name}{_parser_message(str(exc))}") from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{name}: the file holds no data rows") from None
-    blank = frame.isna().all(axis=1) | frame.fillna("").apply(lambda c: c.str.strip() == "").all(axis=1)
-    frame = frame[~blank]
-    _check_short_rows(frame, name, 2 if header else 1)
-    if header:
-        names = [c.strip() for c in sample[0]] if sample else [str(c).strip() for c in frame.columns]
-        dup = sorted({c for c in names if names.count(c) > 1})
-        if dup:  # pandas would rename them a, a.1, …
-            raise DataError(f"{name}:1: duplicate column names in the header: {', '.join(dup)}; rename them")
-        frame.columns = [str(c).strip() for c in frame.columns]
-    else:
-        frame.columns = [f"col{i}" for i in range(frame.shape[1])]
-    if frame.shape[0] == 0:
-        raise DataError(f"{name}: the file has a header but no data rows")
-    return frame, header, delimiter
-
-
-def _check_field_counts(text: str, name: str, delimiter: str) -> None:
-    """Refuse a file whose rows have different numbers of fields, naming the first such line. (pandas fills
-    missing trailing fields silently, so the careful path counts them with the csv module.)"""
-    expected = None
-    for lineno, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), 1):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        if expected is None:
-            expected = len(row)
-        elif len(row) != expected:
-            raise DataError(f"{name}:{lineno}: expected {expected} fields like the first line, got {len(row)}; "
-                            "every row needs the same number of columns")
-
-
-def _check_short_rows(frame, name: str, first_line: int) -> None:
-    """A row with fewer fields than the first (pandas fills them with NaN; empty fields are "")."""
-    short = frame.isna().any(axis=1)
-    if short.any():
-        i = int(np.flatnonzero(short.to_numpy())[0])
-        got = int(frame.iloc[i].notna().sum())
-        raise DataError(f"{name}:{first_line + int(frame.index[i])}: expected {frame.shape[1]} fields like the first "
-                        f"line, got {got}; every row needs the same number of columns")
-
-
-_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-
-
-def _parser_message(msg: str) -> str:
-    """pandas' "Error tokenizing data. C error: Expected 5 fields in line 7, saw 6" as ``:7: …``."""
-    m = _FIELDS.search(msg)
-    if m:
-        expected, line, saw = m.groups()
-        return (f":{line}: expected {expected} fields like the first line, got {saw}; every row needs the same "
-                "number of columns")
-    return f": {msg.strip().splitlines()[-1] if msg.strip() else 'unreadable CSV'}"
-
-
-def to_float_matrix(frame, name: str, first_line: int) -> np.ndarray:
-    """Convert feature columns to float32, naming the first bad cell.
-
-    Args:
-        frame: DataFrame of feature columns (strings).
-        name: file name for messages.
-        first_line: file line number of the frame's first row (1-based).
-
-    Raises:
-        DataError: a non-numeric, missing, NaN or infinite value, naming column and line(s).
-    """
-    import pandas as pd
-
-    try:  # fast path: every cell parses (float() accepts surrounding spaces); checked for NaN/inf below
-        with np.errstate(over="ignore", invalid="ignore"):
-            fast = np.asarray(frame.to_numpy(dtype=object), dtype=np.float64)
-            if np.isfinite(fast.astype(np.float32)).all() and fast.shape[1] == len(frame.columns):
-                return fast.astype(np.float32)
-    except (ValueError, TypeError):
-        pass  # the column-by-column pass below names the first bad cell
-
-    def line(i: int) -> int:  # row labels count every line after the header, blank ones included
-        return first_line + int(frame.index[i])
-
-    cols = []
-    for col in frame.columns:
-        raw = frame[col]
-        num = pd.to_numeric(raw.str.strip() if raw.dtype == object else raw, errors="coerce")
-        empty = raw.astype(str).str.strip().isin(["", "?", "NA", "NaN", "nan", "null", "None"])
-        bad = num.isna() & ~empty
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{name}:{line(i)}: column {col!r}: expected a number, got {raw.iloc[i]!r}; "
-                "non-numeric feature columns are not supported yet: drop the column or encode it as numbers"
-            )
-        if empty.any() or num.isna().any():
-            rows = [line(int(i)) for i in np.flatnonzero((empty | num.isna()).to_numpy())[:5]]
-            raise DataError(
-                f"{name}:{rows[0]}: column {col!r}: missing value (empty, ?, NA or NaN) at line(s) "
-                f"{', '.join(map(str, rows))}; remove or fill these rows"
-            )
-        values = num.to_numpy(dtype=np.float64)
-        with np.errstate(over="ignore"):
-            finite = np.isfinite(values.astype(np.float32))  # beyond ±3.4e38 a value overflows float32
-        if not finite.all():
-            i = int(np.flatnonzero(~finite)[0])
-            raise DataError(f"{name}:{line(i)}: column {col!r}: expected a finite number within float32 range "
-                            f"(±3.4e38), got {raw.iloc[i]!r}")
-        cols.append(values)
-    return np.stack(cols, axis=1).astype(np.float32) if cols else np.zeros((len(frame), 0), np.float32)
-
-
-def _target_column(target: int | str, columns: list[str], header: bool, name: str) -> int:
-    if isinstance(target, str):
-        if not header:
-            raise DataError(
-                f"{name}: data.target is the column name {target!r}, but the file has no header row; "
-                f"give the column index (0..{len(columns) - 1}) or set data.header: true"
-            )
-        if target not in columns:
-            from nnrun.registry import suggest
-
-            raise DataError(
-                f"{name}: data.target: no column named {target!r}{suggest(target, columns)}; "
-                f"columns are: {', '.join(columns)}"
-            )
-        return columns.index(target)
-    if not -len(columns) <= target < len(columns):
-        raise DataError(
-            f"{name}: data.target: column index {target} is out of range; the file has {len(columns)} columns "
-            f"(0..{len(columns) - 1}, or -1 for the last)"
-        )
-    return target % len(columns)
-
-
 def read_table(data_cfg, config_path: Path | None = None, path_override: Path | str | None = None) -> Table:
-    """Read the examples described by a ``data:`` config section.
+    """Read the examples described by a ``data:`` config section (not yet encoded: see ``Table.encode``).
 
     Args:
         data_cfg: the DataConfig.
         config_path: the config file, for resolving relative data paths.
-        path_override: read this file instead of ``data_cfg.path`` (same columns), e.g. ``evaluate --data``.
+        path_override: read this file instead of ``data_cfg.path`` (same columns).
 
     Returns:
-        The Table.
+        The Table; rows with a missing value in a ``missing: drop`` column are left out (``Table.dropped``).
 
     Raises:
-        DataError: unreadable files, bad values, a missing target column.
+        DataError: unreadable files, bad values (file:line named), missing values without a policy,
+            a missing target column.
     """
+    from nnrun import features
+
     if path_override is None and data_cfg.path is None:
         return _inline_table(data_cfg)
     path = Path(path_override) if path_override is not None else resolve_path(data_cfg.path, config_path)
     if path_override is not None and not path.exists():
         raise DataError(f"{path}: no such data file")
-    raw = read_bytes(path)
-    text = decode(raw, str(path))
-    fast = _fast_table(text, data_cfg)
-    if fast is not None:
-        x, y, columns, t, header, delimiter = fast
-        return Table(
-            x=x, y=y, feature_names=[c for i, c in enumerate(columns) if i != t], target_name=columns[t],
-            source=str(path), sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t,
-            header=header, delimiter=delimiter,
-        )
-    frame, header, delimiter = read_csv(text, str(path), data_cfg.header, data_cfg.delimiter)
-    columns = list(frame.columns)
+    fmt = format_of(path, data_cfg.format)
+    if fmt in ("npz", "npy"):
+        target_path = resolve_path(data_cfg.target_path, config_path) if data_cfg.target_path else None
+        x, y, sha = read_arrays(path, fmt, target_path)
+        names = [f"x{j}" for j in range(x.shape[-1])]
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        y = _typed(y) if y.ndim == 1 else y.astype(np.float32)
+        return Table(y=y, feature_names=names, target_name="y", source=str(path), sha256=sha,
+                     columns=[*names, "y"], target_index=len(names), header=False, delimiter=None, fmt=fmt, inputs=x)
+    raw = read_raw(path, fmt, data_cfg.header, data_cfg.delimiter, data_cfg.comment, data_cfg.target)
+    columns = list(raw.frame.columns)
     if len(columns) < 2:
-        raise DataError(
-            f"{path}: found 1 column (delimiter {delimiter!r}); expected features and a target column. "
-            "Set data.delimiter if the file uses another separator"
-        )
-    t = _target_column(data_cfg.target, columns, header, str(path))
-    features = [c for i, c in enumerate(columns) if i != t]
-    first_line = 2 if header else 1
-    x = to_float_matrix(frame[features], str(path), first_line)
-    y = _target_values(frame[columns[t]], str(path), columns[t], first_line)
+        extra = " Set data.delimiter if the file uses another separator" if raw.delimiter else ""
+        raise DataError(f"{path}: found 1 column{f' (delimiter {raw.delimiter!r})' if raw.delimiter else ''}; "
+                        f"expected features and a target column.{extra}")
+    feats, target = features.select(columns, raw.header, data_cfg, str(path))
+    kinds = features.kinds(raw.frame, feats, data_cfg, raw.where)
+    dropped = features.drop_mask(raw.frame, feats, kinds, data_cfg)
+    if dropped.all():
+        raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
+    if dropped.any():
+        raw.frame = raw.frame[~dropped]
+    y = _target_values(raw.frame[target], raw, target)
+    _check_missing(raw, feats, kinds, data_cfg)
     return Table(
-        x=x, y=y, feature_names=features, target_name=columns[t], source=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t, header=header,
-        delimiter=delimiter,
+        y=y, feature_names=feats, target_name=target, source=str(path), sha256=raw.sha256, columns=columns,
+        target_index=columns.index(target), header=raw.header, delimiter=raw.delimiter, fmt=fmt, raw=raw,
+        kinds=kinds, dropped=int(dropped.sum()),
     )
 
 
-def _fast_table(text: str, data_cfg) -> tuple | None:
-    """Parse a clean numeric table in pandas' C parser (features straight to float64).
+def _check_missing(raw: RawTable, feats: list[str], kinds: dict[str, str], data_cfg: Any) -> None:
+    """Missing values in columns whose policy is ``error``: the column and the first rows, before any split."""
+    from nnrun import features
 
-    Returns None whenever anything is unusual (a non-number, a missing value, ragged rows, a name problem):
-    the careful path then reads the file again and reports the first problem with its line.
-    """
-    import pandas as pd
-
-    delimiter = data_cfg.delimiter or sniff_delimiter(text)
-    lines = [ln for ln in text[:65536].splitlines()[:50] if ln.strip()][:21]
-    sample = list(csv.reader(lines, delimiter=delimiter))
-    if not sample or len(sample[0]) < 2:
-        return None
-    header = data_cfg.header if data_cfg.header is not None else detect_header(sample)
-    names = [c.strip() for c in sample[0]] if header else [f"col{i}" for i in range(len(sample[0]))]
-    if len(set(names)) != len(names):
-        return None
-    try:
-        t = _target_column(data_cfg.target, names, header, "")
-    except DataError:
-        return None
-    dtypes: dict[int, Any] = {i: np.float64 for i in range(len(names)) if i != t}
-    dtypes[t] = str
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0 if header else None, names=range(len(names)),
-                            skipinitialspace=True, dtype=dtypes, keep_default_na=False, engine="c")
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    if frame.empty or frame[t].isna().any():
-        return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        x = frame.drop(columns=[t]).to_numpy(dtype=np.float64).astype(np.float32)
-    if not np.isfinite(x).all():
-        return None
-    y_raw = frame[t].str.strip()
-    if (y_raw.isin(_MISSING) | y_raw.str.lower().isin(["inf", "+inf", "-inf", "infinity", "-infinity"])).any():
-        return None
-    return x, _typed(y_raw.to_numpy()), names, t, header, delimiter
+    na = features.na_set(data_cfg)
+    for col in feats:
+        if features.policy(data_cfg, col) != "error":
+            continue
+        mask = features.parse_numeric(raw.frame[col], na)[1] if kinds[col] == "numeric" else \
+            features.parse_category(raw.frame[col], na)[1]
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            lines = ", ".join(raw.where(raw.frame.index[i]).rsplit(":", 1)[-1].strip() for i in rows[:5])
+            more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+            raise DataError(
+                f"{raw.where(raw.frame.index[rows[0]])}: column {col!r}: missing value "
+                f"({raw.frame[col].iloc[rows[0]]!r}) in {rows.size} row(s): {lines}{more}; set data.missing "
+                f"(drop, mean, median, most_frequent, constant; for all columns or as {{{col}: median}}) or fix "
+                "the rows"
+            )
 
 
-def _target_values(raw, name: str, column: str, first_line: int) -> np.ndarray:
-    """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
-    y_raw = raw.str.strip()
-    bad = y_raw.isin(_MISSING) | y_raw.str.lower().isin(["inf", "+inf", "-inf", "infinity", "-infinity"])
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(f"{name}:{first_line + int(raw.index[i])}: target column {column!r}: expected a label or "
-                        f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
-    return _typed(y_raw.to_numpy())
-
-
-def read_labelled(path: Path | str, meta: dict) -> Table:
-    """Read a labelled file for ``evaluate --data``: the training file's columns, target included.
+def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: bool = True) -> Table:
+    """Read another file with the training file's columns (a validation/test file, ``evaluate --data``) and
+    encode it with the run's feature spec.
 
     With a header (in the training file and this one) columns are matched by name, in any order;
     without one, by position.
 
     Raises:
-        DataError: missing columns (the target named when it is the one missing), or bad values.
+        DataError: missing columns (the target named when it is the one missing), bad values, missing
+            values without a fill.
     """
+    from nnrun import features
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such data file")
-    raw = read_bytes(path)
-    frame, header, delimiter = read_csv(decode(raw, str(path)), str(path), None, None)
-    columns = list(frame.columns)
-    features, target = meta["feature_names"], meta["target_name"]
-    if header and meta.get("header"):
-        missing = [c for c in [*features, target] if c not in columns]
+    fmt = format_of(path, meta.get("format") if meta.get("format") not in (None, "inline") else None)
+    spec = meta["features"]
+    if fmt in ("npz", "npy"):
+        tp = getattr(data_cfg, "target_path", None)
+        x, y, sha = read_arrays(path, fmt, Path(tp) if tp else None)
+        if list(x.shape[1:]) != spec.get("shape", list(x.shape[1:])):
+            raise DataError(f"{path}: x has examples of shape {tuple(x.shape[1:])}; the model takes "
+                            f"{tuple(spec['shape'])}")
+        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+        y = _typed(y) if y.ndim == 1 else y.astype(np.float32)
+        return Table(y=y, feature_names=meta["feature_names"], target_name="y", source=str(path), sha256=sha,
+                     fmt=fmt, inputs=x, spec=spec)
+    comment = getattr(data_cfg, "comment", None)
+    delimiter = getattr(data_cfg, "delimiter", None) if fmt == meta.get("format") else None
+    raw = read_raw(path, fmt, None, delimiter, comment)
+    columns = list(raw.frame.columns)
+    feats, target = meta["feature_names"], meta["target_name"]
+    if raw.header and meta.get("header"):
+        missing = [c for c in [*feats, target] if c not in columns]
         if missing:
             what = "the target column" if missing == [target] else "columns"
-            raise DataError(f"{path}: {what} {', '.join(map(repr, missing))} missing; --data needs the training "
+            raise DataError(f"{path}: {what} {', '.join(map(repr, missing))} missing; the file needs the training "
                             f"file's columns, target included: {', '.join(meta['columns'])}")
-        t = columns.index(target)
     else:
-        if len(columns) == len(features):
-            raise DataError(f"{path}: has {len(columns)} columns, the features only; --data needs the target "
-                            f"column too ({len(meta['columns'])} columns, target at index {meta['target_index']})")
         if len(columns) != len(meta["columns"]):
-            raise DataError(f"{path}: expected {len(meta['columns'])} columns (features and target), "
-                            f"got {len(columns)}")
-        t = meta["target_index"]
-        features = [c for i, c in enumerate(columns) if i != t]
-    first_line = 2 if header else 1
-    x = to_float_matrix(frame[features], str(path), first_line)
-    return Table(
-        x=x, y=_target_values(frame[columns[t]], str(path), columns[t], first_line), feature_names=list(features),
-        target_name=columns[t], source=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(), columns=columns, target_index=t, header=header, delimiter=delimiter,
-    )
+            if len(columns) == len(feats):
+                raise DataError(f"{path}: has {len(columns)} columns, the features only; it needs the target "
+                                f"column too ({len(meta['columns'])} columns, target at index {meta['target_index']})")
+            raise DataError(f"{path}: expected {len(meta['columns'])} columns (features and target), got "
+                            f"{len(columns)}")
+        raw.frame.columns = list(meta["columns"])
+    y = _target_values(raw.frame[target], raw, target)
+    x, _, _ = features.transform(raw.frame, spec, raw.where)
+    return Table(y=y, feature_names=list(feats), target_name=target, source=str(path), sha256=raw.sha256,
+                 columns=columns, target_index=meta["target_index"], header=raw.header, delimiter=raw.delimiter,
+                 fmt=fmt, raw=raw, spec=spec, inputs=x)
+
+
+def read_labelled(path: Path | str, meta: dict) -> Table:
+    """``evaluate --data``: a labelled file with the training file's columns (see ``read_like``)."""
+    return read_like(path, meta)
+
+
+def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
+    """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
+    y_raw = raw_col.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else
+                        ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))).str.strip()
+    bad = y_raw.isin(NA_VALUES) | y_raw.str.lower().isin(["inf", "+inf", "-inf", "infinity", "-infinity"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{raw.where(raw_col.index[i])}: target column {column!r}: expected a label or "
+                        f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
+    return _typed(y_raw.to_numpy())
 
 
 def _typed(values: np.ndarray) -> np.ndarray:
@@ -488,8 +313,8 @@ def _inline_table(data_cfg) -> Table:
         y = y.astype(str).astype(object)
     names = [f"x{j}" for j in range(n_feat)]
     return Table(
-        x=np.asarray(rows, dtype=np.float32), y=y, feature_names=names, target_name="y", source="inline",
-        columns=names + ["y"], target_index=n_feat,
+        inputs=np.asarray(rows, dtype=np.float32), y=y, feature_names=names, target_name="y", source="inline",
+        columns=names + ["y"], target_index=n_feat, delimiter=None, fmt="inline",
     )
 
 
@@ -581,6 +406,22 @@ def split_indices(y: np.ndarray, fraction: float, seed: int, stratify: bool) -> 
     return train_idx, val_idx
 
 
+def split_three(y: np.ndarray, validation: float, test: float, seed: int,
+                stratify: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/validation/test indices: the test rows first (``test`` of all examples), then the validation
+    rows (``validation`` of all examples) from the rest; both shuffled with ``seed`` and stratified by label
+    for classification. With ``test`` 0 this is exactly ``split_indices(y, validation, seed, stratify)``.
+
+    Returns:
+        (train_idx, val_idx, test_idx): sorted int64 arrays that partition ``range(len(y))``.
+    """
+    rest, test_idx = split_indices(y, test, seed, stratify)
+    if validation <= 0:
+        return rest, np.zeros(0, dtype=np.int64), test_idx
+    sub_train, sub_val = split_indices(y[rest], min(validation / (1.0 - test), 0.999), seed, stratify)
+    return rest[sub_train], rest[sub_val], test_idx
+
+
 # ------------------------------------------------------------------------------------ predict input
 #: Files larger than this are predicted in chunks of ``PREDICT_CHUNK_ROWS`` rows (memory stays flat).
 STREAM_MIN_BYTES = 4 * 1024 * 1024
@@ -606,133 +447,166 @@ def _choose_features(columns: list[str], header: bool, meta: dict, name: str) ->
     )
 
 
-def predict_batches(source: str, meta: dict, keep: bool = False, chunk_rows: int = PREDICT_CHUNK_ROWS):
-    """Rows to predict, in batches: a CSV or JSON file, or ``-`` for standard input.
+def predict_batches(source: str, meta: dict, keep: bool = False, chunk_rows: int = PREDICT_CHUNK_ROWS,
+                    skip_bad: bool = False, fmt: str | None = None):
+    """Rows to predict, in batches: a CSV/TSV, JSON Lines, Parquet, JSON or NPZ file, or ``-`` (stdin).
 
-    CSV files over ``STREAM_MIN_BYTES`` are read ``chunk_rows`` rows at a time, so memory stays flat as
-    the file grows; smaller inputs, JSON and stdin are read whole. CSV may include the training target
-    column (dropped by name or position, never shifted); JSON is ``[[...], ...]``, one row ``[...]``,
-    ``{"x": [[...], ...]}`` or ``[{"feature": value, ...}, ...]``.
+    Tables are read ``chunk_rows`` rows at a time, so memory stays flat as the file grows. A table may
+    include the training target column (dropped by name or position, never shifted into the features).
+    JSON is ``[[...], ...]``, one row ``[...]``, ``{"x": [[...], ...]}`` or ``[{"feature": value, ...}, ...]``.
 
     Args:
         source: path, or ``-``.
         meta: the run's dataset description (``dataset.json``).
-        keep: also return each input row as a dict of strings (for ``--keep``).
+        keep: also return the input rows (a DataFrame per batch, for ``--keep``).
+        skip_bad: leave out rows that cannot be encoded (reported) instead of stopping at the first.
+        fmt: the input format; None = from the extension (stdin: JSON or CSV by its first character).
 
     Returns:
-        (fmt, batches): the input format (``csv``/``json``) and an iterator of ``(x, rows)`` with x float32
-        of shape (batch_rows, num_features) and rows the input rows (or None).
+        (fmt, batches): the input format and an iterator of ``(x, rows, problems)``: model inputs for the
+        good rows (see ``nnrun.features``), the good input rows (DataFrame, or None) and messages for the
+        bad ones (``file:line: column 'c': …``).
 
     Raises:
         DataError: unreadable input, wrong column count ("expected 8 features, got 7"), bad values (line named).
     """
-    if source != "-" and Path(source).is_file() and Path(source).stat().st_size > STREAM_MIN_BYTES:
-        with Path(source).open("rb") as fh:
-            head = fh.read(65536)
-        if head.lstrip()[:1] not in (b"[", b"{") and not source.endswith(".json"):
-            return "csv", _stream_csv(Path(source), meta, keep, chunk_rows, head)
-    x, rows, fmt = read_predict_input(source, meta, keep)
-    return fmt, iter([(x, rows)])
+    from nnrun.features import plain_spec
 
-
-def _stream_csv(path: Path, meta: dict, keep: bool, chunk_rows: int, head: bytes):
-    import pandas as pd
-
-    name = str(path)
-    sample_text = decode(head[: head.rfind(b"\n") + 1] or head, name)
-    delimiter = sniff_delimiter(sample_text)
-    lines = [ln for ln in sample_text.splitlines() if ln.strip()][:21]
-    sample = list(csv.reader(lines, delimiter=delimiter))
-    header = detect_header(sample)
-    columns = [c.strip() for c in sample[0]] if header else [f"col{i}" for i in range(len(sample[0]))]
-    features = _choose_features(columns, header, meta, name)
-    first_line = 2 if header else 1
-    reader = pd.read_csv(
-        path, sep=delimiter, header=0 if header else None, names=None if header else columns,
-        skipinitialspace=True, skip_blank_lines=False, dtype=str, keep_default_na=False, engine="c",
-        chunksize=chunk_rows, encoding="utf-8",
-    )
-    try:
-        for chunk in reader:
-            if header:
-                chunk.columns = columns
-            blank = chunk.isna().all(axis=1) | (chunk.fillna("") == "").all(axis=1)
-            chunk = chunk[~blank]
-            short = chunk.isna().any(axis=1)
-            if short.any():
-                i = int(chunk.index[np.flatnonzero(short.to_numpy())[0]])
-                got = int(chunk.loc[i].notna().sum())
-                raise DataError(f"{name}:{first_line + i}: expected {len(columns)} fields like the first line, "
-                                f"got {got}; every row needs the same number of columns")
-            if len(chunk):
-                yield to_float_matrix(chunk[features], name, first_line), chunk.to_dict("records") if keep else None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{name}{_parser_message(str(exc))}") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{name}: not UTF-8 text (byte {exc.start} of a block); save the file as UTF-8") from None
-
-
-def read_predict_input(source: str, meta: dict, keep: bool = True) -> tuple[np.ndarray, list[dict] | None, str]:
-    """Read rows to predict from a CSV or JSON file, or ``-`` for standard input.
-
-    CSV may include the training target column (it is dropped, by name or position, never shifted);
-    JSON is a list of rows (``[[...], ...]``), one row (``[...]``), or ``{"x": [[...], ...]}``.
-
-    Args:
-        source: path, or ``-``.
-        meta: the run's dataset description (``dataset.json``).
-
-    Returns:
-        (x, frame_rows, fmt): float32 features (num_rows, num_features), the input rows as dicts (CSV
-        only, for ``--keep``), and the detected format ``csv`` or ``json``.
-
-    Raises:
-        DataError: unreadable input, wrong column count ("expected 8 features, got 7"), bad values.
-    """
+    spec = meta.get("features") or plain_spec(len(meta["feature_names"]), meta["feature_names"])
     name = "<stdin>" if source == "-" else source
     if source == "-":
         raw = sys.stdin.buffer.read()
-    else:
-        if not Path(source).exists():
-            raise DataError(f"{source}: no such input file")
-        raw = read_bytes(source, "CSV or JSON file")
-    text = decode(raw, name)
-    n_feat = len(meta["feature_names"])
-    if text.lstrip()[:1] in "[{" or name.endswith(".json"):
-        return _json_rows(text, name, n_feat, meta["feature_names"]), None, "json"
-    frame, header, _ = read_csv(text, name, None, None)
-    first_line = 2 if header else 1
-    features = _choose_features(list(frame.columns), header, meta, name)
-    x = to_float_matrix(frame[features], name, first_line)
-    return x, frame.to_dict("records") if keep else None, "csv"
+        text = decode(raw, name)
+        if fmt in (None, "json") and text.lstrip()[:1] in "[{" and fmt != "jsonl":
+            frame = _json_frame(text, name, meta)
+            return "json", iter([_encode_chunk(frame, spec, lambda i: f"{name}: row {int(i) + 1}", keep, skip_bad)])
+        if fmt == "jsonl":
+            frame = json_lines(text, name)
+            return "jsonl", iter([_encode_chunk(frame, spec, lambda i: f"{name}:{int(i) + 1}", keep, skip_bad)])
+        frame, header, _ = read_csv(text, name, None, "\t" if fmt == "tsv" else None)
+        first = frame.attrs.get("first_line", 2 if header else 1)
+        frame = _feature_frame(frame, header, meta, name)
+        return "csv", iter([_encode_chunk(frame, spec, lambda i: f"{name}:{first + int(i)}", keep, skip_bad)])
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{source}: no such input file")
+    if path.is_dir() or not path.is_file():
+        raise DataError(f"{source}: not a regular file; expected a CSV, JSON Lines, Parquet, JSON or NPZ file")
+    fmt = fmt or ("json" if path.suffix.lower() == ".json" else format_of(path, None))
+    if fmt == "json" or (fmt == "csv" and _starts_json(path)):
+        text = decode(read_bytes(path, "JSON file"), name)
+        frame = _json_frame(text, name, meta)
+        return "json", iter([_encode_chunk(frame, spec, lambda i: f"{name}: row {int(i) + 1}", keep, skip_bad)])
+    if fmt in ("npz", "npy"):
+        x = _predict_arrays(path, fmt, spec)
+        return fmt, iter([(x, None, [])])
+    info, frames = iter_frames(path, fmt, chunk_rows)
+
+    def batches():
+        for frame in frames:
+            frame = _feature_frame(frame, info.header, meta, name)
+            yield _encode_chunk(frame, spec, info.where, keep, skip_bad)
+
+    return fmt, batches()
 
 
-def _json_rows(text: str, name: str, n_feat: int, names: list[str] | None = None) -> np.ndarray:
+def read_predict_input(source: str, meta: dict, keep: bool = True) -> tuple[Any, list[dict] | None, str]:
+    """All rows of a predict input at once (small inputs, tests): ``(x, rows as dicts or None, format)``.
+
+    Raises:
+        DataError: as ``predict_batches`` (the first bad row).
+    """
+    from nnrun.features import concat
+
+    fmt, batches = predict_batches(source, meta, keep=keep)
+    xs, rows = [], []
+    for x, frame, _ in batches:
+        xs.append(x)
+        if frame is not None:
+            rows.extend(frame.to_dict("records"))
+    return concat(xs), (rows if keep and fmt != "json" else None), fmt
+
+
+def _starts_json(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(64).lstrip()[:1] in (b"[", b"{")
+
+
+def _feature_frame(frame, header: bool, meta: dict, name: str):
+    """The input columns renamed to the model's feature names (kept columns stay, under their own names)."""
+    feats = _choose_features(list(frame.columns), header, meta, name)
+    if feats == list(meta["feature_names"]):
+        return frame
+    out = frame.copy()
+    out.attrs = {}
+    for mine, theirs in zip(meta["feature_names"], feats, strict=True):
+        out[mine] = frame[theirs]
+    return out
+
+
+def _encode_chunk(frame, spec: dict, where, keep: bool, skip_bad: bool):
+    from nnrun import features
+
+    x, ok, problems = features.transform(frame, spec, where, skip_bad=skip_bad)
+    rows = frame[ok] if keep else None
+    return x, rows, problems
+
+
+def _predict_arrays(path: Path, fmt: str, spec: dict) -> np.ndarray:
+    raw = read_bytes(path, f"{fmt.upper()} file")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as doc:
+            x = doc["x"] if fmt == "npz" else doc
+            x = np.asarray(x)
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: cannot load the arrays (an NPZ needs an array x): {exc}") from None
+    shape = spec.get("shape") or [len(spec["numeric"])]
+    if list(x.shape[1:]) != list(shape):
+        raise DataError(f"{path}: examples of shape {tuple(x.shape[1:])}; the model takes {tuple(shape)}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: x holds NaN or infinite values")
+    return x
+
+
+def _json_frame(text: str, name: str, meta: dict):
+    """A JSON document of rows (lists in feature order, or objects keyed by feature name) as a DataFrame."""
+    import pandas as pd
+
+    names = list(meta["feature_names"])
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     if isinstance(doc, dict):
         if "x" not in doc:
-            raise DataError(f"{name}: expected a list of rows, or an object with key \"x\"")
-        doc = doc["x"]
+            if set(names) <= set(doc):
+                doc = [doc]
+            else:
+                raise DataError(f"{name}: expected a list of rows, or an object with key \"x\"")
+        else:
+            doc = doc["x"]
     if not isinstance(doc, list) or not doc:
         raise DataError(f"{name}: expected a non-empty list of rows")
     if not isinstance(doc[0], (list, dict)):
         doc = [doc]
+    rows = []
     for i, row in enumerate(doc):
-        if isinstance(row, dict) and names:
+        if isinstance(row, dict):
             missing = [f for f in names if f not in row]
             if missing:
                 raise DataError(f"{name}: row {i + 1}: missing feature {missing[0]!r}; the model takes: "
                                 f"{', '.join(names)}")
-            doc[i] = row = [row[f] for f in names]
+            row = [row[f] for f in names]
         if not isinstance(row, list):
-            raise DataError(f"{name}: row {i + 1}: expected a list of {n_feat} numbers"
-                            f"{' or an object keyed by feature name' if names else ''}, got {type(row).__name__}")
-        if len(row) != n_feat:
-            raise DataError(f"{name}: row {i + 1}: expected {n_feat} features, got {len(row)}")
+            raise DataError(f"{name}: row {i + 1}: expected a list of {len(names)} values or an object keyed by "
+                            f"feature name, got {type(row).__name__}")
+        if len(row) != len(names):
+            raise DataError(f"{name}: row {i + 1}: expected {len(names)} features, got {len(row)}")
         for j, v in enumerate(row):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 3.4e38:
-                raise DataError(f"{name}: row {i + 1}, feature {j}: expected a finite number, got {json.dumps(v)}")
-    return np.asarray(doc, dtype=np.float32)
+            if isinstance(v, (list, dict)) or isinstance(v, bool):
+                raise DataError(f"{name}: row {i + 1}, feature {j}: expected a number or a string, got "
+                                f"{json.dumps(v)}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=names, dtype=object)

@@ -63,7 +63,9 @@ def evaluate(
         DataError: labels the model has never seen.
     """
     y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source)
-    keras_metrics = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    from nnrun.inference import keras_inputs
+
+    keras_metrics = model.evaluate(keras_inputs(x), y, batch_size=batch_size, verbose=0, return_dict=True)
     out = outputs(model, x, meta, batch_size=max(batch_size, 1024))
     task = meta["task"]
     if task == "classification":
@@ -80,7 +82,7 @@ def evaluate(
         "run_dir": str(run),
         "data": source,
         "subset": subset,
-        "num_examples": int(len(x)),
+        "num_examples": int(len(y_raw)),
         "task": task,
         "metrics": metrics,
         "report": full,
@@ -88,7 +90,7 @@ def evaluate(
         "evaluated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     rundir.write_json(run / rundir.EVALUATION, doc)
-    title = f"{run.name}: {subset} data ({source}, {len(x)} examples)"
+    title = f"{run.name}: {subset} data ({source}, {len(y_raw)} examples)"
     rundir.write_text(run / REPORT_MD, report.markdown_report(title, full, task, written))
     return doc
 

@@ -27,6 +27,16 @@ def load_model(run_dir: Path, name: str = rundir.MODEL) -> Any:
         raise RunError(f"{path}: cannot load the model: {first}") from None
 
 
+def keras_inputs(x: Any) -> Any:
+    """Model inputs as Keras takes them: categorical string columns (NumPy object arrays, which Keras'
+    array adapter refuses) become ``tf.string`` tensors; numeric arrays pass through."""
+    if not isinstance(x, dict):
+        return x
+    import tensorflow as tf
+
+    return {k: tf.constant(v.astype(str)) if v.dtype == object or v.dtype.kind == "U" else v for k, v in x.items()}
+
+
 def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np.ndarray:
     """The model's outputs as probabilities (classifiers) or values (regressors).
 
@@ -35,7 +45,10 @@ def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np
         [1 - p, p]; logits go through sigmoid/softmax when the loss had ``from_logits``). Regressors:
         shape (num_rows, num_outputs).
     """
-    out = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(len(x), -1)
+    from nnrun.features import nrows
+
+    out = model.predict(keras_inputs(x), batch_size=batch_size, verbose=0)
+    out = np.asarray(out, dtype=np.float64).reshape(nrows(x), -1)
     if meta["task"] == "regression":
         return out
     if meta["target_encoding"] == "binary":
@@ -65,7 +78,9 @@ def predict_records(
         One dict per row: ``{"prediction": label, "probabilities": {class: p, …}}`` for classifiers
         (labels as in the training data, e.g. ``Iris-setosa``), ``{"prediction": value}`` for regressors.
     """
-    if len(x) == 0:
+    from nnrun.features import nrows
+
+    if nrows(x) == 0:
         return []
     out = outputs(model, x, meta, batch_size)
     if meta["task"] == "regression":

@@ -30,12 +30,18 @@ def _now() -> str:
 
 
 def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
-    """Read the data, check it against the config, encode targets and split. No TensorFlow."""
-    from nnrun.data import class_list, encode_targets, read_table, split_indices
+    """Read the data, check it against the config, split it (validation/test: fractions or files), learn the
+    feature spec on the training rows and encode every row with it. No TensorFlow."""
+    import numpy as np
+
+    from nnrun.data import class_list, encode_targets, read_table, split_three
 
     cfg = loaded.config
     table = read_table(cfg.data, loaded.path)
+    if table.dropped:
+        warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
     encoding = target_encoding(cfg)
+    _onehot_targets(loaded, table, encoding)
     classes = class_list(table.y) if encoding != "regression" else None
     if encoding == "regression" and table.y.dtype == object:
         raise DataError(
@@ -45,20 +51,43 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
     problems = data_problems(cfg, classes)
     if problems:
         raise ConfigError("\n".join(loaded.error(p, m).message for p, m in problems))
-    y = encode_targets(table.y, encoding, classes, table.source)
-    train_idx, val_idx = split_indices(
-        table.y, cfg.training.validation_split, cfg.seed, stratify=encoding != "regression"
-    )
-    if cfg.training.validation_split > 0 and len(val_idx) == 0:
-        warn(f"validation_split {cfg.training.validation_split} of {len(table.y)} examples is empty; no validation")
-    if len(train_idx) == 0:
-        raise DataError(f"{table.source}: no training examples left after the validation split")
-    if cfg.training.batch_size > len(train_idx):
+    t = cfg.training
+    tr, va, te = split_three(table.y, t.validation_split, t.test_split, cfg.seed, stratify=encoding != "regression")
+    if t.validation_split > 0 and len(va) == 0:
+        warn(f"validation_split {t.validation_split} of {len(table.y)} examples is empty; no validation")
+    if t.test_split > 0 and len(te) == 0:
+        warn(f"test_split {t.test_split} of {len(table.y)} examples is empty; no test set")
+    if len(tr) == 0:
+        raise DataError(f"{table.source}: no training examples left after the validation/test split")
+    spec = table.encode(tr, cfg.data)
+    meta = _meta(cfg, table, encoding, classes, spec)
+    files = {}
+    for role in ("validation", "test"):
+        ref = getattr(cfg.data, role)
+        if ref is not None:
+            from nnrun.data import read_like, resolve_path
+
+            path = resolve_path(ref.path, loaded.path)
+            extra = read_like(path, meta, cfg.data)
+            _onehot_targets(loaded, extra, encoding)
+            start = _append(table, extra)
+            idx = np.arange(start, start + len(extra.y))
+            va, te = (idx, te) if role == "validation" else (va, idx)
+            files[role] = {"path": str(path.resolve()), "sha256": extra.sha256, "rows": int(len(extra.y))}
+    if cfg.training.batch_size > len(tr):
         warn(
-            f"batch_size {cfg.training.batch_size} > the {len(train_idx)} training examples: each epoch is "
+            f"batch_size {cfg.training.batch_size} > the {len(tr)} training examples: each epoch is "
             "a single gradient update"
         )
-    meta = {
+    y = encode_targets(table.y, encoding, classes, table.source)
+    meta.update(num_examples=int(len(table.y)), num_train=int(len(tr)), num_validation=int(len(va)),
+                num_test=int(len(te)), files=files)
+    return {"table": table, "y": y, "train_idx": tr, "val_idx": va, "test_idx": te, "meta": meta}
+
+
+def _meta(cfg: Any, table: Any, encoding: str, classes: list | None, spec: dict) -> dict:
+    """The run's dataset.json: how the data was read and encoded (predict and evaluate read it back)."""
+    return {
         "task": "regression" if encoding == "regression" else "classification",
         "target_encoding": encoding,
         "classes": classes,
@@ -69,13 +98,44 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
         "target_index": table.target_index,
         "header": table.header,
         "delimiter": table.delimiter,
+        "format": table.fmt,
         "source": str(Path(table.source).resolve()) if table.source != "inline" else "inline",
         "sha256": table.sha256,
-        "num_examples": int(len(table.y)),
-        "num_train": int(len(train_idx)),
-        "num_validation": int(len(val_idx)),
+        "dropped_rows": table.dropped,
+        "features": spec,
     }
-    return {"table": table, "y": y, "train_idx": train_idx, "val_idx": val_idx, "meta": meta}
+
+
+def _onehot_targets(loaded: LoadedConfig, table: Any, encoding: str) -> None:
+    """One-hot target rows (NPZ ``y`` of shape (num_samples, num_classes)) become class indices 0..K-1; they
+    need ``categorical_crossentropy`` (a sparse or binary loss would read them wrongly)."""
+    import numpy as np
+
+    if table.y.ndim != 2:
+        return
+    if encoding != "categorical":
+        raise loaded.error(("model", "loss"), f"the targets are one-hot rows of {table.y.shape[1]} classes but "
+                           f"{loaded.config.model.loss.type} expects "
+                           f"{'class indices' if encoding == 'sparse' else 'single values'}; "
+                           "use categorical_crossentropy (or give y as class indices)")
+    if not np.isin(table.y, (0, 1)).all() or not (table.y.sum(axis=1) == 1).all():
+        raise DataError(f"{table.source}: y has shape {table.y.shape} but its rows are not one-hot (one 1, rest 0)")
+    table.y = np.argmax(table.y, axis=1).astype(np.int64)
+
+
+def _append(table: Any, extra: Any) -> int:
+    """Add another file's encoded rows after the table's; returns the index of its first row."""
+    import numpy as np
+
+    from nnrun.features import concat
+
+    start = len(table.y)
+    table.inputs = concat([table.x, extra.x])
+    if table.y.dtype != extra.y.dtype:
+        table.y = np.concatenate([table.y.astype(object), extra.y.astype(object)])
+    else:
+        table.y = np.concatenate([table.y, extra.y])
+    return start
 
 
 def train_run(
@@ -124,7 +184,7 @@ def train_run(
     cfg = loaded.config
     prep = _prepare(loaded, warn)
     table, meta = prep["table"], prep["meta"]
-    x, y, tr, va = table.x, prep["y"], prep["train_idx"], prep["val_idx"]
+    x, y, tr, va, te = table.x, prep["y"], prep["train_idx"], prep["val_idx"], prep["test_idx"]
     monitor = training.default_monitor(cfg.training, len(va) > 0)
     _check_monitor(loaded, monitor, len(va) > 0)
     rlr_monitor = (cfg.training.reduce_lr_on_plateau or {}).get("monitor")
@@ -134,7 +194,8 @@ def train_run(
     weights = _sample_weights(loaded, prep, warn)
 
     from nnrun.backend import keras as _keras
-    from nnrun.builder import adapt_preprocessing, build_model, count_params
+    from nnrun.builder import adapt_preprocessing, build_model, count_params, input_shape
+    from nnrun.features import take
 
     keras = _keras()
     keras.utils.set_random_seed(cfg.seed)
@@ -143,16 +204,17 @@ def train_run(
 
         tf.config.experimental.enable_op_determinism()
     if resume is None:
-        model = build_model(loaded, (x.shape[1],))
-        adapted = adapt_preprocessing(loaded, model, x[tr])
-        _dry_run(loaded, model, x[tr], y[tr])
+        model = build_model(loaded, input_shape(meta["features"]), meta["features"])
+        adapted = adapt_preprocessing(loaded, model, take(x, tr))
+        _dry_run(loaded, model, take(x, tr), y[tr])
         run_dir = rundir.create(Path(runs_dir), cfg.name)
         run_info = _run_info(loaded, meta, table, keras)
         run_info["preprocessing"] = adapted
         rundir.write_json(run_dir / rundir.RUN, run_info)
         rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(_with_data_facts(cfg, meta)))
         rundir.write_json(run_dir / rundir.DATASET, meta)
-        rundir.write_json(run_dir / rundir.SPLIT, {"train": tr.tolist(), "validation": va.tolist()})
+        rundir.write_json(run_dir / rundir.SPLIT, {"train": tr.tolist(), "validation": va.tolist(),
+                                                   "test": te.tolist()})
         state = None
     else:
         run_info = rundir.read_json(run_dir / rundir.RUN)
@@ -176,7 +238,7 @@ def train_run(
 
     try:
         result = training.fit(
-            model, x[tr], y[tr], (x[va], y[va]) if len(va) else None, cfg.training, progress, seed=cfg.seed,
+            model, take(x, tr), y[tr], (take(x, va), y[va]) if len(va) else None, cfg.training, progress, seed=cfg.seed,
             run_dir=run_dir, sample_weight=weights, resume=state,
         )
     except KeyboardInterrupt:
@@ -234,8 +296,12 @@ def _with_data_facts(cfg: Any, meta: dict) -> Any:
     config.yaml trains the same way from any working directory)."""
     if cfg.data.path is None:
         return cfg
-    data = cfg.data.model_copy(update={"path": meta["source"], "header": meta["header"],
-                                       "delimiter": meta["delimiter"]})
+    facts = {"path": meta["source"]}
+    if meta.get("format") in ("csv", "tsv"):
+        facts.update(header=meta["header"], delimiter=meta["delimiter"])
+    for role, info in (meta.get("files") or {}).items():
+        facts[role] = getattr(cfg.data, role).model_copy(update={"path": info["path"]})
+    data = cfg.data.model_copy(update=facts)
     return cfg.model_copy(update={"data": data})
 
 
@@ -280,7 +346,9 @@ def _after_fit(
     from nnrun.evaluation import evaluate as evaluate_model
 
     subset, idx = ("validation", va) if len(va) else ("training", tr)
-    doc = evaluate_model(run_dir, model, x[idx], table.y[idx], meta, subset=subset, source=meta["source"],
+    from nnrun.features import take
+
+    doc = evaluate_model(run_dir, model, take(x, idx), table.y[idx], meta, subset=subset, source=meta["source"],
                          batch_size=cfg.training.batch_size, plots=plots)
     prefix = "val_" if subset == "validation" else ""
     values = {**{prefix + k: v for k, v in doc["metrics"].items()}, **metrics}
@@ -293,9 +361,13 @@ def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
     """Evaluate the untrained model on one batch, so that what Keras only finds when it runs (a metric
     that does not fit the labels, a label outside the head's range) is a config error before any file
     is written, not a failed run."""
-    batch = min(len(x), loaded.config.training.batch_size, 256)
+    from nnrun.features import nrows, take
+
+    batch = min(nrows(x), loaded.config.training.batch_size, 256)
     try:
-        model.evaluate(x[:batch], y[:batch], batch_size=batch, verbose=0)
+        from nnrun.inference import keras_inputs
+
+        model.evaluate(keras_inputs(take(x, slice(0, batch))), y[:batch], batch_size=batch, verbose=0)
     except Exception as exc:
         raise loaded.error(("model",), f"the model cannot run on this data: {_keras_message(exc)}") from None
 

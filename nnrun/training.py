@@ -128,7 +128,7 @@ def make_dataset(
     """
     import tensorflow as tf
 
-    n = len(x)
+    n = len(y)
     parts = (x, y) if sample_weight is None else (x, y, sample_weight)
     ds = tf.data.Dataset.from_tensor_slices(parts).cache()
     if shuffle:

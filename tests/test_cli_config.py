@@ -99,7 +99,7 @@ def test_validate_every_problem_gets_its_own_error_line(tmp_path):
     assert result.stderr.splitlines() == [
         f"error: {path}:12:10: training.epoch: unknown key (did you mean 'epochs'?); "
         "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, early_stopping, epochs, "
-            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, validation_split",
+            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, test_split, validation_split",
     ]
 
 

@@ -16,7 +16,7 @@ CASES = {
     "wider.csv": (b"1,2,0\n3,4,1\n5,6,7,1\n", "{f}:3: expected 3 fields like the first line, got 4; every row needs the same number of columns"),
     "semicolons.csv": (b"1;2;0\n3;4;1\n", "{f}: found 1 column (delimiter ','); expected features and a target column. Set data.delimiter if the file uses another separator"),
     "header_only.csv": (b"a,b,label\n", "{f}: the file has a header but no data rows"),
-    "nan.csv": (b"1,nan,0\n3,4,1\n", "{f}:1: column 'col1': missing value (empty, ?, NA or NaN) at line(s) 1; remove or fill these rows"),
+    "nan.csv": (b"1,nan,0\n3,4,1\n", "{f}:1: column 'col1': missing value ('nan') in 1 row(s): 1; set data.missing (drop, mean, median, most_frequent, constant; for all columns or as {{col1: median}}) or fix the rows"),
     "inf.csv": (b"1,inf,0\n3,4,1\n", "{f}:1: column 'col1': expected a finite number within float32 range (±3.4e38), got 'inf'"),
     "text.csv": (b"1,two,0\n3,4,1\n", "{f}:1: column 'col1': expected a number, got 'two'; non-numeric feature columns are not supported yet: drop the column or encode it as numbers"),
     "one_class.csv": (b"1,2,0\n3,4,0\n", "{c}:2:7: data: the target has 1 distinct value(s) (0); classification needs at least 2"),

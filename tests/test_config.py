@@ -103,7 +103,8 @@ def test_every_shipped_config_validates(config):
 
 def test_shipped_configs_are_the_four_known_ones():
     assert sorted(p.name for p in (ROOT / "configs").glob("*.yaml")) == [
-        "iris.yaml", "pima.yaml", "seed_xor.yaml", "xor.yaml"
+        "abalone.yaml", "banknote.yaml", "ionosphere.yaml", "iris.yaml", "pima.yaml", "seed_xor.yaml",
+        "wine_quality.yaml", "xor.yaml"
     ]
 
 
@@ -204,7 +205,7 @@ def test_unknown_nested_key_suggests_the_closest():
     assert _error(_edit("epochs: 5", "epoch: 5")) == (
         "c.yaml:12:10: training.epoch: unknown key (did you mean 'epochs'?); "
         "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, early_stopping, epochs, "
-            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, validation_split"
+            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, test_split, validation_split"
     )
 
 
@@ -212,7 +213,8 @@ def test_unknown_data_key_suggests_path():
     text = _edit("  x: [[0, 0], [0, 1], [1, 0], [1, 1]]\n  y: [0, 1, 1, 0]\n", "  pth: d.csv\n")
     assert _error(text) == (
         "c.yaml:3:8: data.pth: unknown key (did you mean 'path'?); "
-        "expected one of: delimiter, header, path, target, x, y"
+        "expected one of: categorical, comment, delimiter, drop, features, fill_value, format, header, missing, "
+        "na_values, normalize, path, target, target_path, test, validation, x, y"
     )
 
 

@@ -79,7 +79,8 @@ def test_missing_value_names_column_and_lines(tmp_path):
     with pytest.raises(DataError) as e:
         read_table(_cfg(f))
     assert str(e.value) == (
-        f"{f}:2: column 'col1': missing value (empty, ?, NA or NaN) at line(s) 2, 3; remove or fill these rows"
+        f"{f}:2: column 'col1': missing value ('?') in 2 row(s): 2, 3; set data.missing (drop, mean, median, "
+        "most_frequent, constant; for all columns or as {col1: median}) or fix the rows"
     )
 
 
@@ -203,7 +204,7 @@ def test_predict_input_json_forms(tmp_path):
     with pytest.raises(DataError, match="row 1: expected 2 features, got 3"):
         read_predict_input(str(f), META)
     f.write_text("[[1, true]]")
-    with pytest.raises(DataError, match="row 1, feature 1: expected a finite number, got true"):
+    with pytest.raises(DataError, match="row 1, feature 1: expected a number or a string, got true"):
         read_predict_input(str(f), META)
 
 

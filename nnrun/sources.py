@@ -1,0 +1,576 @@
+"""Data files to raw tables: CSV/TSV (pandas' C parser), Parquet (pyarrow), JSON Lines, NPZ/NPY arrays.
+
+A raw table keeps every column as the file has it (CSV cells as strings, or float64 on the fast path for
+clean numeric files; Parquet and JSON Lines with their own types); ``nnrun.features`` turns the feature
+columns into model inputs. Row labels of the frame are what error messages cite: the file line for CSV
+(``first_line + label``) and JSON Lines, the 1-based row for Parquet.
+
+No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnrun.errors import DataError
+
+DELIMITERS = ",;\t|"
+INT = re.compile(r"^[+-]?[0-9]+$")
+#: Cells read as missing unless ``data.na_values`` says otherwise.
+NA_VALUES = ("", "?", "NA", "N/A", "NaN", "nan", "null", "None")
+_EXT = {".csv": "csv", ".txt": "csv", ".data": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet",
+        ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".npz": "npz", ".npy": "npy"}
+FORMATS = ("csv", "tsv", "parquet", "jsonl", "npz", "npy")
+
+
+def format_of(path: str | Path, given: str | None) -> str:
+    """The file format: ``given`` (``data.format``), else from the extension (``.gz`` looked through),
+    else ``csv``."""
+    if given:
+        return given
+    name = str(path).lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return _EXT.get(Path(name).suffix, "csv")
+
+
+@dataclass
+class RawTable:
+    """A file's columns before encoding.
+
+    Attributes:
+        frame: pandas DataFrame, one column per file column (string names), rows labelled for messages.
+        source: the file path as resolved. sha256: SHA-256 of its bytes.
+        fmt: csv, tsv, parquet or jsonl. header: the file had a header row (always True for Parquet/JSONL).
+        delimiter: the CSV field separator (None for other formats).
+        first_line: the file line of row label 0 (CSV: 2 with a header, else 1; JSONL: 1; Parquet: 1 = row).
+        unit: ``line`` (CSV, JSONL) or ``row`` (Parquet) for messages.
+    """
+
+    frame: Any
+    source: str
+    sha256: str | None
+    fmt: str
+    header: bool = True
+    delimiter: str | None = None
+    first_line: int = 1
+    unit: str = "line"
+
+    def where(self, label: Any) -> str:
+        """``file:LINE`` (CSV, JSONL) or ``file: row N`` (Parquet) for the row with this label."""
+        n = self.first_line + int(label)
+        return f"{self.source}:{n}" if self.unit == "line" else f"{self.source}: row {n}"
+
+
+def resolve_path(path: str, config_path: Path | None) -> Path:
+    """Resolve a data path: as given (relative to the working directory), else relative to the config.
+
+    Raises:
+        DataError: neither exists; the message lists both places tried.
+    """
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute() or config_path is None:
+        candidate = p
+    else:
+        candidate = config_path.parent / p
+        if not candidate.exists():
+            raise DataError(f"{path}: no such data file (looked in {Path.cwd()} and {config_path.parent})")
+    if not candidate.exists():
+        raise DataError(f"{path}: no such data file")
+    if candidate.is_dir():
+        raise DataError(f"{candidate}: is a directory, expected a CSV file")
+    if not candidate.is_file():
+        raise DataError(f"{candidate}: not a regular file (a device or pipe?); expected a CSV file")
+    return candidate
+
+
+def read_bytes(path: Path | str, what: str = "CSV file") -> bytes:
+    """Read a data or input file's bytes.
+
+    Raises:
+        DataError: missing, a directory, not a regular file (device, pipe), or unreadable; path named.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a {what}")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (a device or pipe?); expected a {what}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def decode(raw: bytes, name: str) -> str:
+    """Decode UTF-8 bytes of a data file, refusing binary and empty files with a clear message."""
+    if b"\x00" in raw[:65536]:
+        raise DataError(f"{name}: holds NUL bytes: this is a binary file, not CSV text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{name}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    if not text.strip():
+        raise DataError(f"{name}: the file is empty")
+    return text
+
+
+def sniff_delimiter(text: str) -> str:
+    """Guess the field separator among ``, ; tab |`` from the first lines (csv.Sniffer); default ','."""
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def detect_header(rows: list[list[str]]) -> bool:
+    """Guess whether the first row is a header: every cell of it is a non-number (a name), and some
+    column holds numbers in the rows below. ``5.1,3.5,1.4,0.2,Iris-setosa`` is data; ``width,height,kind``
+    over numeric rows is a header. Set ``data.header`` when the guess is wrong.
+    """
+    if not rows or any(_is_number(c) or c.strip() in NA_VALUES for c in rows[0]):
+        return False
+    rest = rows[1:]
+    if not rest:  # a single row of names: a header with no data (reported as such)
+        return True
+    return any(
+        all(_is_number(r[j]) for r in rest if j < len(r) and r[j].strip()) and any(j < len(r) for r in rest)
+        for j in range(len(rows[0]))
+    )
+
+
+def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
+    """Parse CSV text with pandas.
+
+    Returns:
+        (frame, header, delimiter): a DataFrame of strings/numbers with string column names, and the
+        header and delimiter actually used.
+
+    Raises:
+        DataError: a row whose field count differs from the first row's, or unparsable text.
+    """
+    import pandas as pd
+
+    stripped = text.lstrip("\r\n \t")
+    lead = text[: len(text) - len(stripped)].count("\n")  # blank lines before the first row
+    text = stripped
+    delimiter = delimiter or sniff_delimiter(text)
+    lines = [ln for ln in text.splitlines() if ln.strip()][:21]
+    sample = list(csv.reader(lines, delimiter=delimiter))
+    if header is None:
+        header = detect_header(sample)
+    _check_field_counts(text, name, delimiter, lead)
+    first_line = lead + (2 if header else 1)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=0 if header else None,
+            skipinitialspace=True,
+            skip_blank_lines=False,  # blank lines are dropped below, keeping row labels = file line offsets
+            dtype=str,
+            keep_default_na=False,
+            engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{name}{_parser_message(str(exc), lead)}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the file holds no data rows") from None
+    blank = frame.isna().all(axis=1) | frame.fillna("").apply(lambda c: c.str.strip() == "").all(axis=1)
+    frame = frame[~blank]
+    _check_short_rows(frame, name, first_line)
+    frame.attrs["first_line"] = first_line
+    if header:
+        names = [c.strip() for c in sample[0]] if sample else [str(c).strip() for c in frame.columns]
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:  # pandas would rename them a, a.1, …
+            raise DataError(f"{name}:{lead + 1}: duplicate column names in the header: {', '.join(dup)}; "
+                            "rename them")
+        empty = [i for i, c in enumerate(names) if not c]
+        if empty:
+            raise DataError(f"{name}:{lead + 1}: header column {empty[0] + 1} has no name; name every column")
+        frame.columns = [str(c).strip() for c in frame.columns]
+    else:
+        frame.columns = [f"col{i}" for i in range(frame.shape[1])]
+    if frame.shape[0] == 0:
+        raise DataError(f"{name}: the file has a header but no data rows")
+    return frame, header, delimiter
+
+
+def _check_field_counts(text: str, name: str, delimiter: str, lead: int = 0) -> None:
+    """Refuse a file whose rows have different numbers of fields, naming the first such line. (pandas fills
+    missing trailing fields silently, so the careful path counts them with the csv module.)"""
+    expected = None
+    for lineno, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), 1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if expected is None:
+            expected = len(row)
+        elif len(row) != expected:
+            raise DataError(f"{name}:{lineno + lead}: expected {expected} fields like the first line, got {len(row)}; "
+                            "every row needs the same number of columns")
+
+
+def _check_short_rows(frame, name: str, first_line: int) -> None:
+    """A row with fewer fields than the first (pandas fills them with NaN; empty fields are "")."""
+    short = frame.isna().any(axis=1)
+    if short.any():
+        i = int(np.flatnonzero(short.to_numpy())[0])
+        got = int(frame.iloc[i].notna().sum())
+        raise DataError(f"{name}:{first_line + int(frame.index[i])}: expected {frame.shape[1]} fields like the first "
+                        f"line, got {got}; every row needs the same number of columns")
+
+
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _parser_message(msg: str, lead: int = 0) -> str:
+    """pandas' "Error tokenizing data. C error: Expected 5 fields in line 7, saw 6" as ``:7: …``."""
+    m = _FIELDS.search(msg)
+    if m:
+        expected, line, saw = m.groups()
+        return (f":{int(line) + lead}: expected {expected} fields like the first line, got {saw}; every row needs "
+                "the same number of columns")
+    return f": {msg.strip().splitlines()[-1] if msg.strip() else 'unreadable CSV'}"
+
+
+
+
+# ------------------------------------------------------------------------------------------ readers
+def read_raw(path: Path, fmt: str, header: bool | None = None, delimiter: str | None = None,
+             comment: str | None = None, target: int | str | None = None) -> RawTable:
+    """Read a whole CSV/TSV, Parquet or JSON Lines file.
+
+    A clean numeric CSV (every column but ``target`` a number) is parsed straight to float64 by pandas'
+    C parser; anything unusual is read again as strings, so that later checks can cite the line.
+
+    Raises:
+        DataError: unreadable file, ragged rows, bad JSON (line named), an empty file.
+    """
+    raw = read_bytes(path, f"{fmt.upper()} file")
+    sha = hashlib.sha256(raw).hexdigest()
+    name = str(path)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{name}: a damaged gzip file: {exc}") from None
+    if fmt == "parquet":
+        return RawTable(_parquet(raw, name), name, sha, fmt, True, None, 1, "row")
+    if fmt == "jsonl":
+        return RawTable(json_lines(decode(raw, name), name), name, sha, fmt, True, None, 1, "line")
+    if fmt in ("npz", "npy"):
+        raise DataError(f"{name}: {fmt} holds arrays, not a table")
+    text = decode(raw, name)
+    if comment:
+        text = blank_comments(text, comment)
+    if fmt == "tsv":
+        delimiter = delimiter or "\t"
+    fast = _fast_frame(text, header, delimiter, target)
+    frame, header, delimiter = fast if fast is not None else read_csv(text, name, header, delimiter)
+    return RawTable(frame, name, sha, fmt, header, delimiter, frame.attrs.get("first_line", 2 if header else 1))
+
+
+def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: int | str | None):
+    """A clean numeric table through pandas' C parser: features as float64, the target as strings.
+
+    Returns None whenever anything is unusual (a non-number, a missing value, ragged rows, a name problem,
+    leading blank lines): the careful path then reads the file again and reports the first problem.
+    """
+    import pandas as pd
+
+    if target is None or not text[:1].strip():
+        return None
+    delimiter = delimiter or sniff_delimiter(text)
+    lines = [ln for ln in text[:65536].splitlines()[:50] if ln.strip()][:21]
+    sample = list(csv.reader(lines, delimiter=delimiter))
+    if not sample or len(sample[0]) < 2:
+        return None
+    header = header if header is not None else detect_header(sample)
+    names = [c.strip() for c in sample[0]] if header else [f"col{i}" for i in range(len(sample[0]))]
+    if len(set(names)) != len(names) or not all(names):
+        return None
+    if isinstance(target, str):
+        if target not in names:
+            return None
+        t = names.index(target)
+    elif -len(names) <= target < len(names):
+        t = target % len(names)
+    else:
+        return None
+    dtypes: dict[int, Any] = {i: np.float64 for i in range(len(names)) if i != t}
+    dtypes[t] = str
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0 if header else None, names=range(len(names)),
+                            skipinitialspace=True, dtype=dtypes, keep_default_na=False, engine="c")
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if frame.empty or frame.isna().any().any() or (frame[t].str.strip() == "").any():
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(frame.drop(columns=[t]).to_numpy(dtype=np.float64).astype(np.float32)).all()
+    if not finite:
+        return None
+    frame.columns = names
+    frame.attrs["first_line"] = 2 if header else 1
+    return frame, header, delimiter
+
+
+def blank_comments(text: str, comment: str) -> str:
+    """Empty every line that starts (after spaces) with ``comment``, keeping line numbers."""
+    return "\n".join("" if ln.lstrip().startswith(comment) else ln for ln in text.split("\n"))
+
+
+def _parquet(raw: bytes, name: str):
+    import pandas as pd
+
+    try:
+        frame = pd.read_parquet(io.BytesIO(raw), engine="pyarrow")
+    except Exception as exc:  # pyarrow raises ArrowInvalid/OSError with its own text
+        raise DataError(f"{name}: not a readable Parquet file: {str(exc).splitlines()[0] if str(exc) else exc}") \
+            from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{name}: the file holds no rows")
+    return frame.reset_index(drop=True)
+
+
+def json_lines(text: str, name: str, first_line: int = 1):
+    """JSON Lines text (one object per line) to a DataFrame labelled by line offset.
+
+    Raises:
+        DataError: invalid JSON, a line that is not an object, or nested values; the line named.
+    """
+    import pandas as pd
+
+    records, labels = [], []
+    for i, line in enumerate(text.split("\n")):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{name}:{first_line + i}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{name}:{first_line + i}: expected a JSON object {{\"column\": value, …}} per line, "
+                            f"got {type(obj).__name__}")
+        for key, value in obj.items():
+            if isinstance(value, (dict, list)):
+                raise DataError(f"{name}:{first_line + i}: {key!r}: expected a number, string or null, "
+                                f"got {type(value).__name__}")
+        records.append(obj)
+        labels.append(i)
+    if not records:
+        raise DataError(f"{name}: the file holds no rows")
+    frame = pd.DataFrame.from_records(records, index=labels)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def read_arrays(path: Path, fmt: str, target_path: Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Features and targets from an NPZ file (arrays ``x`` and ``y``) or two NPY files.
+
+    Returns:
+        (x, y, sha256): x of shape (num_samples, ...) any rank, y of shape (num_samples,) or
+        (num_samples, num_classes); the SHA-256 covers both files.
+
+    Raises:
+        DataError: missing arrays, object arrays (never unpickled), mismatched lengths, non-finite values.
+    """
+    raw = read_bytes(path, f"{fmt.upper()} file")
+    digest = hashlib.sha256(raw)
+    name = str(path)
+    try:
+        if fmt == "npz":
+            with np.load(io.BytesIO(raw), allow_pickle=False) as doc:
+                keys = list(doc.keys())
+                if "x" not in keys or "y" not in keys:
+                    raise DataError(f"{name}: expected arrays named x and y, found: {', '.join(keys) or 'none'}; "
+                                    "save with numpy.savez(path, x=features, y=targets)")
+                x, y = doc["x"], doc["y"]
+        else:
+            x = np.load(io.BytesIO(raw), allow_pickle=False)
+            traw = read_bytes(target_path, "NPY file")
+            digest.update(traw)
+            y = np.load(io.BytesIO(traw), allow_pickle=False)
+    except DataError:
+        raise
+    except ValueError as exc:
+        raise DataError(f"{name}: cannot load the arrays: {exc} (object arrays are refused: they would need "
+                        "pickle, which can run code)") from None
+    except (OSError, EOFError, KeyError) as exc:
+        raise DataError(f"{name}: not a readable {fmt} file: {exc}") from None
+    if x.ndim < 2:
+        raise DataError(f"{name}: x has shape {x.shape}; expected (num_samples, num_features, ...)")
+    if len(x) != len(y):
+        raise DataError(f"{name}: x has {len(x)} samples but y has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{name}: the arrays hold no samples")
+    if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
+        raise DataError(f"{name}: x has dtype {x.dtype}; expected numbers")
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise DataError(f"{name}: x{list(map(int, bad))} is NaN or infinite (or beyond float32's ±3.4e38)")
+    if y.ndim > 2:
+        raise DataError(f"{name}: y has shape {y.shape}; expected (num_samples,) or one-hot (num_samples, classes)")
+    return x, y, digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- chunks
+def iter_frames(path: Path, fmt: str, chunk_rows: int, header: bool | None = None, delimiter: str | None = None,
+                comment: str | None = None) -> tuple[RawTable, Iterator[Any]]:
+    """Read a CSV/TSV, JSON Lines or Parquet file ``chunk_rows`` rows at a time (memory stays flat).
+
+    Returns:
+        (info, frames): a RawTable describing the file (its ``frame`` empty, with the columns) and an
+        iterator of DataFrames labelled as in ``RawTable.where``.
+
+    Raises:
+        DataError: as ``read_raw``, possibly while iterating.
+    """
+    import pandas as pd
+
+    name = str(path)
+    if not path.exists():
+        raise DataError(f"{name}: no such input file")
+    if not path.is_file():
+        raise DataError(f"{name}: not a regular file")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as exc:
+            raise DataError(f"{name}: not a readable Parquet file: {exc}") from None
+        columns = [str(c).strip() for c in pf.schema_arrow.names]
+
+        def parquet_chunks() -> Iterator[Any]:
+            start = 0
+            for batch in pf.iter_batches(batch_size=chunk_rows):
+                frame = batch.to_pandas()
+                frame.columns = columns
+                frame.index = pd.RangeIndex(start, start + len(frame))
+                start += len(frame)
+                yield frame
+
+        return RawTable(pd.DataFrame(columns=columns), name, None, fmt, True, None, 1, "row"), parquet_chunks()
+    if fmt == "jsonl":
+        def jsonl_chunks() -> Iterator[Any]:
+            with path.open("rb") as fh:
+                lines, first = [], 0
+                for i, line in enumerate(fh):
+                    lines.append(line.decode("utf-8", errors="strict") if line.strip() else "")
+                    if len(lines) >= chunk_rows:
+                        yield _json_chunk(lines, name, first)
+                        lines, first = [], i + 1
+                if any(lines):
+                    yield _json_chunk(lines, name, first)
+
+        return RawTable(pd.DataFrame(), name, None, fmt, True, None, 1, "line"), jsonl_chunks()
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as fh:
+            head = fh.read(65536)
+    sample_text = decode(head[: head.rfind(b"\n") + 1] or head, name)
+    if comment:
+        sample_text = blank_comments(sample_text, comment)
+    delimiter = delimiter or ("\t" if fmt == "tsv" else sniff_delimiter(sample_text))
+    lines = [ln for ln in sample_text.splitlines() if ln.strip()][:21]
+    sample = list(csv.reader(lines, delimiter=delimiter))
+    if header is None:
+        header = detect_header(sample)
+    columns = [c.strip() for c in sample[0]] if header else [f"col{i}" for i in range(len(sample[0]))]
+    first_line = 2 if header else 1
+    opened = gzip.open(path, "rt", encoding="utf-8", newline="") if _is_gzip(path) else \
+        path.open("r", encoding="utf-8", newline="")
+    reader = pd.read_csv(
+        _Blanking(opened, comment) if comment else opened, sep=delimiter, header=0 if header else None,
+        names=None if header else columns, skipinitialspace=True, skip_blank_lines=False, dtype=str,
+        keep_default_na=False, engine="c", chunksize=chunk_rows,
+    )
+    info = RawTable(pd.DataFrame(columns=columns), name, None, fmt, header, delimiter, first_line, "line")
+
+    def csv_chunks() -> Iterator[Any]:
+        try:
+            for chunk in reader:
+                if header:
+                    chunk.columns = columns
+                blank = chunk.isna().all(axis=1) | (chunk.fillna("") == "").all(axis=1)
+                chunk = chunk[~blank]
+                _check_short_rows(chunk, name, first_line)
+                if len(chunk):
+                    yield chunk
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{name}{_parser_message(str(exc))}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{name}: not UTF-8 text (byte {exc.start} of a block); save the file as UTF-8") from None
+        finally:
+            opened.close()
+
+    return info, csv_chunks()
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+class _Blanking(io.TextIOBase):
+    """A text stream that reads another one with comment lines emptied (line numbers kept)."""
+
+    def __init__(self, inner: Any, comment: str) -> None:
+        self.inner, self.comment, self.buf = inner, comment, ""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        while size is None or size < 0 or len(self.buf) < size:
+            line = self.inner.readline()
+            if not line:
+                break
+            self.buf += ("\n" if line.endswith("\n") else "") if line.lstrip().startswith(self.comment) else line
+        if size is None or size < 0:
+            out, self.buf = self.buf, ""
+        else:
+            out, self.buf = self.buf[:size], self.buf[size:]
+        return out
+
+    def readline(self, size: int = -1) -> str:
+        line = self.inner.readline()
+        return ("\n" if line.endswith("\n") else "") if line.lstrip().startswith(self.comment) else line
+
+
+def _json_chunk(lines: list[str], name: str, first: int):
+    import pandas as pd
+
+    text = "\n".join(lines)
+    if not text.strip():
+        return pd.DataFrame()
+    return json_lines(text, name, first_line=1 + first).rename(index=lambda k: k + first)
+
