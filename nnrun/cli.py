@@ -118,6 +118,45 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
 
 
 @cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--folds", "-k", type=click.IntRange(2, 100), default=5, show_default=True, help="Number of folds K.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Parent directory of the run directory (<name>-cv).")
+@click.option("--json", "as_json", is_flag=True, help="Print cv.json on stdout instead of a table.")
+@click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
+def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_json: bool, quiet: bool) -> None:
+    """K-fold cross-validation of CONFIG (stratified for classification): trains K models, each validated on
+    its held-out fold; writes cv.json (per-fold metrics, mean, std) in RUNS_DIR/<name>-cv. Example:
+
+    \b
+        nnrun cv configs/iris.yaml --folds 5
+    """
+    from nnrun import console
+    from nnrun.crossval import cross_validate
+
+    progress: list = [None]
+
+    def on_fold(i: int, k: int) -> None:
+        if progress[0] is not None:
+            progress[0].close()
+        progress[0] = None if quiet else console.EpochProgress(f"{config.stem} fold {i}/{k}")
+
+    _graceful_stop()
+    try:
+        doc = cross_validate(config, folds, overrides, runs_dir, warn=console.warn, on_fold=on_fold,
+                             progress=lambda e, n, logs: progress[0](e, n, logs) if progress[0] else None)
+    finally:
+        if progress[0] is not None:
+            progress[0].close()
+    if as_json:
+        console.print_json(doc)
+        return
+    console.out.print(console.cv_table(f"{doc['run_dir']} ({doc['k']}-fold"
+                                       f"{', stratified' if doc['stratified'] else ''})", doc))
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path),
               help="A file with the training file's columns (target included).")

@@ -32,6 +32,28 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def cv_table(title: str, doc: dict) -> Table:
+    """Cross-validation results: one row per metric, one column per fold, then mean and std."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    for fold in doc["folds"]:
+        table.add_column(f"fold {fold['fold']}", justify="right")
+    table.add_column("mean", justify="right", style="bold")
+    table.add_column("std", justify="right")
+    for name, mean in doc["mean"].items():
+        if name in ("best_epoch",):
+            continue
+        cells = [_fmt(f["metrics"].get(name)) for f in doc["folds"]]
+        table.add_row(escape(name), *cells, _fmt(mean), _fmt(doc["std"][name]))
+    return table
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
 def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
     """A two-column table of metric name and value (floats to 4 decimals)."""
     table = Table(title=escape(title), title_justify="left")
