@@ -137,7 +137,7 @@ def _extension_format(path: str | None) -> str | None:
     """The format a file name implies (``.tsv`` -> tsv, ``.parquet`` -> parquet, …), None for unknown."""
     if path is None:
         return None
-    from nnrun.sources import format_of
+    from nnrun.formats import format_of
 
     return format_of(path, None)
 

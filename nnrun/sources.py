@@ -24,27 +24,12 @@ from typing import Any
 import numpy as np
 
 from nnrun.errors import DataError
+from nnrun.formats import FORMATS, format_of  # noqa: F401 (re-exported)
 
 DELIMITERS = ",;\t|"
 INT = re.compile(r"^[+-]?[0-9]+$")
 #: Cells read as missing unless ``data.na_values`` says otherwise.
 NA_VALUES = ("", "?", "NA", "N/A", "NaN", "nan", "null", "None")
-_EXT = {".csv": "csv", ".txt": "csv", ".data": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet",
-        ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".npz": "npz", ".npy": "npy"}
-FORMATS = ("csv", "tsv", "parquet", "jsonl", "npz", "npy")
-
-
-def format_of(path: str | Path, given: str | None) -> str:
-    """The file format: ``given`` (``data.format``), else from the extension (``.gz`` looked through),
-    else ``csv``."""
-    if given:
-        return given
-    name = str(path).lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    return _EXT.get(Path(name).suffix, "csv")
-
-
 @dataclass
 class RawTable:
     """A file's columns before encoding.
