@@ -78,13 +78,14 @@ def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     """
     import numpy as np
 
+    from nnrun.checks import text_input
     from nnrun.data import read_like, read_table
     from nnrun.features import concat, transform
 
     if meta["source"] == "inline":
         table = read_table(cfg.data)
     else:
-        table = read_table(cfg.data, path_override=meta["source"])
+        table = read_table(cfg.data, path_override=meta["source"], text=text_input(cfg))
         if table.sha256 != meta["sha256"]:
             warn(f"{meta['source']} changed since training; the split refers to the old file")
     table.spec = meta["features"]

@@ -27,6 +27,8 @@ def input_shape(spec: dict) -> tuple[int, ...]:
     axis: ``(encoded_width,)`` for tables, the array's shape for NPZ/NPY data."""
     from nnrun.features import encoded_width
 
+    if spec.get("text"):
+        return (1,)
     return tuple(spec["shape"]) if spec.get("shape") else (encoded_width(spec),)
 
 
@@ -56,13 +58,16 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
     cfg = loaded.config.model
     spec = spec or {"categorical": [], "numeric": [], "normalize": False}
     model = keras.Sequential(name=loaded.config.name.replace("-", "_").replace(".", "_"))
-    model.add(keras.Input(shape=input_shape))
+    if spec.get("text"):
+        model.add(keras.Input(shape=(1,), dtype="string"))  # one text per example
+    else:
+        model.add(keras.Input(shape=input_shape))
     if spec.get("normalize") and spec.get("mean") is not None and not spec["categorical"]:
         model.add(_normalization(spec, keras))
     for i, layer_cfg in enumerate(cfg.layers):
         path = ("model", "layers", i)
         try:
-            layer = getattr(keras.layers, layer_cfg.type)(**_keras_kwargs(layer_cfg.kwargs))
+            layer = make_layer(layer_cfg.type, layer_cfg.kwargs)
         except Exception as exc:  # Keras raises TypeError/ValueError with its own message
             call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
             raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None
@@ -72,6 +77,10 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
                 path, f"Flatten on input of shape {_shape(shape_in)} does nothing: each example is already a "
                 "flat vector of features; remove the layer"
             )
+        need = _RANKS.get(layer_cfg.type)
+        if need is not None and len(shape_in) != need[0]:
+            raise loaded.error(path, f"{layer_cfg.type} needs input of shape {need[1]}, got {_shape(shape_in)}; "
+                               f"{need[2]}")
         try:
             model.add(layer)
         except Exception as exc:
@@ -93,6 +102,44 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
     except Exception as exc:
         raise loaded.error(("model",), f"Keras refused to compile the model: {_first_line(exc)}") from None
     return model
+
+
+_SEQ = (3, "(batch_size, timesteps, features)", "sequence layers take a sequence per example: for text start with "
+        "TextVectorization and Embedding (or TokenAndPositionEmbedding); a table row is a flat vector: use Dense")
+_IMG = (4, "(batch_size, height, width, channels)", "image layers take images: NPZ x of rank 4, a folder of images "
+        "with data.image_size, or data.reshape: [height, width, channels] for pixel columns")
+#: Layers that need a given rank of input, and what to do about it (checked before Keras' own message).
+_RANKS = {
+    **{t: _SEQ for t in ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D",
+                         "GlobalAveragePooling1D", "GlobalMaxPooling1D", "TransformerEncoder", "TransformerDecoder")},
+    **{t: _IMG for t in ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D",
+                         "GlobalAveragePooling2D", "GlobalMaxPooling2D", "RandomFlip", "RandomRotation",
+                         "RandomZoom", "RandomCrop", "RandomTranslation")},
+}
+
+
+def make_layer(layer_type: str, kwargs: dict) -> Any:
+    """A layer instance from its config: ``keras.layers.<type>``, or ``keras_hub.layers.<type>`` for the
+    keras-hub layers in the catalog; nested ``layer``/``backward_layer`` mappings (Bidirectional,
+    TimeDistributed) become layer instances first.
+
+    Raises:
+        TypeError, ValueError: Keras refuses the arguments (the caller names the config key).
+    """
+    keras = _keras()
+    entry = registry.catalog()["layers"].get(layer_type, {})
+    if entry.get("module") == "keras_hub":
+        import keras_hub
+
+        cls = getattr(keras_hub.layers, layer_type)
+    else:
+        cls = getattr(keras.layers, layer_type)
+    kwargs = _keras_kwargs(kwargs)
+    for key in ("layer", "backward_layer"):
+        if isinstance(kwargs.get(key), dict) and "type" in kwargs[key]:
+            inner = dict(kwargs[key])
+            kwargs[key] = make_layer(inner.pop("type"), inner)
+    return cls(**kwargs)
 
 
 def _normalization(spec: dict, keras: Any) -> Any:
@@ -145,6 +192,16 @@ def adapt_preprocessing(loaded: Any, model: Any, x_train: Any) -> list[str]:
     if layers and layers[0].name == "normalize":  # data.normalize's own layer, already set
         layers = layers[1:]
     for i, layer in enumerate(layers):
+        if isinstance(layer, keras.layers.TextVectorization):
+            given = i < len(loaded.config.model.layers) and loaded.config.model.layers[i].kwargs.get("vocabulary")
+            if not given:
+                if i != 0:
+                    raise loaded.error(("model", "layers", i), "TextVectorization learns its vocabulary from the "
+                                       "texts only as the first layer; move it first")
+                layer.adapt(x_train.reshape(-1))
+                adapted.append(f"model.layers[{i}] TextVectorization: vocabulary of {layer.vocabulary_size()} "
+                               f"tokens from {len(x_train)} training texts")
+            continue
         needs = isinstance(layer, keras.layers.Normalization) and getattr(layer, "input_mean", None) is None
         if not needs:
             continue

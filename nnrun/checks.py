@@ -69,6 +69,11 @@ def _from_logits(config) -> bool:
     return bool(config.model.loss.kwargs.get("from_logits", False))
 
 
+def text_input(config) -> bool:
+    """Whether the model takes raw text: its first layer is ``TextVectorization``."""
+    return bool(config.model.layers) and config.model.layers[0].type == "TextVectorization"
+
+
 def has_validation(config) -> bool:
     """Whether training has validation data: a ``validation_split`` or a ``data.validation`` file."""
     return config.training.validation_split > 0 or config.data.validation is not None
@@ -125,6 +130,16 @@ def data_config_problems(config) -> list[Problem]:
             problems.append((("data", "features"), f"listed twice: {', '.join(dup)}"))
     if d.target in d.drop:
         problems.append((("data", "drop"), f"the target {d.target!r} is in drop"))
+    if text_input(config):
+        for key in ("categorical", "reshape"):
+            if getattr(d, key):
+                problems.append((("data", key), f"{key} does not apply to a text model (TextVectorization first)"))
+        if d.normalize:
+            problems.append((("data", "normalize"), "normalize applies to numbers; the model's input is text"))
+    for i, layer in enumerate(config.model.layers[1:], 1):
+        if layer.type == "TextVectorization":
+            problems.append((("model", "layers", i), "TextVectorization takes the raw texts: it must be the first "
+                             "layer"))
     if isinstance(d.categorical, dict):
         for col, spec in d.categorical.items():
             if spec.output_dim is not None and spec.encoding != "embedding":

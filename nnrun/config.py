@@ -93,8 +93,9 @@ class DataConfig(_Strict):
         None, description="CSV/TSV, Parquet, JSON Lines, NPZ (arrays x, y) or NPY file; relative paths are tried "
         "from the working directory, then the config's."
     )
-    format: Literal["csv", "tsv", "parquet", "jsonl", "npz", "npy"] | None = Field(
-        None, description="File format; null = from the extension (.csv .tsv .txt .parquet .jsonl .ndjson .npz .npy)."
+    format: Literal["csv", "tsv", "parquet", "jsonl", "npz", "npy", "images", "texts"] | None = Field(
+        None, description="File format; null = from the extension (.csv .tsv .txt .parquet .jsonl .ndjson .npz .npy); "
+        "a folder with one subfolder per class holds images or .txt texts."
     )
     target_path: StrictStr | None = Field(None, description="With a .npy features file: the .npy file of targets.")
     header: StrictBool | None = Field(None, description="Whether the file has a header row; null = detect.")
@@ -128,6 +129,17 @@ class DataConfig(_Strict):
         False, description="Put a Keras Normalization layer (mean/variance of the training split) at the front "
         "of the model for the numeric features."
     )
+    quotechar: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
+        '"', description="CSV quote character; null = no quoting (text files whose sentences hold quotes)."
+    )
+    reshape: list[PositiveInt] | None = Field(
+        None, description="Shape of one example after reading, e.g. [8, 8, 1] for 64 pixel columns of an 8x8 image."
+    )
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="A folder of images (one subfolder per class): [height, width] to resize to "
+        "(keras.utils.image_dataset_from_directory)."
+    )
+    color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="Images: channels to load.")
     validation: FileRef | None = Field(None, description="Explicit validation file (instead of validation_split).")
     test: FileRef | None = Field(None, description="Explicit test file (instead of test_split).")
 
@@ -512,30 +524,7 @@ def registry_problems(config: Config) -> list[tuple[tuple, str]]:
     """Check layer types, their arguments, and loss/optimizer/metric names against Keras' catalog."""
     problems: list[tuple[tuple, str]] = []
     for i, layer in enumerate(config.model.layers):
-        path = ("model", "layers", i)
-        described = registry.layer_args(layer.type)
-        if described is None:
-            known = list(registry.catalog()["layers"])
-            hint = registry.suggest(layer.type, known)
-            problems.append((path + ("type",), f"unknown Keras layer type {layer.type!r}{hint}"))
-            continue
-        args, required = described
-        for arg in required:
-            if arg not in layer.kwargs:
-                problems.append((path, f"{layer.type} needs the argument '{arg}'"))
-        for arg, value in layer.kwargs.items():
-            if arg in ("input_shape", "input_dim", "batch_input_shape") and arg not in args:
-                problems.append(
-                    (path + (arg,), f"remove '{arg}': nnrun takes the input shape from the data")
-                )
-            elif arg not in args:
-                problems.append(
-                    (path + (arg,), f"{layer.type} has no argument {arg!r}{registry.suggest(arg, list(args))}")
-                )
-            else:
-                bad = registry.check_value(arg, value, args[arg])
-                if bad:
-                    problems.append((path + (arg,), bad))
+        problems += _layer_problems(layer.type, layer.kwargs, ("model", "layers", i))
     model = config.model
     specs = [("losses", ("model", "loss"), model.loss), ("optimizers", ("model", "optimizer"), model.optimizer)]
     specs += [("metrics", ("model", "metrics", i), m) for i, m in enumerate(model.metrics)]
@@ -562,6 +551,43 @@ def registry_problems(config: Config) -> list[tuple[tuple, str]]:
     ):
         problems.append((("training", "reduce_lr_on_plateau"), "cannot be combined with a learning-rate schedule "
                          "(model.optimizer.learning_rate); use one or the other"))
+    return problems
+
+
+#: Layer arguments that take another layer, given as a nested {type: …} mapping (Bidirectional, TimeDistributed).
+NESTED_LAYER_ARGS = ("layer", "backward_layer")
+
+
+def _layer_problems(layer_type: Any, kwargs: dict, path: tuple) -> list[tuple[tuple, str]]:
+    """One layer's type and arguments against the catalog (nested layers too)."""
+    problems: list[tuple[tuple, str]] = []
+    if not isinstance(layer_type, str):
+        return [(path, "expected a layer mapping with a 'type' (a Keras layer class name)")]
+    described = registry.layer_args(layer_type)
+    if described is None:
+        known = list(registry.catalog()["layers"])
+        hint = registry.suggest(layer_type, known)
+        return [(path + ("type",), f"unknown Keras layer type {layer_type!r}{hint}")]
+    args, required = described
+    for arg in required:
+        if arg not in kwargs:
+            problems.append((path, f"{layer_type} needs the argument '{arg}'"))
+    for arg, value in kwargs.items():
+        if arg in ("input_shape", "input_dim", "batch_input_shape") and arg not in args:
+            problems.append((path + (arg,), f"remove '{arg}': nnrun takes the input shape from the data"))
+        elif arg not in args:
+            problems.append((path + (arg,), f"{layer_type} has no argument {arg!r}{registry.suggest(arg, list(args))}"))
+        elif arg in NESTED_LAYER_ARGS and value is not None:
+            if not isinstance(value, dict) or "type" not in value:
+                problems.append((path + (arg,), f"expected the wrapped layer as a mapping, e.g. {arg}: "
+                                 "{type: LSTM, units: 32}"))
+            else:
+                inner = {k: v for k, v in value.items() if k != "type"}
+                problems += _layer_problems(value["type"], inner, path + (arg,))
+        else:
+            bad = registry.check_value(arg, value, args[arg])
+            if bad:
+                problems.append((path + (arg,), bad))
     return problems
 
 
@@ -657,7 +683,8 @@ def config_diff(a: Config, b: Config) -> list[tuple[str, Any, Any]]:
 def dump_resolved(config: Config) -> str:
     """The resolved config as YAML: every default filled in, loadable by ``load_config``."""
     data = config.model_dump(mode="json")
-    data["data"] = {k: v for k, v in data["data"].items() if v is not None}
+    fields = DataConfig.model_fields
+    data["data"] = {k: v for k, v in data["data"].items() if v is not None or fields[k].default is not None}
     return dump_yaml(data)
 
 

@@ -124,13 +124,15 @@ def _array_spec(x: np.ndarray, names: list[str], data_cfg: Any, train_idx: np.nd
 
 
 # ------------------------------------------------------------------------------------------ reading
-def read_table(data_cfg, config_path: Path | None = None, path_override: Path | str | None = None) -> Table:
+def read_table(data_cfg, config_path: Path | None = None, path_override: Path | str | None = None,
+               text: bool = False) -> Table:
     """Read the examples described by a ``data:`` config section (not yet encoded: see ``Table.encode``).
 
     Args:
         data_cfg: the DataConfig.
         config_path: the config file, for resolving relative data paths.
         path_override: read this file instead of ``data_cfg.path`` (same columns).
+        text: the model starts with ``TextVectorization``: the one feature column holds texts.
 
     Returns:
         The Table; rows with a missing value in a ``missing: drop`` column are left out (``Table.dropped``).
@@ -139,13 +141,15 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
         DataError: unreadable files, bad values (file:line named), missing values without a policy,
             a missing target column.
     """
-    from nnrun import features
 
     if path_override is None and data_cfg.path is None:
         return _inline_table(data_cfg)
-    path = Path(path_override) if path_override is not None else resolve_path(data_cfg.path, config_path)
+    path = Path(path_override) if path_override is not None else \
+        resolve_path(data_cfg.path, config_path, allow_dir=True)
     if path_override is not None and not path.exists():
         raise DataError(f"{path}: no such data file")
+    if path.is_dir():
+        return _folder_table(path, data_cfg, text)
     fmt = format_of(path, data_cfg.format)
     if fmt in ("npz", "npy"):
         target_path = resolve_path(data_cfg.target_path, config_path) if data_cfg.target_path else None
@@ -156,14 +160,22 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
         y = _typed(y) if y.ndim == 1 else y.astype(np.float32)
         return Table(y=y, feature_names=names, target_name="y", source=str(path), sha256=sha,
                      columns=[*names, "y"], target_index=len(names), header=False, delimiter=None, fmt=fmt, inputs=x)
-    raw = read_raw(path, fmt, data_cfg.header, data_cfg.delimiter, data_cfg.comment, data_cfg.target)
+    raw = read_raw(path, fmt, data_cfg.header, data_cfg.delimiter, data_cfg.comment, data_cfg.target,
+                   data_cfg.quotechar)
+    return _table_from_raw(raw, data_cfg, text, fmt)
+
+
+def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str) -> Table:
+    from nnrun import features
+
+    path = raw.source
     columns = list(raw.frame.columns)
     if len(columns) < 2:
         extra = " Set data.delimiter if the file uses another separator" if raw.delimiter else ""
         raise DataError(f"{path}: found 1 column{f' (delimiter {raw.delimiter!r})' if raw.delimiter else ''}; "
                         f"expected features and a target column.{extra}")
     feats, target = features.select(columns, raw.header, data_cfg, str(path))
-    kinds = features.kinds(raw.frame, feats, data_cfg, raw.where)
+    kinds = features.kinds(raw.frame, feats, data_cfg, raw.where, text=text)
     dropped = features.drop_mask(raw.frame, feats, kinds, data_cfg)
     if dropped.all():
         raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
@@ -178,13 +190,30 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
     )
 
 
+def _folder_table(path: Path, data_cfg: Any, text: bool) -> Table:
+    """A folder with one subfolder per class: images (arrays) or .txt texts (a table of text and label)."""
+    from nnrun.sources import folder_digest, folder_format, read_image_folder, read_text_folder
+
+    fmt = data_cfg.format if data_cfg.format in ("images", "texts") else folder_format(path)
+    if fmt == "images":
+        x, labels, files = read_image_folder(path, data_cfg.image_size, data_cfg.color_mode)
+        return Table(y=labels, feature_names=["image"], target_name="label", source=str(path),
+                     sha256=folder_digest(path), columns=["image", "label"], target_index=1, header=False,
+                     delimiter=None, fmt="images", inputs=x)
+    if not text:
+        raise DataError(f"{path}: a folder of texts needs a model that starts with a TextVectorization layer")
+    frame = read_text_folder(path)
+    raw = RawTable(frame, str(path), folder_digest(path), "texts", True, None, 0, "file", names=frame.attrs["files"])
+    return _table_from_raw(raw, data_cfg, True, "texts")
+
+
 def _check_missing(raw: RawTable, feats: list[str], kinds: dict[str, str], data_cfg: Any) -> None:
     """Missing values in columns whose policy is ``error``: the column and the first rows, before any split."""
     from nnrun import features
 
     na = features.na_set(data_cfg)
     for col in feats:
-        if features.policy(data_cfg, col) != "error":
+        if features.policy(data_cfg, col) != "error" or kinds[col] == "text":
             continue
         mask = features.parse_numeric(raw.frame[col], na)[1] if kinds[col] == "numeric" else \
             features.parse_category(raw.frame[col], na)[1]

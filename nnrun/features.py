@@ -161,7 +161,8 @@ def bad_number(cell: Any) -> str:
     return f"expected a number, got {cell!r}"
 
 
-def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any], str]) -> dict[str, str]:
+def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any], str],
+          text: bool = False) -> dict[str, str]:
     """``numeric`` or ``categorical`` for each feature column.
 
     Declared columns (``data.categorical``) are categorical; a column whose every present value is text is
@@ -172,6 +173,14 @@ def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any],
     """
     from pandas.api.types import is_numeric_dtype
 
+    if text:
+        if len(features) != 1:
+            name = where(frame.index[0]).rsplit(":", 1)[0]
+            raise DataError(f"{name}: the model starts with TextVectorization, "
+                            f"which takes one text column, but the features are {', '.join(features)}; "
+                            "set data.features: "
+                            "[<text column>] (or data.drop the others)")
+        return {features[0]: "text"}
     declared = list(data_cfg.categorical or [])
     for col in declared:
         if col not in features:
@@ -235,6 +244,9 @@ def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, so
         pol = policy(data_cfg, col)
         explicit = isinstance(data_cfg.missing, dict)
         entry: dict[str, Any] = {"name": col, "kind": kind[col], "missing": pol, "fill": None}
+        if kind[col] == "text":
+            columns.append(entry)
+            continue
         if kind[col] == "numeric":
             values, missing, _ = parse_numeric(frame[col], na)
             present = values[~missing & ~np.isnan(values)]
@@ -281,16 +293,26 @@ def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, so
         "columns": columns,
         "numeric": [c["name"] for c in columns if c["kind"] == "numeric"],
         "categorical": cats,
+        "text": next((c["name"] for c in columns if c["kind"] == "text"), None),
         "na_values": sorted(na),
         "normalize": bool(data_cfg.normalize),
         "mean": None,
         "variance": None,
     }
+    reshape = getattr(data_cfg, "reshape", None)
+    if reshape:
+        if cats or out["text"]:
+            raise DataError(f"{source}: data.reshape needs numeric feature columns only")
+        if int(np.prod(reshape)) != len(out["numeric"]):
+            raise DataError(f"{source}: data.reshape {list(reshape)} holds {int(np.prod(reshape))} values per example "
+                            f"but there are {len(out['numeric'])} feature columns")
+        out["shape"] = out["reshape"] = list(reshape)
     if data_cfg.normalize and out["numeric"]:
         x, _, _ = transform(frame, out, lambda label: source)
-        num = x["numeric"] if isinstance(x, dict) else x
-        out["mean"] = num.astype(np.float64).mean(axis=0).tolist()
-        out["variance"] = num.astype(np.float64).var(axis=0).tolist()
+        num = (x["numeric"] if isinstance(x, dict) else x).astype(np.float64)
+        axes = tuple(range(num.ndim - 1))  # per feature; per channel for reshaped images
+        out["mean"] = num.mean(axis=axes).tolist()
+        out["variance"] = num.var(axis=axes).tolist()
     return out
 
 
@@ -319,6 +341,13 @@ def transform(
     Raises:
         DataError: (without ``skip_bad``) the first bad cell: not a number, or missing with no fill.
     """
+    if spec.get("text"):
+        col = spec["text"]
+        if col not in frame.columns:
+            raise DataError(f"{where(frame.index[0]) if len(frame) else 'input'}: no text column {col!r}")
+        texts = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+                          for v in frame[col].tolist()], dtype=object).reshape(-1, 1)
+        return texts, np.ones(len(frame), dtype=bool), []
     na = set(spec["na_values"])
     n = len(frame)
     ok = np.ones(n, dtype=bool)
@@ -365,6 +394,8 @@ def transform(
             values = np.where(missing, fill, values)
         cats[c["input"]] = values.astype(str).astype(object).reshape(-1, 1)
     msgs = [problems[i] for i in sorted(problems)]
+    if spec.get("reshape"):
+        return numeric[ok].reshape(-1, *spec["reshape"]), ok, msgs
     if not spec["categorical"]:
         return numeric[ok], ok, msgs
     inputs = {"numeric": numeric[ok]} if spec["numeric"] else {}
@@ -375,8 +406,8 @@ def transform(
 def plain_spec(num_features: int, names: list[str]) -> dict:
     """The spec of a numbers-only table or inline data: every column numeric, no fill, no normalization."""
     return {"columns": [{"name": n, "kind": "numeric", "missing": "error", "fill": None} for n in names],
-            "numeric": list(names), "categorical": [], "na_values": list(NA_VALUES), "normalize": False,
-            "mean": None, "variance": None}
+            "numeric": list(names), "categorical": [], "text": None, "na_values": list(NA_VALUES),
+            "normalize": False, "mean": None, "variance": None}
 
 
 # --------------------------------------------------------------------------------------- inputs

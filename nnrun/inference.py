@@ -20,6 +20,8 @@ def load_model(run_dir: Path, name: str = rundir.MODEL) -> Any:
     """
     keras = _keras()
     path = run_dir / name
+    if _uses_keras_hub(run_dir):
+        import keras_hub  # noqa: F401 (registers its layers for deserialization)
     try:
         return keras.models.load_model(path, safe_mode=True, compile=True)
     except Exception as exc:
@@ -27,10 +29,26 @@ def load_model(run_dir: Path, name: str = rundir.MODEL) -> Any:
         raise RunError(f"{path}: cannot load the model: {first}") from None
 
 
+def _uses_keras_hub(run_dir: Path) -> bool:
+    """Whether the run's config has keras-hub layers (their classes must be registered before loading)."""
+    config = run_dir / rundir.CONFIG
+    if not config.exists():
+        return False
+    from nnrun.registry import catalog
+
+    hub = {n for n, e in catalog()["layers"].items() if e.get("module") == "keras_hub"}
+    text = config.read_text(encoding="utf-8", errors="replace")
+    return any(f"type: {n}" in text for n in hub)
+
+
 def keras_inputs(x: Any) -> Any:
     """Model inputs as Keras takes them: categorical string columns (NumPy object arrays, which Keras'
     array adapter refuses) become ``tf.string`` tensors; numeric arrays pass through."""
     if not isinstance(x, dict):
+        if isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind == "U"):
+            import tensorflow as tf
+
+            return tf.constant(x.astype(str))
         return x
     import tensorflow as tf
 

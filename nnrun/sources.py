@@ -51,14 +51,17 @@ class RawTable:
     delimiter: str | None = None
     first_line: int = 1
     unit: str = "line"
+    names: list[str] | None = None
 
     def where(self, label: Any) -> str:
-        """``file:LINE`` (CSV, JSONL) or ``file: row N`` (Parquet) for the row with this label."""
+        """``file:LINE`` (CSV, JSONL), ``file: row N`` (Parquet), or the file itself (a folder of texts)."""
+        if self.names is not None:
+            return self.names[int(label)]
         n = self.first_line + int(label)
         return f"{self.source}:{n}" if self.unit == "line" else f"{self.source}: row {n}"
 
 
-def resolve_path(path: str, config_path: Path | None) -> Path:
+def resolve_path(path: str, config_path: Path | None, allow_dir: bool = False) -> Path:
     """Resolve a data path: as given (relative to the working directory), else relative to the config.
 
     Raises:
@@ -74,6 +77,8 @@ def resolve_path(path: str, config_path: Path | None) -> Path:
     if not candidate.exists():
         raise DataError(f"{path}: no such data file")
     if candidate.is_dir():
+        if allow_dir:
+            return candidate
         raise DataError(f"{candidate}: is a directory, expected a CSV file")
     if not candidate.is_file():
         raise DataError(f"{candidate}: not a regular file (a device or pipe?); expected a CSV file")
@@ -146,7 +151,7 @@ def detect_header(rows: list[list[str]]) -> bool:
     )
 
 
-def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
+def read_csv(text: str, name: str, header: bool | None, delimiter: str | None, quotechar: str | None = '"'):
     """Parse CSV text with pandas.
 
     Returns:
@@ -162,11 +167,12 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
     lead = text[: len(text) - len(stripped)].count("\n")  # blank lines before the first row
     text = stripped
     delimiter = delimiter or sniff_delimiter(text)
+    quoting = csv.QUOTE_MINIMAL if quotechar else csv.QUOTE_NONE
     lines = [ln for ln in text.splitlines() if ln.strip()][:21]
-    sample = list(csv.reader(lines, delimiter=delimiter))
+    sample = list(csv.reader(lines, delimiter=delimiter, quotechar=quotechar or '"', quoting=quoting))
     if header is None:
         header = detect_header(sample)
-    _check_field_counts(text, name, delimiter, lead)
+    _check_field_counts(text, name, delimiter, lead, quotechar)
     first_line = lead + (2 if header else 1)
     try:
         frame = pd.read_csv(
@@ -178,6 +184,8 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
             dtype=str,
             keep_default_na=False,
             engine="c",
+            quotechar=quotechar or '"',
+            quoting=quoting,
         )
     except pd.errors.ParserError as exc:
         raise DataError(f"{name}{_parser_message(str(exc), lead)}") from None
@@ -204,11 +212,13 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None):
     return frame, header, delimiter
 
 
-def _check_field_counts(text: str, name: str, delimiter: str, lead: int = 0) -> None:
+def _check_field_counts(text: str, name: str, delimiter: str, lead: int = 0, quotechar: str | None = '"') -> None:
     """Refuse a file whose rows have different numbers of fields, naming the first such line. (pandas fills
     missing trailing fields silently, so the careful path counts them with the csv module.)"""
     expected = None
-    for lineno, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), 1):
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True, quotechar=quotechar or '"',
+                        quoting=csv.QUOTE_MINIMAL if quotechar else csv.QUOTE_NONE)
+    for lineno, row in enumerate(reader, 1):
         if not row or not any(cell.strip() for cell in row):
             continue
         if expected is None:
@@ -245,7 +255,7 @@ def _parser_message(msg: str, lead: int = 0) -> str:
 
 # ------------------------------------------------------------------------------------------ readers
 def read_raw(path: Path, fmt: str, header: bool | None = None, delimiter: str | None = None,
-             comment: str | None = None, target: int | str | None = None) -> RawTable:
+             comment: str | None = None, target: int | str | None = None, quotechar: str | None = '"') -> RawTable:
     """Read a whole CSV/TSV, Parquet or JSON Lines file.
 
     A clean numeric CSV (every column but ``target`` a number) is parsed straight to float64 by pandas'
@@ -273,8 +283,8 @@ def read_raw(path: Path, fmt: str, header: bool | None = None, delimiter: str | 
         text = blank_comments(text, comment)
     if fmt == "tsv":
         delimiter = delimiter or "\t"
-    fast = _fast_frame(text, header, delimiter, target)
-    frame, header, delimiter = fast if fast is not None else read_csv(text, name, header, delimiter)
+    fast = _fast_frame(text, header, delimiter, target) if quotechar == '"' else None
+    frame, header, delimiter = fast if fast is not None else read_csv(text, name, header, delimiter, quotechar)
     return RawTable(frame, name, sha, fmt, header, delimiter, frame.attrs.get("first_line", 2 if header else 1))
 
 
@@ -559,3 +569,91 @@ def _json_chunk(lines: list[str], name: str, first: int):
         return pd.DataFrame()
     return json_lines(text, name, first_line=1 + first).rename(index=lambda k: k + first)
 
+
+
+# ------------------------------------------------------------------------------------------ folders
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def folder_format(path: Path) -> str:
+    """``images`` or ``texts`` for a folder with one subfolder per class, from the files' extensions.
+
+    Raises:
+        DataError: no class subfolders, or neither images nor .txt files in them.
+    """
+    classes = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{path}: is a directory without class subfolders; expected one subfolder per class "
+                        "(e.g. data/pets/cat/*.png, data/pets/dog/*.png) or a data file")
+    files = [f for c in classes for f in c.iterdir() if f.is_file()]
+    if any(f.suffix.lower() in IMAGE_EXTENSIONS for f in files):
+        return "images"
+    if any(f.suffix.lower() == ".txt" for f in files):
+        return "texts"
+    raise DataError(f"{path}: the class subfolders hold no images ({', '.join(IMAGE_EXTENSIONS)}) or .txt files")
+
+
+def folder_digest(path: Path) -> str:
+    """SHA-256 over every file of a folder (relative names and contents, in sorted order)."""
+    digest = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(path)).encode() + b"\0")
+        digest.update(hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def read_image_folder(path: Path, image_size: list[int] | None, color_mode: str) -> tuple[np.ndarray, np.ndarray,
+                                                                                         list[str]]:
+    """Images in one subfolder per class, with ``keras.utils.image_dataset_from_directory``.
+
+    Returns:
+        (x, labels, files): float32 pixels (num_images, height, width, channels) as stored (0-255: add a
+        ``Rescaling`` layer), the class folder name of each image, and the file paths.
+
+    Raises:
+        DataError: no ``image_size``, unreadable images.
+    """
+    if image_size is None:
+        raise DataError(f"{path}: a folder of images needs data.image_size: [height, width]")
+    from nnrun.backend import keras as _keras
+
+    keras = _keras()
+    try:
+        ds = keras.utils.image_dataset_from_directory(
+            str(path), labels="inferred", label_mode="int", color_mode=color_mode, image_size=tuple(image_size),
+            batch_size=None, shuffle=False, verbose=False)
+        pairs = [(x.numpy(), int(y)) for x, y in ds]
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the images: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    if not pairs:
+        raise DataError(f"{path}: no images found")
+    x = np.stack([p[0] for p in pairs]).astype(np.float32)
+    labels = np.array([ds.class_names[p[1]] for p in pairs], dtype=object)
+    return x, labels, list(ds.file_paths)
+
+
+def read_text_folder(path: Path):
+    """Texts in one subfolder per class (``keras.utils.text_dataset_from_directory``) as a DataFrame with
+    columns ``text`` and ``label`` (the class folder name); ``frame.attrs["files"]`` lists the files.
+
+    Raises:
+        DataError: no .txt files, or files that are not UTF-8.
+    """
+    import pandas as pd
+
+    from nnrun.backend import keras as _keras
+
+    keras = _keras()
+    try:
+        ds = keras.utils.text_dataset_from_directory(str(path), labels="inferred", label_mode="int", batch_size=None,
+                                                     shuffle=False, verbose=False)
+        pairs = [(t.numpy().decode("utf-8"), int(y)) for t, y in ds]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: a file is not UTF-8 text ({exc.reason})") from None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read the texts: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    if not pairs:
+        raise DataError(f"{path}: no .txt files found")
+    frame = pd.DataFrame({"text": [p[0] for p in pairs], "label": [ds.class_names[p[1]] for p in pairs]})
+    frame.attrs["files"] = list(ds.file_paths)
+    return frame

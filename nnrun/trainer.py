@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nnrun import __version__, rundir
-from nnrun.checks import data_problems, target_encoding
+from nnrun.checks import data_problems, target_encoding, text_input
 from nnrun.config import LoadedConfig, dump_resolved, load_config
 from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError, RunError
 
@@ -37,7 +37,7 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
     from nnrun.data import class_list, encode_targets, read_table, split_three
 
     cfg = loaded.config
-    table = read_table(cfg.data, loaded.path)
+    table = read_table(cfg.data, loaded.path, text=text_input(cfg))
     if table.dropped:
         warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
     encoding = target_encoding(cfg)

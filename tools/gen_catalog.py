@@ -24,6 +24,9 @@ import keras  # noqa: E402
 BASE_LAYER_ARGS = ["activity_regularizer", "autocast", "dtype", "name", "trainable"]
 # Abstract bases and internals that cannot be used as a layer in a Sequential stack.
 SKIP_LAYERS = {"Layer", "InputLayer", "Input", "InputSpec", "Wrapper", "TFSMLayer", "Pipeline"}
+# keras-hub layers usable in a layer stack from YAML (a Transformer encoder block for text, issue 7).
+HUB_LAYERS = ["TokenAndPositionEmbedding", "PositionEmbedding", "SinePositionEncoding", "TransformerEncoder",
+              "TransformerDecoder"]
 
 
 def _jsonable(value: object) -> object:
@@ -77,6 +80,11 @@ def main(out: Path) -> None:
         ):
             layers[name] = describe(obj, BASE_LAYER_ARGS)
 
+    import keras_hub
+
+    for name in HUB_LAYERS:
+        layers[name] = {**describe(getattr(keras_hub.layers, name), BASE_LAYER_ARGS), "module": "keras_hub"}
+
     def classes(table: dict, base: type, skip: set[str]) -> dict:
         """name -> {class, args} for every string name Keras resolves to a usable class."""
         out_: dict[str, dict] = {}
@@ -98,6 +106,7 @@ def main(out: Path) -> None:
 
     catalog = {
         "keras_version": keras.__version__,
+        "keras_hub_version": keras_hub.__version__,
         "layers": dict(sorted(layers.items())),
         "losses": classes(losses, keras.losses.Loss, {"Loss", "LossFunctionWrapper"}),
         "optimizers": classes(
