@@ -4,8 +4,8 @@ The examples (less the test split, when one is configured) are cut into K folds 
 ``StratifiedKFold`` (classification) or ``KFold`` (regression), shuffled with the config's seed. Fold i trains
 a fresh model on the other K-1 folds (the feature spec — fills, vocabularies, normalization — learnt on those
 rows only) and evaluates it on fold i. The run directory holds ``cv.json`` (per-fold metrics, their mean and
-standard deviation), ``split.json`` (each fold's row indices) and one ``fold_<i>/`` per fold with its model,
-history and evaluation.
+standard deviation), ``metrics.json`` (the means, for ``nnrun runs``/``compare``), ``split.json`` (each
+fold's row indices) and one ``fold_<i>/`` per fold with its model, history and evaluation.
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ def cross_validate(
     def finish(status: str, error: str | None = None) -> dict:
         doc = _summary(results, folds, stratify, run_dir, cfg.seed)
         rundir.write_json(run_dir / CV_JSON, doc)
+        if status == "completed":  # the folds' means, so that `nnrun runs` and `nnrun compare` show the run
+            rundir.write_json(run_dir / rundir.METRICS, {k: v for k, v in doc["mean"].items() if k != "best_epoch"})
         info.update(status=status, error=error)
         rundir.write_json(run_dir / rundir.RUN, info)
         return doc
