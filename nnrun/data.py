@@ -36,6 +36,7 @@ from nnrun.sources import (  # noqa: F401 (re-exported: detect_header, sniff_del
 )
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
+_KNOWN_SUFFIXES = ("csv", "tsv", "tab", "txt", "data", "parquet", "pq", "jsonl", "ndjson", "npz", "npy", "gz")
 
 
 @dataclass
@@ -245,7 +246,8 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: b
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such data file")
-    fmt = format_of(path, meta.get("format") if meta.get("format") not in (None, "inline") else None)
+    trained = meta.get("format") if meta.get("format") not in (None, "inline", "images", "texts") else "csv"
+    fmt = format_of(path, None) if path.suffix.lower().lstrip(".") in _KNOWN_SUFFIXES else trained
     spec = meta["features"]
     if fmt in ("npz", "npy"):
         tp = getattr(data_cfg, "target_path", None)
@@ -259,7 +261,8 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: b
                      fmt=fmt, inputs=x, spec=spec)
     comment = getattr(data_cfg, "comment", None)
     delimiter = getattr(data_cfg, "delimiter", None) if fmt == meta.get("format") else None
-    raw = read_raw(path, fmt, None, delimiter, comment)
+    raw = read_raw(path, fmt, None, delimiter, comment, quotechar=getattr(data_cfg, "quotechar", '"')
+                   if data_cfg is not None else meta.get("quotechar", '"'))
     columns = list(raw.frame.columns)
     feats, target = meta["feature_names"], meta["target_name"]
     if raw.header and meta.get("header"):
@@ -276,6 +279,15 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: b
             raise DataError(f"{path}: expected {len(meta['columns'])} columns (features and target), got "
                             f"{len(columns)}")
         raw.frame.columns = list(meta["columns"])
+    drop = [c["name"] for c in spec["columns"] if c["missing"] == "drop"]
+    if drop:  # as in training: rows with a missing value in a `missing: drop` column are left out
+        na = set(spec["na_values"])
+        mask = np.zeros(len(raw.frame), dtype=bool)
+        for col in drop:
+            mask |= features.parse_numeric(raw.frame[col], na)[1]
+        raw.frame = raw.frame[~mask]
+        if raw.frame.empty:
+            raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
     y = _target_values(raw.frame[target], raw, target)
     x, _, _ = features.transform(raw.frame, spec, raw.where)
     return Table(y=y, feature_names=list(feats), target_name=target, source=str(path), sha256=raw.sha256,
@@ -290,11 +302,18 @@ def read_labelled(path: Path | str, meta: dict) -> Table:
 
 def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
     """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
+    import pandas as pd
+
     y_raw = raw_col.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else
                         ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))).str.strip()
-    bad = y_raw.isin(NA_VALUES) | y_raw.str.lower().isin(["inf", "+inf", "-inf", "infinity", "-infinity"])
+    lowered = y_raw.str.lower()
+    bad = y_raw.isin(NA_VALUES) | lowered.isin(["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan",
+                                                "+nan", "-nan"])
+    numbers = np.array(pd.to_numeric(y_raw, errors="coerce"), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad |= ~np.isnan(numbers) & ~np.isfinite(numbers.astype(np.float32))  # beyond float32's ±3.4e38
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(f"{raw.where(raw_col.index[i])}: target column {column!r}: expected a label or "
                         f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
     return _typed(y_raw.to_numpy())

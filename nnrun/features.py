@@ -68,8 +68,20 @@ def select(columns: list[str], header: bool, data_cfg: Any, name: str) -> tuple[
                     for i, c in enumerate(data_cfg.features)]
         if target in features:
             raise DataError(f"{name}: data.features: includes the target column {target!r}")
+        dup = sorted({c for c in features if features.count(c) > 1})
+        if dup:
+            raise DataError(f"{name}: data.features: column {dup[0]!r} is listed twice (by name and by index?)")
     else:
         features = [c for c in columns if c != target and c not in drop]
+    for key in ("missing", "fill_value", "categorical"):
+        mapping = getattr(data_cfg, key, None)
+        if isinstance(mapping, dict):
+            unknown = [c for c in mapping if c not in features]
+            if unknown:
+                from nnrun.registry import suggest
+
+                raise DataError(f"{name}: data.{key}: {unknown[0]!r} is not a feature column"
+                                f"{suggest(unknown[0], features)}; features are: {', '.join(features)}")
     if not features:
         raise DataError(f"{name}: no feature columns left (columns: {', '.join(columns)}; target {target!r}; "
                         f"dropped: {', '.join(sorted(drop)) or 'none'})")
@@ -116,11 +128,15 @@ def parse_numeric(series: Any, na: set[str]) -> tuple[np.ndarray, np.ndarray, np
 
     missing = _missing(series, na)
     if is_bool_dtype(series.dtype) or is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.iscomplexobj(series.to_numpy()):
+            values = np.full(len(series), np.nan)  # complex numbers are not features: reported as bad cells
+            return values, missing, ~missing
+        values = np.array(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
     else:
         text = series.astype(str).str.strip().to_numpy(dtype=object)
         text[missing] = None
-        values = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = np.array(pd.to_numeric(pd.Series(text, dtype=object), errors="coerce"), dtype=np.float64)
         if series.dtype == object:  # JSON true/false in a number column are not numbers
             nonnum = np.fromiter((isinstance(v, bool) for v in series.tolist()), bool, len(series))
             values[nonnum] = np.nan
@@ -259,6 +275,8 @@ def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, so
             elif pol == "most_frequent":
                 uniq, counts = np.unique(present, return_counts=True)
                 entry["fill"] = float(uniq[np.argmax(counts)])  # ties: the smallest, as scikit-learn's SimpleImputer
+            elif pol == "constant" and fill_constant(data_cfg, col) is None:
+                entry["missing"] = "error"  # a fill_value mapping without this column: its missing cells are errors
             elif pol == "constant":
                 value = fill_constant(data_cfg, col)
                 try:
@@ -279,8 +297,10 @@ def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, so
                     raise DataError(f"{source}: column {col!r}: no values in the training split")
                 uniq, counts = np.unique(present.astype(str), return_counts=True)
                 entry["fill"] = str(uniq[np.argmax(counts)])
-            elif pol == "constant":
+            elif pol == "constant" and fill_constant(data_cfg, col) is not None:
                 entry["fill"] = str(fill_constant(data_cfg, col))
+            elif pol == "constant":
+                entry["missing"] = "error"
             vocab = sorted(set(present.tolist()) | ({entry["fill"]} if entry["fill"] is not None else set()))
             spec = declared.get(col)
             encoding = spec.encoding if spec is not None else "one_hot"
@@ -369,6 +389,10 @@ def transform(
     def how_to_fill(_: int) -> str:
         return "missing value; set data.missing (drop, mean, median, most_frequent, constant) or fill the cell"
 
+    def dropped(_: int) -> str:
+        return ("missing value; the run was trained with missing: drop for this column, so it has no value to "
+                "fill in: fill the cell (or retrain with mean, median, most_frequent or constant)")
+
     numeric = np.empty((n, len(spec["numeric"])), dtype=np.float32)
     by_name = {c["name"]: c for c in spec["columns"]}
     missing_cols = [c["name"] for c in spec["columns"] if c["name"] not in frame.columns]
@@ -380,7 +404,7 @@ def transform(
         report(col, bad, lambda i, col=col: bad_number(frame[col].iloc[i]))
         fill = by_name[col]["fill"]
         if fill is None:
-            report(col, missing, how_to_fill)
+            report(col, missing, dropped if by_name[col]["missing"] == "drop" else how_to_fill)
         else:
             values = np.where(missing, fill, values)
         numeric[:, j] = values
@@ -389,7 +413,7 @@ def transform(
         values, missing = parse_category(frame[c["name"]], na)
         fill = by_name[c["name"]]["fill"]
         if fill is None:
-            report(c["name"], missing, how_to_fill)
+            report(c["name"], missing, dropped if by_name[c["name"]]["missing"] == "drop" else how_to_fill)
         else:
             values = np.where(missing, fill, values)
         cats[c["input"]] = values.astype(str).astype(object).reshape(-1, 1)

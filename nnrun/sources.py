@@ -296,8 +296,8 @@ def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: i
     """
     import pandas as pd
 
-    if target is None or not text[:1].strip():
-        return None
+    if target is None or not text[:1].strip() or re.search(r"\n[ \t\r]*\n", text.rstrip()):
+        return None  # blank (or blanked comment) lines: the careful path keeps line numbers right
     delimiter = delimiter or sniff_delimiter(text)
     lines = [ln for ln in text[:65536].splitlines()[:50] if ln.strip()][:21]
     sample = list(csv.reader(lines, delimiter=delimiter))
@@ -347,8 +347,17 @@ def _parquet(raw: bytes, name: str):
         raise DataError(f"{name}: not a readable Parquet file: {str(exc).splitlines()[0] if str(exc) else exc}") \
             from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    _unique_names(list(frame.columns), name)
     if frame.empty:
         raise DataError(f"{name}: the file holds no rows")
+    for col in frame.columns:  # nested values (lists, structs, bytes) are not features
+        if frame[col].dtype != object:
+            continue
+        kinds = {type(v).__name__ for v in frame[col].head(1000).tolist()
+                 if isinstance(v, (list, dict, bytes, np.ndarray))}
+        if kinds:
+            raise DataError(f"{name}: column {col!r}: holds nested values ({', '.join(sorted(kinds))}); expected "
+                            "numbers or strings")
     return frame.reset_index(drop=True)
 
 
@@ -381,7 +390,16 @@ def json_lines(text: str, name: str, first_line: int = 1):
         raise DataError(f"{name}: the file holds no rows")
     frame = pd.DataFrame.from_records(records, index=labels)
     frame.columns = [str(c).strip() for c in frame.columns]
+    _unique_names(list(frame.columns), name)
     return frame
+
+
+def _unique_names(names: list[str], name: str) -> None:
+    """Refuse column names that are equal after stripping spaces (``" a"`` and ``"a"``)."""
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise DataError(f"{name}: column {dup[0]!r} appears twice (names are compared without surrounding spaces); "
+                        "rename one")
 
 
 def read_arrays(path: Path, fmt: str, target_path: Path | None = None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -413,16 +431,24 @@ def read_arrays(path: Path, fmt: str, target_path: Path | None = None) -> tuple[
     except DataError:
         raise
     except ValueError as exc:
-        raise DataError(f"{name}: cannot load the arrays: {exc} (object arrays are refused: they would need "
-                        "pickle, which can run code)") from None
-    except (OSError, EOFError, KeyError) as exc:
+        if "pickle" in str(exc):
+            raise DataError(f"{name}: holds object arrays, which are refused: loading them needs pickle, which can "
+                            "run code; save numbers (numpy.savez(path, x=x.astype('float32'), y=y))") from None
         raise DataError(f"{name}: not a readable {fmt} file: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile, OSError, EOFError, KeyError …
+        raise DataError(f"{name}: not a readable {fmt} file: {str(exc) or type(exc).__name__}") from None
+    if np.ndim(y) == 0:
+        raise DataError(f"{name}: y is a single value; expected one target per sample, shape (num_samples,)")
     if x.ndim < 2:
         raise DataError(f"{name}: x has shape {x.shape}; expected (num_samples, num_features, ...)")
     if len(x) != len(y):
         raise DataError(f"{name}: x has {len(x)} samples but y has {len(y)}")
     if len(x) == 0:
         raise DataError(f"{name}: the arrays hold no samples")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{name}: x has shape {x.shape}: the samples have no features")
+    if np.iscomplexobj(x):
+        raise DataError(f"{name}: x holds complex numbers; expected real numbers")
     if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
         raise DataError(f"{name}: x has dtype {x.dtype}; expected numbers")
     with np.errstate(over="ignore", invalid="ignore"):
@@ -432,6 +458,13 @@ def read_arrays(path: Path, fmt: str, target_path: Path | None = None) -> tuple[
         raise DataError(f"{name}: x{list(map(int, bad))} is NaN or infinite (or beyond float32's ±3.4e38)")
     if y.ndim > 2:
         raise DataError(f"{name}: y has shape {y.shape}; expected (num_samples,) or one-hot (num_samples, classes)")
+    if np.issubdtype(y.dtype, np.number):
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(y.astype(np.float64)) & np.isfinite(y.astype(np.float32))
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            raise DataError(f"{name}: y{list(map(int, bad))} is NaN or infinite (or beyond float32's ±3.4e38); "
+                            "every target must be a finite number")
     return x, y, digest.hexdigest()
 
 
