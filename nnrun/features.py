@@ -120,7 +120,7 @@ def parse_numeric(series: Any, na: set[str]) -> tuple[np.ndarray, np.ndarray, np
     else:
         text = series.astype(str).str.strip().to_numpy(dtype=object)
         text[missing] = None
-        values = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        values = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64, copy=True)
         if series.dtype == object:  # JSON true/false in a number column are not numbers
             nonnum = np.fromiter((isinstance(v, bool) for v in series.tolist()), bool, len(series))
             values[nonnum] = np.nan
@@ -366,7 +366,7 @@ def transform(
         cats[c["input"]] = values.astype(str).astype(object).reshape(-1, 1)
     msgs = [problems[i] for i in sorted(problems)]
     if not spec["categorical"]:
-        return numeric[ok], ok, msgs
+        return (numeric if ok.all() else numeric[ok]), ok, msgs
     inputs = {"numeric": numeric[ok]} if spec["numeric"] else {}
     inputs.update({k: v[ok] for k, v in cats.items()})
     return inputs, ok, msgs
