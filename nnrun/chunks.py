@@ -7,8 +7,7 @@ lines (never inside a quoted field) and each block is parsed on its own:
   (and the others as text); it refuses a line with the wrong number of fields;
 - the careful path, for a block where anything is unusual (a non-number, an empty cell, a blank line, a
   short or long row, quotes around line breaks): every cell as text, the field count checked per record, so
-  that later messages cite the file line. A row with the wrong number of fields is an error, or with
-  ``skip_bad`` a reported and skipped row.
+  that later messages cite the file line. A row with the wrong number of fields is left out and reported.
 
 Row labels of the frames are ``file line - 1`` (CSV, JSON Lines) or ``row - 1`` (Parquet), as
 ``RawTable.where`` expects. No TensorFlow here.
@@ -41,7 +40,7 @@ def _all_text(columns: list[str], header: bool) -> tuple[list[str], list[str]]:
 
 
 def iter_frames(source: Path | IO[bytes], fmt: str, chunk_rows: int, name: str | None = None,
-                plan: Plan | None = None, skip_bad: bool = False, header: bool | None = None,
+                plan: Plan | None = None, header: bool | None = None,
                 delimiter: str | None = None, comment: str | None = None) -> tuple[RawTable, Iterator[Chunk]]:
     """Read a CSV/TSV, JSON Lines or Parquet table about ``chunk_rows`` rows at a time.
 
@@ -53,8 +52,6 @@ def iter_frames(source: Path | IO[bytes], fmt: str, chunk_rows: int, name: str |
             has a header (called once, before the first chunk; its errors come from the iterator). Default:
             every column as text. CSV number columns that hold anything but numbers fall back to text for
             that chunk; Parquet and JSON Lines keep their own types.
-        skip_bad: CSV rows with the wrong number of fields are reported (the chunk's messages) and left out,
-            instead of raising.
         header, delimiter, comment: as ``data.header``, ``data.delimiter``, ``data.comment`` (None: detected).
 
     Returns:
@@ -62,7 +59,9 @@ def iter_frames(source: Path | IO[bytes], fmt: str, chunk_rows: int, name: str |
         a row's line) and an iterator of ``(frame, problems)``.
 
     Raises:
-        DataError: unreadable input, not UTF-8, ragged rows (line named), bad JSON; possibly while iterating.
+        DataError: unreadable input, not UTF-8, bad JSON (line named); possibly while iterating. CSV rows with
+            the wrong number of fields are not errors here: they are left out and reported in the chunk's
+            messages (the caller decides whether to stop).
     """
     import pandas as pd
 
@@ -96,7 +95,7 @@ def iter_frames(source: Path | IO[bytes], fmt: str, chunk_rows: int, name: str |
         if dup:
             raise DataError(f"{name}:1: duplicate column names in the header: {', '.join(dup)}; rename them")
     info = RawTable(pd.DataFrame(columns=columns), name, None, fmt, header, delimiter, 1, "line")
-    reader = _CsvBlocks(fh, head, name, columns, header, delimiter, comment, skip_bad, chunk_rows)
+    reader = _CsvBlocks(fh, head, name, columns, header, delimiter, comment, chunk_rows)
     reader.owned = isinstance(source, Path)
     return info, reader.chunks(plan)
 
@@ -133,10 +132,10 @@ class _CsvBlocks:
     """A CSV byte stream cut into blocks of whole records, each parsed to a DataFrame (see the module doc)."""
 
     def __init__(self, fh: IO[bytes], head: bytes, name: str, columns: list[str], header: bool, delimiter: str,
-                 comment: str | None, skip_bad: bool, chunk_rows: int) -> None:
+                 comment: str | None, chunk_rows: int) -> None:
         self.fh, self.head, self.name, self.columns = fh, head, name, columns
         self.owned = False
-        self.header, self.delimiter, self.comment, self.skip_bad = header, delimiter, comment, skip_bad
+        self.header, self.delimiter, self.comment = header, delimiter, comment
         line_bytes = max(1, len(head) // max(1, head.count(b"\n"))) if head else 64
         self.block_bytes = max(1, chunk_rows) * line_bytes
 
@@ -248,11 +247,8 @@ class _CsvBlocks:
                 if not record or not any(cell.strip() for cell in record):
                     continue
                 if len(record) != width:
-                    message = (f"{self.name}:{at}: expected {width} fields like the first line, got {len(record)}; "
-                               "every row needs the same number of columns")
-                    if not self.skip_bad:
-                        raise DataError(message)
-                    problems.append(message)
+                    problems.append(f"{self.name}:{at}: expected {width} fields like the first line, got "
+                                    f"{len(record)}; every row needs the same number of columns")
                     continue
                 rows.append([record[j] for j in pick])
                 labels.append(at - 1)

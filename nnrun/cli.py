@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage/config/data error, 3 quality gate f
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
@@ -40,6 +41,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # stdout closed early (`nnrun predict … | head`): stop quietly
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, io.UnsupportedOperation):
+                pass
+            ctx.exit(EXIT_RUNTIME)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug: say so briefly, keep the traceback for --debug

@@ -427,10 +427,11 @@ PREDICT_CHUNK_ROWS = 65_536
 
 
 def _choose_features(columns: list[str], header: bool, meta: dict, name: str) -> list[str]:
-    """Which input columns are the model's features: by header name, else by position (a training
-    target column at its position is dropped, with a note, never shifted into the features)."""
+    """Which input columns are the model's features: by header name when the input's header has them all,
+    else by position (a training target column at its position is dropped, with a note, never shifted into
+    the features)."""
     n_feat = len(meta["feature_names"])
-    if header and meta.get("header") and set(meta["feature_names"]) <= set(columns):
+    if header and set(meta["feature_names"]) <= set(columns):  # by name (also col0.. of a headerless run)
         return list(meta["feature_names"])
     if len(columns) == n_feat:
         return list(columns)
@@ -538,8 +539,7 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
         chosen.update(feats=feats, kept=kept)
         return numbers, [c for c in dict.fromkeys([*feats, *kept]) if c not in numbers]
 
-    info, frames = iter_frames(stream if stream is not None else path, fmt, chunk_rows, name=name, plan=plan,
-                               skip_bad=skip_bad)
+    info, frames = iter_frames(stream if stream is not None else path, fmt, chunk_rows, name=name, plan=plan)
 
     def batches():
         for frame, problems in frames:
@@ -550,13 +550,15 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
 
                 inputs = pd.DataFrame({m: frame[f] for m, f in zip(meta["feature_names"], feats, strict=True)},
                                       index=frame.index, copy=False)
-            x, ok, bad = features_transform(inputs, spec, info.where, skip_bad)
+            x, ok, bad = features_transform(inputs, spec, info.where, skip_bad or bool(problems))
+            if problems:  # rows with the wrong number of fields (reader) and bad cells (transform), in file order
+                bad = sorted(problems + bad, key=lambda m: _line_of(m, name))
+                if not skip_bad:
+                    raise DataError(bad[0])
             rows = None
             if kept:
                 rows = frame[kept] if ok.all() else frame[kept][ok]
-            if problems and bad:  # ragged rows (reader) and bad cells (transform): in file order
-                problems = sorted(problems + bad, key=lambda m: _line_of(m, name))
-            yield x, rows, problems or bad
+            yield x, rows, bad
 
     return fmt, batches()
 
