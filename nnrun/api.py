@@ -167,25 +167,27 @@ def evaluate(
 
 
 def predict(
-    run_dir: Path | str, source: str, keep: bool = False, threshold: float = 0.5, skip_bad: bool = False,
+    run_dir: Path | str, source: str, keep: str | None = None, threshold: float = 0.5, skip_bad: bool = False,
     input_format: str | None = None,
-) -> tuple[dict, str, Iterator[tuple[list[dict], Any, list[str]]]]:
+) -> tuple[dict, str, Iterator[tuple[Any, Any, list[str]]]]:
     """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
-    Tables are read in chunks, so memory stays flat however long the file is. The run's feature spec is
-    applied to each row as in training (fills for missing values, categories as text).
+    Tables are read in chunks, so memory stays flat however long the file is; the next chunk is read and
+    encoded (in a second thread) while the model predicts the current one. The run's feature spec is applied
+    to each row as in training (fills for missing values, categories as text).
 
     Args:
-        keep: also yield the input rows (for ``--keep``).
+        keep: input columns to copy to the output (``--keep``: comma-separated names or ``*``), None for none.
         threshold: binary classifiers predict the second class when its probability is >= threshold.
-        skip_bad: leave out rows that cannot be encoded (wrong type, missing value without a fill) and yield
-            their messages, instead of stopping at the first.
+        skip_bad: leave out rows that cannot be encoded (wrong type, missing value without a fill, wrong
+            number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
 
     Returns:
         (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
-        (records, input_rows, problems) per batch (records as in ``inference.predict_records``; input_rows a
-        DataFrame of the good rows or None; problems one message per bad row).
+        (predictions, kept_rows, problems) per batch: ``inference.Predictions`` (class labels and
+        probabilities, or values, as arrays), the kept input columns of the predicted rows (a DataFrame, or
+        None) and one message per bad row.
 
     Raises:
         UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
@@ -194,12 +196,28 @@ def predict(
 
     run, _, meta = _load_run(run_dir)
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format)
-    from nnrun.inference import load_model, predict_records
+    from nnrun.inference import Predictor, load_model
 
-    model = load_model(run)
+    predictor = Predictor(load_model(run), meta)
 
-    def predicted() -> Iterator[tuple[list[dict], Any, list[str]]]:
-        for x, rows, problems in batches:
-            yield predict_records(model, x, meta, threshold=threshold), rows, problems
+    def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
+        for x, rows, problems in _read_ahead(batches):
+            yield predictor(x, threshold), rows, problems
 
     return meta, fmt, predicted()
+
+
+def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """The items of ``items``, the next one produced in a worker thread while the caller uses this one
+    (reading and parsing release the GIL for much of their time, as does TensorFlow). Errors surface in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    end = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="nnrun-read") as pool:
+        pending = pool.submit(next, items, end)
+        while True:
+            item = pending.result()
+            if item is end:
+                return
+            pending = pool.submit(next, items, end)
+            yield item

@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage/config/data error, 3 quality gate f
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
@@ -40,6 +41,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # stdout closed early (`nnrun predict … | head`): stop quietly
+            try:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, io.UnsupportedOperation):
+                pass
+            ctx.exit(EXIT_RUNTIME)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # a bug: say so briefly, keep the traceback for --debug
@@ -189,12 +196,13 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--input", "-i", "source", required=True, metavar="FILE|-",
-              help="CSV (with or without the target column) or JSON rows; - reads stdin.")
+              help="CSV/TSV (with or without the target column), JSON Lines, Parquet, JSON or NPZ rows; - reads "
+                   "stdin.")
 @click.option("--output", "-o", default="-", metavar="FILE|-", show_default=True, help="Where to write predictions.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default=None,
-              help="Output format (default: from --output's extension, else the input's format).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "json"]), default=None,
+              help="Output format (default: from --output's extension .csv .jsonl .ndjson .parquet .json, else csv).")
 @click.option("--keep", default=None, metavar="COLS",
-              help="Input columns to copy to the output (comma-separated names, or * for all); CSV input only.")
+              help="Input columns to copy to the output (comma-separated names, or * for all); table inputs only.")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="Binary classifiers: predict the second class when its probability is >= this.")
 @click.option("--skip-bad-rows", "skip_bad", is_flag=True,
@@ -203,26 +211,26 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               default=None, help="Input format (default: from the extension).")
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None, threshold: float,
             skip_bad: bool, in_format: str | None) -> None:
-    """Predict with a trained run: class names and probabilities, or values. Large CSV files are
-    streamed in chunks (memory stays flat).
+    """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
+    (memory stays flat however long the file is).
 
+    \b
         nnrun predict runs/iris --input new_flowers.csv --output predictions.csv
+        nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
     """
     from nnrun import api, console, render
 
-    meta, in_fmt, batches = api.predict(run_dir, source, keep=bool(keep), threshold=threshold,
-                                        skip_bad=skip_bad, input_format=in_format)
-    if fmt is None:
-        fmt = output.rsplit(".", 1)[-1].lower() if output.lower().endswith((".csv", ".json")) else in_fmt
-        fmt = fmt if fmt in ("csv", "json") else "csv"
-    writer = render.PredictionWriter(output, fmt, meta, keep)
+    fmt = render.output_format(fmt, output)
+    meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
+                                   input_format=in_format)
+    writer = render.PredictionWriter(output, fmt, meta)
     ok, skipped = False, 0
     try:
-        for records, rows, problems in batches:
+        for predictions, rows, problems in batches:
             for message in problems[: max(0, 20 - skipped)]:
                 console.warn(f"skipped {message}")
             skipped += len(problems)
-            writer.write(records, rows.to_dict("records") if rows is not None else None)
+            writer.write(predictions, rows)
         ok = True
     finally:
         writer.close(ok)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrun.errors import DataError
+from nnrun.errors import DataError, UsageError
 from nnrun.sources import (  # noqa: F401 (re-exported: detect_header, sniff_delimiter for callers and tests)
     NA_VALUES,
     RawTable,
@@ -25,7 +25,6 @@ from nnrun.sources import (  # noqa: F401 (re-exported: detect_header, sniff_del
     decode,
     detect_header,
     format_of,
-    iter_frames,
     json_lines,
     read_arrays,
     read_bytes,
@@ -471,16 +470,16 @@ def split_three(y: np.ndarray, validation: float, test: float, seed: int,
 
 
 # ------------------------------------------------------------------------------------ predict input
-#: Files larger than this are predicted in chunks of ``PREDICT_CHUNK_ROWS`` rows (memory stays flat).
-STREAM_MIN_BYTES = 4 * 1024 * 1024
+#: Tables are predicted in chunks of about this many rows (memory stays flat however long the file is).
 PREDICT_CHUNK_ROWS = 65_536
 
 
 def _choose_features(columns: list[str], header: bool, meta: dict, name: str) -> list[str]:
-    """Which input columns are the model's features: by header name, else by position (a training
-    target column at its position is dropped, with a note, never shifted into the features)."""
+    """Which input columns are the model's features: by header name when the input's header has them all,
+    else by position (a training target column at its position is dropped, with a note, never shifted into
+    the features)."""
     n_feat = len(meta["feature_names"])
-    if header and meta.get("header") and set(meta["feature_names"]) <= set(columns):
+    if header and set(meta["feature_names"]) <= set(columns):  # by name (also col0.. of a headerless run)
         return list(meta["feature_names"])
     if len(columns) == n_feat:
         return list(columns)
@@ -495,67 +494,189 @@ def _choose_features(columns: list[str], header: bool, meta: dict, name: str) ->
     )
 
 
-def predict_batches(source: str, meta: dict, keep: bool = False, chunk_rows: int = PREDICT_CHUNK_ROWS,
-                    skip_bad: bool = False, fmt: str | None = None):
+def kept_columns(columns: list[str], keep: str | None) -> list[str]:
+    """The input columns ``--keep`` asks for (``*`` for all), checked against the input's columns.
+
+    Raises:
+        UsageError: an unknown column.
+    """
+    if not keep:
+        return []
+    if keep.strip() == "*":
+        return list(columns)
+    wanted = list(dict.fromkeys(c.strip() for c in keep.split(",") if c.strip()))
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise UsageError(f"--keep: no input column {missing[0]!r}; columns are: {', '.join(columns)}")
+    return wanted
+
+
+def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows: int | None = None,
+                    skip_bad: bool = False, fmt: str | None = None, strict_keep: bool = True):
     """Rows to predict, in batches: a CSV/TSV, JSON Lines, Parquet, JSON or NPZ file, or ``-`` (stdin).
 
-    Tables are read ``chunk_rows`` rows at a time, so memory stays flat as the file grows. A table may
-    include the training target column (dropped by name or position, never shifted into the features).
-    JSON is ``[[...], ...]``, one row ``[...]``, ``{"x": [[...], ...]}`` or ``[{"feature": value, ...}, ...]``.
+    Tables (CSV/TSV, JSON Lines, Parquet; from stdin too) are read about ``chunk_rows`` rows at a time
+    (``nnrun.chunks``), so memory stays flat as the file grows. A table may include the training target
+    column (dropped by name or position, never shifted into the features). JSON is ``[[...], ...]``, one row
+    ``[...]``, ``{"x": [[...], ...]}`` or ``[{"feature": value, ...}, ...]``, read whole.
 
     Args:
         source: path, or ``-``.
         meta: the run's dataset description (``dataset.json``).
-        keep: also return the input rows (a DataFrame per batch, for ``--keep``).
-        skip_bad: leave out rows that cannot be encoded (reported) instead of stopping at the first.
-        fmt: the input format; None = from the extension (stdin: JSON or CSV by its first character).
+        keep: input columns to pass through (``--keep``: comma-separated names, or ``*``), None for none.
+        chunk_rows: rows per chunk (default ``PREDICT_CHUNK_ROWS``).
+        skip_bad: leave out rows that cannot be encoded or have the wrong number of fields (reported)
+            instead of stopping at the first.
+        fmt: the input format; None = from the extension (stdin: JSON when it starts with ``[`` or with a
+            whole JSON document, JSON Lines when its first line is a JSON object, else CSV).
+        strict_keep: ``keep`` on an input without column names (JSON, NPZ) is an error; False ignores it.
 
     Returns:
         (fmt, batches): the input format and an iterator of ``(x, rows, problems)``: model inputs for the
-        good rows (see ``nnrun.features``), the good input rows (DataFrame, or None) and messages for the
-        bad ones (``file:line: column 'c': …``).
+        good rows (float32 ``(n, num_features)``, or a dict with categorical inputs: see ``nnrun.features``),
+        the kept columns of the good rows (a DataFrame in the order asked for, or None) and one message per
+        bad row (``file:line: column 'c': …``).
 
     Raises:
-        DataError: unreadable input, wrong column count ("expected 8 features, got 7"), bad values (line named).
+        DataError: unreadable input, wrong column count ("expected 8 features, got 7"), bad values (line
+            named); possibly while iterating. UsageError: an unknown ``--keep`` column, ``--keep`` on JSON.
     """
+    from nnrun.chunks import iter_frames, joined
     from nnrun.features import plain_spec
 
     spec = meta.get("features") or plain_spec(len(meta["feature_names"]), meta["feature_names"])
+    chunk_rows = chunk_rows or PREDICT_CHUNK_ROWS
     name = "<stdin>" if source == "-" else source
+    stream = None
     if source == "-":
-        raw = sys.stdin.buffer.read()
-        text = decode(raw, name)
-        if fmt in (None, "json") and text.lstrip()[:1] in "[{" and fmt != "jsonl":
-            frame = _json_frame(text, name, meta)
-            return "json", iter([_encode_chunk(frame, spec, lambda i: f"{name}: row {int(i) + 1}", keep, skip_bad)])
-        if fmt == "jsonl":
-            frame = json_lines(text, name)
-            return "jsonl", iter([_encode_chunk(frame, spec, lambda i: f"{name}:{int(i) + 1}", keep, skip_bad)])
-        frame, header, _ = read_csv(text, name, None, "\t" if fmt == "tsv" else None)
-        first = frame.attrs.get("first_line", 2 if header else 1)
-        frame = _feature_frame(frame, header, meta, name)
-        return "csv", iter([_encode_chunk(frame, spec, lambda i: f"{name}:{first + int(i)}", keep, skip_bad)])
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"{source}: no such input file")
-    if path.is_dir() or not path.is_file():
-        raise DataError(f"{source}: not a regular file; expected a CSV, JSON Lines, Parquet, JSON or NPZ file")
-    fmt = fmt or ("json" if path.suffix.lower() == ".json" else format_of(path, None))
-    if fmt == "json" or (fmt == "csv" and _starts_json(path)):
-        text = decode(read_bytes(path, "JSON file"), name)
+        stdin = sys.stdin.buffer
+        head = stdin.read(65536)
+        stream = joined(head, stdin)
+        if fmt is None:
+            fmt = _sniff_stdin(head)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{source}: no such input file")
+        if path.is_dir():
+            return "images", _image_batches(path, spec, chunk_rows, skip_bad)
+        if not path.is_file():
+            raise DataError(f"{source}: not a regular file; expected a CSV, JSON Lines, Parquet, JSON or NPZ file")
+        if spec.get("text") and fmt in (None, "lines") and path.suffix.lower() == ".txt":
+            return "lines", _text_batches(path, chunk_rows, keep)
+        fmt = fmt or ("json" if path.suffix.lower() == ".json" else format_of(path, None))
+        if fmt == "csv" and _starts_json(path):
+            fmt = "json"
+    if fmt in ("json", "npz", "npy"):
+        if keep and strict_keep:
+            raise UsageError(f"--keep needs a table input (CSV, TSV, JSON Lines, Parquet): {fmt.upper()} rows have "
+                             "no column names")
+        if fmt != "json":
+            if stream is not None:
+                raise UsageError(f"--input -: {fmt} input must be a file")
+            return fmt, iter([(_predict_arrays(path, fmt, spec), None, [])])
+        text = decode(stream.read() if stream is not None else read_bytes(path, "JSON file"), name)
         frame = _json_frame(text, name, meta)
-        return "json", iter([_encode_chunk(frame, spec, lambda i: f"{name}: row {int(i) + 1}", keep, skip_bad)])
-    if fmt in ("npz", "npy"):
-        x = _predict_arrays(path, fmt, spec)
-        return fmt, iter([(x, None, [])])
-    info, frames = iter_frames(path, fmt, chunk_rows)
+        x, ok, problems = features_transform(frame, spec, lambda i: f"{name}: row {int(i) + 1}", skip_bad)
+        return "json", iter([(x, None, problems)])
+    if fmt not in ("csv", "tsv", "jsonl", "parquet"):
+        raise UsageError(f"--input-format: unknown format {fmt!r}")
+    chosen: dict[str, list[str]] = {}
+
+    def plan(columns: list[str], header: bool) -> tuple[list[str], list[str]]:
+        feats = _choose_features(columns, header, meta, name)
+        kept = kept_columns(columns, keep)
+        numeric = set(spec["numeric"])
+        numbers = [f for m, f in zip(meta["feature_names"], feats, strict=True) if m in numeric and f not in kept]
+        chosen.update(feats=feats, kept=kept)
+        return numbers, [c for c in dict.fromkeys([*feats, *kept]) if c not in numbers]
+
+    if meta.get("quotechar", '"') is None and fmt in ("csv", "tsv"):
+        # no quoting (raw sentences with stray quotes): the whole input is read as the training file was
+        raw = read_csv(decode(stream.read() if stream is not None else read_bytes(path), name), name, None,
+                       "\t" if fmt == "tsv" else meta.get("delimiter"), quotechar=None)
+        frame, header, delimiter = raw
+        info = RawTable(frame, name, None, fmt, header, delimiter, frame.attrs.get("first_line", 1))
+        plan(list(frame.columns), header)
+        frames = iter([(frame, [])])
+    else:
+        info, frames = iter_frames(stream if stream is not None else path, fmt, chunk_rows, name=name, plan=plan)
 
     def batches():
-        for frame in frames:
-            frame = _feature_frame(frame, info.header, meta, name)
-            yield _encode_chunk(frame, spec, info.where, keep, skip_bad)
+        for frame, problems in frames:
+            feats, kept = chosen["feats"], chosen["kept"]
+            inputs = frame
+            if feats != list(meta["feature_names"]):
+                import pandas as pd
+
+                inputs = pd.DataFrame({m: frame[f] for m, f in zip(meta["feature_names"], feats, strict=True)},
+                                      index=frame.index, copy=False)
+            x, ok, bad = features_transform(inputs, spec, info.where, skip_bad or bool(problems))
+            if problems:  # rows with the wrong number of fields (reader) and bad cells (transform), in file order
+                bad = sorted(problems + bad, key=lambda m: _line_of(m, name))
+                if not skip_bad:
+                    raise DataError(bad[0])
+            rows = None
+            if kept:
+                rows = frame[kept] if ok.all() else frame[kept][ok]
+            yield x, rows, bad
 
     return fmt, batches()
+
+
+def _image_batches(path: Path, spec: dict, chunk_rows: int, skip_bad: bool):
+    """A folder of image files as predict input: pixels resized to the training images' size, and a ``file``
+    column for the output."""
+    import pandas as pd
+
+    from nnrun.rawinputs import image_batches
+
+    shape = spec.get("shape") or [len(spec["numeric"])]
+    for x, files, problems in image_batches(path, shape, chunk_rows, skip_bad):
+        yield x, pd.DataFrame({"file": files}), problems
+
+
+def _text_batches(path: Path, chunk_rows: int, keep: str | None):
+    """A text file, one text per line, as predict input for a text model (``--keep text,line`` copies them)."""
+    import pandas as pd
+
+    from nnrun.rawinputs import text_lines
+
+    for texts, lines in text_lines(path, chunk_rows):
+        rows = None
+        if keep:
+            table = pd.DataFrame({"line": lines, "text": texts.reshape(-1)})
+            rows = table[kept_columns(list(table.columns), keep)]
+        yield texts, rows, []
+
+
+def _line_of(message: str, name: str) -> int:
+    """The line number in a ``file:LINE: …`` message (0 if none)."""
+    head = message[len(name) + 1:].split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def features_transform(frame, spec: dict, where, skip_bad: bool):
+    """``nnrun.features.transform`` (imported on first use)."""
+    from nnrun.features import transform
+
+    return transform(frame, spec, where, skip_bad=skip_bad)
+
+
+def _sniff_stdin(head: bytes) -> str:
+    """stdin's format from its first bytes: ``[`` JSON; ``{`` JSON Lines when the first line is a whole JSON
+    object and more follows, else JSON; anything else CSV."""
+    start = head.lstrip()[:1]
+    if start == b"[":
+        return "json"
+    if start == b"{":
+        first, _, rest = head.lstrip().partition(b"\n")
+        try:
+            json.loads(first)
+        except ValueError:
+            return "json"
+        return "jsonl" if rest.strip() else "json"
+    return "csv"
 
 
 def read_predict_input(source: str, meta: dict, keep: bool = True) -> tuple[Any, list[dict] | None, str]:
@@ -566,38 +687,18 @@ def read_predict_input(source: str, meta: dict, keep: bool = True) -> tuple[Any,
     """
     from nnrun.features import concat
 
-    fmt, batches = predict_batches(source, meta, keep=keep)
+    fmt, batches = predict_batches(source, meta, keep="*" if keep else None, strict_keep=False)
     xs, rows = [], []
     for x, frame, _ in batches:
         xs.append(x)
         if frame is not None:
             rows.extend(frame.to_dict("records"))
-    return concat(xs), (rows if keep and fmt != "json" else None), fmt
+    return concat(xs), (rows if keep and fmt not in ("json", "npz", "npy") else None), fmt
 
 
 def _starts_json(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(64).lstrip()[:1] in (b"[", b"{")
-
-
-def _feature_frame(frame, header: bool, meta: dict, name: str):
-    """The input columns renamed to the model's feature names (kept columns stay, under their own names)."""
-    feats = _choose_features(list(frame.columns), header, meta, name)
-    if feats == list(meta["feature_names"]):
-        return frame
-    out = frame.copy()
-    out.attrs = {}
-    for mine, theirs in zip(meta["feature_names"], feats, strict=True):
-        out[mine] = frame[theirs]
-    return out
-
-
-def _encode_chunk(frame, spec: dict, where, keep: bool, skip_bad: bool):
-    from nnrun import features
-
-    x, ok, problems = features.transform(frame, spec, where, skip_bad=skip_bad)
-    rows = frame[ok] if keep else None
-    return x, rows, problems
 
 
 def _predict_arrays(path: Path, fmt: str, spec: dict) -> np.ndarray:

@@ -421,7 +421,7 @@ def transform(
     if spec.get("reshape"):
         return numeric[ok].reshape(-1, *spec["reshape"]), ok, msgs
     if not spec["categorical"]:
-        return numeric[ok], ok, msgs
+        return (numeric if ok.all() else numeric[ok]), ok, msgs
     inputs = {"numeric": numeric[ok]} if spec["numeric"] else {}
     inputs.update({k: v[ok] for k, v in cats.items()})
     return inputs, ok, msgs

@@ -55,18 +55,89 @@ def keras_inputs(x: Any) -> Any:
     return {k: tf.constant(v.astype(str)) if v.dtype == object or v.dtype.kind == "U" else v for k, v in x.items()}
 
 
-def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np.ndarray:
-    """The model's outputs as probabilities (classifiers) or values (regressors).
+#: Rows per call into the model when predicting (bigger batches amortise the per-call cost).
+PREDICT_BATCH = 8192
 
-    Returns:
-        Classifiers: shape (num_rows, num_classes), each row summing to 1 (a binary sigmoid p becomes
-        [1 - p, p]; logits go through sigmoid/softmax when the loss had ``from_logits``). Regressors:
-        shape (num_rows, num_outputs).
+
+class Predictor:
+    """A loaded model, ready to predict batch after batch (one compiled call per batch of rows).
+
+    Plain feature arrays go through a ``tf.function`` of the model with a fixed input signature, called on
+    slices of ``batch_size`` rows (no retracing, no ``model.predict`` machinery per chunk); inputs with
+    categorical string columns go through ``model.predict``.
+
+    Args:
+        model: the loaded Keras model.
+        meta: the run's ``dataset.json``.
+        batch_size: rows per call into the model.
     """
-    from nnrun.features import nrows
 
-    out = model.predict(keras_inputs(x), batch_size=batch_size, verbose=0)
-    out = np.asarray(out, dtype=np.float64).reshape(nrows(x), -1)
+    def __init__(self, model: Any, meta: dict, batch_size: int = PREDICT_BATCH) -> None:
+        self.model, self.meta, self.batch_size = model, meta, batch_size
+        self._fn = None
+
+    def raw(self, x: Any) -> np.ndarray:
+        """The model's outputs, float32 ``(num_rows, num_outputs)``."""
+        from nnrun.features import nrows
+
+        n = nrows(x)
+        if isinstance(x, dict) or n == 0:
+            out = self.model.predict(keras_inputs(x), batch_size=self.batch_size, verbose=0) if n else \
+                np.zeros((0, 1), np.float32)
+            return np.asarray(out, dtype=np.float32).reshape(n, -1)
+        if self._fn is None:
+            import tensorflow as tf
+
+            model = self.model
+            self._fn = tf.function(lambda a: model(a, training=False), reduce_retracing=True, input_signature=[
+                tf.TensorSpec([None, *x.shape[1:]], tf.float32)])
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        parts = [np.asarray(self._fn(x[i:i + self.batch_size])) for i in range(0, n, self.batch_size)]
+        return np.concatenate(parts).reshape(n, -1).astype(np.float32, copy=False)
+
+    def __call__(self, x: Any, threshold: float = 0.5) -> Predictions:
+        """Predict rows: see ``Predictions``."""
+        return to_predictions(self.raw(x), self.meta, threshold)
+
+
+class Predictions:
+    """Predictions for a batch of rows, column-wise.
+
+    Attributes:
+        values: classifiers: the predicted class of each row, shape (n,), labels as in the training data
+            (strings or ints); regressors: float32 (n, num_outputs).
+        probabilities: classifiers: float64 (n, num_classes), rows summing to 1; None for regressors.
+        classes: the class labels in probability-column order (None for regressors).
+    """
+
+    def __init__(self, values: np.ndarray, probabilities: np.ndarray | None, classes: list | None) -> None:
+        self.values, self.probabilities, self.classes = values, probabilities, classes
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def to_predictions(raw: np.ndarray, meta: dict, threshold: float = 0.5) -> Predictions:
+    """Model outputs (``(n, num_outputs)``) as class labels and probabilities, or values.
+
+    Binary classifiers predict the second class when its probability is >= ``threshold``; others the most
+    probable class.
+    """
+    probs = probabilities(raw, meta)
+    if meta["task"] == "regression":
+        return Predictions(raw.astype(np.float32, copy=False), None, None)
+    classes = list(meta["classes"])
+    chosen = (probs[:, 1] >= threshold).astype(np.int64) if meta["target_encoding"] == "binary" else \
+        np.argmax(probs, axis=1)
+    labels = np.array(classes, dtype=object if any(isinstance(c, str) for c in classes) else None)
+    return Predictions(np.take(labels, chosen), probs, classes)
+
+
+def probabilities(out: np.ndarray, meta: dict) -> np.ndarray:
+    """Raw outputs as probabilities (classifiers: (n, num_classes) float64, a binary sigmoid p becoming
+    [1 - p, p]; logits through sigmoid/softmax when the loss had ``from_logits``) or values (regressors:
+    unchanged, float64)."""
+    out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
     if meta["task"] == "regression":
         return out
     if meta["target_encoding"] == "binary":
@@ -80,10 +151,24 @@ def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np
     return out
 
 
+def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs as probabilities (classifiers) or values (regressors).
+
+    Returns:
+        Classifiers: shape (num_rows, num_classes), each row summing to 1 (a binary sigmoid p becomes
+        [1 - p, p]; logits go through sigmoid/softmax when the loss had ``from_logits``). Regressors:
+        shape (num_rows, num_outputs).
+    """
+    from nnrun.features import nrows
+
+    out = model.predict(keras_inputs(x), batch_size=batch_size, verbose=0)
+    return probabilities(np.asarray(out).reshape(nrows(x), -1), meta)
+
+
 def predict_records(
     model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024, threshold: float = 0.5
 ) -> list[dict]:
-    """Predict and describe each row.
+    """Predict and describe each row (small inputs; ``Predictor`` is the column-wise path for files).
 
     Args:
         model: the loaded Keras model.
@@ -104,10 +189,7 @@ def predict_records(
     if meta["task"] == "regression":
         return [{"prediction": float(v[0]) if len(v) == 1 else [float(a) for a in v]} for v in out]
     classes = meta["classes"]
-    if meta["target_encoding"] == "binary":
-        chosen = (out[:, 1] >= threshold).astype(int)
-    else:
-        chosen = np.argmax(out, axis=1)
+    chosen = (out[:, 1] >= threshold).astype(int) if meta["target_encoding"] == "binary" else np.argmax(out, axis=1)
     return [
         {
             "prediction": classes[int(k)],

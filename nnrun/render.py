@@ -1,47 +1,93 @@
-"""Predictions to CSV or JSON text, and writing output to a file (atomically) or stdout."""
+"""Predictions to CSV, JSON Lines, Parquet or JSON, column-wise, to a file (atomically) or stdout.
+
+Every batch is written as columns (pyarrow, pandas): the kept input columns, ``prediction``, then
+``prob_<class>`` per class for classifiers (regressors: ``prediction``, or ``prediction_<i>`` per output).
+CSV and JSON Lines give probabilities with 6 decimals; Parquet keeps them as float64 and writes one row
+group per batch. JSON is one document: a list of ``{…kept, "prediction": …, "probabilities": {class: p}}``.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from nnrun.errors import UsageError
+import numpy as np
+
+from nnrun.errors import DataError, UsageError
+
+FORMATS = ("csv", "jsonl", "parquet", "json")
+_EXT = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 
 
-def kept_columns(columns: list[str], keep: str | None) -> list[str]:
-    """The input columns ``--keep`` asks for (``*`` for all), checked against the input's columns.
+def output_format(fmt: str | None, output: str) -> str:
+    """The output format: ``--format``, else from ``--output``'s extension, else csv.
 
     Raises:
-        UsageError: an unknown column.
+        UsageError: Parquet to stdout.
     """
-    if not keep:
-        return []
-    if keep.strip() == "*":
-        return columns
-    wanted = [c.strip() for c in keep.split(",") if c.strip()]
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        raise UsageError(f"--keep: no input column {missing[0]!r}; columns are: {', '.join(columns)}")
-    return wanted
+    if fmt is None:
+        fmt = _EXT.get(Path(output).suffix.lower(), "csv") if output != "-" else "csv"
+    if fmt == "parquet" and output == "-":
+        raise UsageError("--format parquet needs --output FILE (Parquet is a binary file format, not for stdout)")
+    return fmt
+
+
+def fixed6(p: np.ndarray) -> np.ndarray:
+    """Numbers as ``%.6f`` text, shape (n,) bytes; vectorised for probabilities in [0, 1]."""
+    p = np.asarray(p, dtype=np.float64)
+    if p.size == 0 or not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
+        return np.char.mod("%.6f", p).astype("S")
+    q = np.rint(p * 1e6).astype(np.int64)
+    out = np.empty((len(q), 8), np.uint8)
+    out[:, 0] = 48 + q // 1_000_000
+    out[:, 1] = 46  # "."
+    for k in range(6):
+        out[:, 2 + k] = 48 + (q // 10 ** (5 - k)) % 10
+    return out.view("S8").ravel()
+
+
+def _text_array(values: np.ndarray) -> Any:
+    """A NumPy array of equal-width ASCII bytes (``S8``) as a pyarrow string array, without a copy per cell."""
+    import pyarrow as pa
+
+    width = values.dtype.itemsize
+    if values.size and (values.view(np.uint8).reshape(-1, width) == 0).any():  # shorter texts: pyarrow's path
+        return pa.array(values).cast(pa.string())
+    offsets = np.arange(0, (len(values) + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(values.tobytes()))
+
+
+def _shortest(values: np.ndarray) -> np.ndarray:
+    """float32 values as the float64 nearest their shortest decimal text (0.1234567, not 0.12345670163…)."""
+    return np.asarray(values, dtype=np.float32).astype("U32").astype(np.float64)
 
 
 class PredictionWriter:
-    """Writes prediction batches as CSV or JSON, to stdout or atomically to a file.
+    """Writes prediction batches, to stdout or atomically to a file.
 
-    CSV columns: the kept input columns, ``prediction``, then ``prob_<class>`` per class for classifiers.
-    JSON: a list of objects with the same content (``probabilities`` as a mapping). A file appears only
-    when ``close(ok=True)`` is called: a failed run never leaves half an output file.
+    A file appears only when ``close(ok=True)`` is called: a failed run never leaves half an output file,
+    and an older file of that name stays as it was.
+
+    Args:
+        target: a path, or ``-`` for stdout (not for Parquet).
+        fmt: csv, jsonl, parquet or json.
+        meta: the run's ``dataset.json`` (task and classes).
+
+    Raises:
+        UsageError: the target is a directory or in a missing directory.
     """
 
-    def __init__(self, target: str, fmt: str, meta: dict, keep: str | None) -> None:
-        self.fmt, self.keep, self.kept, self.count = fmt, keep, None, 0
-        self.classes = meta.get("classes") if meta["task"] == "classification" else None
+    def __init__(self, target: str, fmt: str, meta: dict) -> None:
+        self.fmt, self.count, self.started, self.schema, self.parquet = fmt, 0, False, None, None
+        self.classes = list(meta["classes"]) if meta["task"] == "classification" else None
         if target == "-":
-            self.path, self.tmp, self.fh = None, None, sys.stdout
+            sys.stdout.flush()
+            self.path, self.tmp, self.fh = None, None, getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
             return
         path = Path(target)
         if path.is_dir():
@@ -50,51 +96,180 @@ class PredictionWriter:
             raise UsageError(f"--output {target}: directory {path.parent} does not exist")
         self.path = path
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self.tmp, self.fh = Path(tmp), os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.tmp, self.fh = Path(tmp), os.fdopen(fd, "wb")
 
-    def write(self, records: list[dict], rows: list[dict] | None) -> None:
-        """Write one batch (``rows``: the input rows, needed for ``--keep``)."""
-        if self.kept is None:
-            if self.keep and rows is None:
-                raise UsageError("--keep needs CSV input (JSON rows have no column names)")
-            self.kept = kept_columns(list(rows[0]) if rows else [], self.keep)
-            self._begin()
-        if self.fmt == "json":
-            for i, rec in enumerate(records):
-                item = {c: rows[i][c] for c in self.kept} if self.kept else {}
-                item.update(rec)
-                self.fh.write(("[\n" if self.count == 0 else ",\n") + "  " + json.dumps(item))
-                self.count += 1
-            return
+    # ------------------------------------------------------------------------------------------ columns
+    def _names(self, width: int, kept: list[str]) -> list[str]:
+        if self.classes is not None:
+            names = ["prediction", *(f"prob_{c}" for c in self.classes)]
+        else:
+            names = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
+        clash = [c for c in kept if c in names]
+        if clash:
+            raise UsageError(f"--keep: input column {clash[0]!r} has the name of an output column; rename it in "
+                             "the input or leave it out of --keep")
+        return names
+
+    def write(self, preds: Any, rows: Any = None) -> None:
+        """Write one batch.
+
+        Args:
+            preds: ``nnrun.inference.Predictions`` for n rows.
+            rows: the kept input columns of those rows (a DataFrame with n rows), or None.
+        """
+        kept = [str(c) for c in rows.columns] if rows is not None else []
+        width = 1 if self.classes is not None else int(np.asarray(preds.values).reshape(len(preds), -1).shape[1])
+        names = self._names(width, kept)
+        getattr(self, f"_{self.fmt}")(preds, rows, kept, names)
+        self.count += len(preds)
+        self.started = True
+
+    def _arrow(self, preds: Any, rows: Any, text: bool) -> Any:
+        """The batch as a pyarrow Table (probabilities as ``%.6f`` text when ``text``)."""
+        import pyarrow as pa
+
+        cols: dict[str, Any] = {}
+        if rows is not None:
+            kept = pa.Table.from_pandas(rows, preserve_index=False)
+            cols.update(zip(kept.column_names, kept.columns, strict=True))
+        if self.classes is not None:
+            cols["prediction"] = pa.array(preds.values)
+            for j, c in enumerate(self.classes):
+                p = preds.probabilities[:, j]
+                cols[f"prob_{c}"] = _text_array(fixed6(p)) if text else pa.array(p)
+        else:
+            values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
+            for i in range(values.shape[1]):
+                cols["prediction" if values.shape[1] == 1 else f"prediction_{i}"] = pa.array(values[:, i])
+        return pa.table(cols)
+
+    def _csv(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+
+        if not self.started:
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow([*kept, *names])
+            self.fh.write(line.getvalue().encode())
+        table = self._arrow(preds, rows, text=True)
+        quote = any(  # quote (every text cell) only when some cell needs it: a comma, a quote, a line break
+            (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not name.startswith("prob_")
+            and pc.any(pc.match_substring_regex(col, r'[,"\r\n]')).as_py()
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        )
+        sink = pa.BufferOutputStream()
+        options = pcsv.WriteOptions(include_header=False, quoting_style="needed" if quote else "none")
+        pcsv.write_csv(table, sink, options)
+        self.fh.write(sink.getvalue().to_pybytes())
+
+    def _parquet(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = self._arrow(preds, rows, text=False)
+        if self.parquet is None:
+            self.schema = table.schema
+            self.parquet = pq.ParquetWriter(self.fh, self.schema)
+        elif table.schema != self.schema:
+            try:
+                table = table.cast(self.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                raise DataError(f"--keep: a kept column changes type between chunks of the input ({exc}); keep "
+                                "columns of one type, or write CSV or JSON Lines") from None
+        self.parquet.write_table(table)
+
+    def _frame(self, preds: Any, rows: Any, nested: bool) -> Any:
+        """The batch as a DataFrame for pandas' JSON writer (probabilities rounded to 6 decimals)."""
         import pandas as pd
 
-        table = pd.DataFrame({c: [r[c] for r in rows] for c in self.kept}) if self.kept else pd.DataFrame()
-        preds = [rec["prediction"] for rec in records]
-        table["prediction"] = [f"{p:.6g}" for p in preds] if preds and isinstance(preds[0], float) else preds
-        for c in self.classes or []:
-            table[f"prob_{c}"] = [rec["probabilities"][str(c)] for rec in records]
-        table.to_csv(self.fh, header=False, index=False, float_format="%.6f", lineterminator="\n")
-        self.count += len(records)
+        cols: dict[str, Any] = {c: rows[c].to_numpy() for c in rows.columns} if rows is not None else {}
+        if self.classes is not None:
+            cols["prediction"] = preds.values
+            if not nested:
+                for j, c in enumerate(self.classes):
+                    cols[f"prob_{c}"] = np.round(preds.probabilities[:, j], 6)
+        else:
+            values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
+            if values.shape[1] == 1:
+                cols["prediction"] = _shortest(values[:, 0])
+            elif not nested:
+                for i in range(values.shape[1]):
+                    cols[f"prediction_{i}"] = _shortest(values[:, i])
+        return pd.DataFrame(cols, index=pd.RangeIndex(len(preds)))
 
-    def _begin(self) -> None:
-        if self.fmt == "csv":
-            csv.writer(self.fh, lineterminator="\n").writerow(
-                [*self.kept, "prediction", *(f"prob_{c}" for c in self.classes or [])]
-            )
+    def _jsonl(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+        if len(preds):
+            text = self._frame(preds, rows, nested=False).to_json(orient="records", lines=True, force_ascii=False)
+            self.fh.write(text.encode() if text.endswith("\n") else (text + "\n").encode())
 
+    def _json(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+        import pandas as pd
+
+        if not len(preds):
+            return
+        frame = self._frame(preds, rows, nested=True)
+        lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines() if frame.shape[1] else \
+            ["{}"] * len(preds)
+        if self.classes is not None:
+            probs = pd.DataFrame(np.round(preds.probabilities, 6), columns=[str(c) for c in self.classes])
+            extra = probs.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+            lines = [f'{a[:-1]},"probabilities":{b}}}' for a, b in zip(lines, extra, strict=True)]
+        elif np.asarray(preds.values).reshape(len(preds), -1).shape[1] > 1:
+            values = pd.DataFrame(_shortest(np.asarray(preds.values).reshape(len(preds), -1)))
+            lists = values.to_json(orient="values")[2:-2].split("],[")
+            lines = [f'{a[:-1]}{"," if len(a) > 2 else ""}"prediction":[{b}]}}'
+                     for a, b in zip(lines, lists, strict=True)]
+        sep = "[\n  " if not self.count else ",\n  "
+        self.fh.write((sep + ",\n  ".join(lines)).encode())
+
+    # ------------------------------------------------------------------------------------------- close
     def close(self, ok: bool) -> None:
         """Finish the output; with ``ok`` False a file target is discarded (the old file stays)."""
-        if self.kept is None and ok:
-            self.kept = []
-            self._begin()
-        if self.fmt == "json" and ok:
-            self.fh.write("[]\n" if self.count == 0 else "\n]\n")
-        self.fh.flush()
-        if self.path is None:
-            return
-        self.fh.close()
-        if ok:
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        try:
+            if ok:
+                self._finish()
+            self.fh.flush()
+        finally:
+            if self.path is not None:
+                if self.parquet is not None and not ok:
+                    try:
+                        self.parquet.close()
+                    except Exception:  # noqa: BLE001 (the file is removed below anyway)
+                        pass
+                self.fh.close()
+                if ok:
+                    os.chmod(self.tmp, 0o644)
+                    os.replace(self.tmp, self.path)
+                else:
+                    self.tmp.unlink(missing_ok=True)
+
+    def _finish(self) -> None:
+        if self.fmt == "csv" and not self.started:
+            names = self._names(1, [])
+            self.fh.write((",".join(names) + "\n").encode())
+        elif self.fmt == "json":
+            self.fh.write(b"[]\n" if not self.count else b"\n]\n")
+        elif self.fmt == "parquet":
+            if self.parquet is None:
+                import pyarrow.parquet as pq
+
+                from nnrun.inference import Predictions
+
+                empty = Predictions(np.zeros(0, dtype=object if self.classes else np.float32),
+                                    np.zeros((0, len(self.classes or []))), self.classes)
+                self.parquet = pq.ParquetWriter(self.fh, self._arrow(empty, None, text=False).schema)
+            self.parquet.close()
+
+
+class _TextSink:
+    """Bytes to a text stream (a stdout without ``.buffer``)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.stream.flush()

@@ -99,6 +99,7 @@ def _meta(cfg: Any, table: Any, encoding: str, classes: list | None, spec: dict)
         "header": table.header,
         "delimiter": table.delimiter,
         "format": table.fmt,
+        "quotechar": getattr(cfg.data, "quotechar", '"'),
         "source": str(Path(table.source).resolve()) if table.source != "inline" else "inline",
         "sha256": table.sha256,
         "dropped_rows": table.dropped,
