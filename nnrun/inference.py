@@ -64,7 +64,7 @@ class Predictor:
 
     Plain feature arrays go through a ``tf.function`` of the model with a fixed input signature, called on
     slices of ``batch_size`` rows (no retracing, no ``model.predict`` machinery per chunk); inputs with
-    categorical string columns go through ``model.predict``.
+    categorical string columns, and texts, go through ``model.predict``.
 
     Args:
         model: the loaded Keras model.
@@ -81,7 +81,8 @@ class Predictor:
         from nnrun.features import nrows
 
         n = nrows(x)
-        if isinstance(x, dict) or n == 0:
+        text = isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind == "U")
+        if isinstance(x, dict) or text or n == 0:
             out = self.model.predict(keras_inputs(x), batch_size=self.batch_size, verbose=0) if n else \
                 np.zeros((0, 1), np.float32)
             return np.asarray(out, dtype=np.float32).reshape(n, -1)

@@ -49,7 +49,8 @@ def test_data_path_that_is_a_directory(tmp_path):
     c.write_text(f"name: t\ndata: {{path: {tmp_path / 'd.csv'}}}\nmodel: {{layers: [{{type: Dense, units: 1}}], loss: mse}}\n")
     result = invoke("train", c, "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 2
-    assert result.stderr == f"error: {tmp_path / 'd.csv'}: is a directory, expected a CSV file\n"
+    assert result.stderr == (f"error: {tmp_path / 'd.csv'}: is a directory without class subfolders; expected one "
+                             "subfolder per class (e.g. data/pets/cat/*.png, data/pets/dog/*.png) or a data file\n")
 
 
 def test_regression_loss_on_text_labels(tmp_path):

@@ -82,7 +82,7 @@ def test_parquet_jsonl_npz_and_npy_read_the_same_values(tmp_path):
 
 def test_npz_object_arrays_are_refused_without_unpickling(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.array([[1, "a"]], dtype=object), y=np.array([0]))
-    with pytest.raises(DataError, match="object arrays are refused"):
+    with pytest.raises(DataError, match="holds object arrays, which are refused"):
         read_table(_cfg(tmp_path / "d.npz"))
 
 

@@ -192,3 +192,50 @@ def test_a_folder_of_png_images_per_class(tmp_path):
     meta = json.loads((run / "dataset.json").read_text())
     assert meta["features"]["shape"] == [8, 8, 1] and meta["num_examples"] == 60
     assert meta["classes"] == sorted({f"digit_{v}" for v in labels})
+
+
+def test_predict_reads_one_text_per_line_with_stray_quotes(text_run, tmp_path):
+    run, _ = text_run
+    f = tmp_path / "new.txt"
+    f.write_text('a "great" one today\n\nthis was "awful\nthe thing was lovely here\n')
+    result = invoke("predict", run, "--input", f, "--keep", "line,text")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "line,text,prediction,prob_0,prob_1"
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["1", "3", "4"]  # blank line 2 skipped, quotes kept as text
+    assert [ln.rsplit(",", 3)[1] for ln in lines[1:]] == ["1", "0", "1"]
+
+
+def test_predict_on_an_unquoted_text_table_keeps_every_row(text_run, tmp_path):
+    run, _ = text_run
+    f = tmp_path / "new.tsv"
+    f.write_text('"great movie\nbad film\n"awful\nnice\n')
+    result = invoke("predict", run, "--input", f)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 5  # header + 4 rows: quotes do not merge lines
+
+
+def test_predict_on_png_files_gives_the_classes_of_their_pixel_rows(tmp_path):
+    from nnrun.backend import keras as _keras
+
+    keras = _keras()
+    config = tmp_path / "c.yaml"
+    config.write_text(CNN.format(data=f"{{path: {ROOT / 'data/digits.csv.gz'}, header: false, target: 64, "
+                                      "reshape: [8, 8, 1]}", scale=0.0625).replace("epochs: 1", "epochs: 3"))
+    run, _ = _train(config, tmp_path / "runs")
+    images, _ = _digits(12)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("\n".join(",".join(str(int(v)) for v in img.reshape(-1)) for img in images) + "\n")
+    folder = tmp_path / "png"
+    folder.mkdir()
+    for i, img in enumerate(images):
+        keras.utils.save_img(folder / f"{i:02d}.png", img.astype(np.uint8), scale=False)
+    from_rows = invoke("predict", run, "--input", rows)
+    from_png = invoke("predict", run, "--input", folder)
+    assert from_rows.exit_code == 0 and from_png.exit_code == 0, from_png.stderr
+    png_lines = from_png.stdout.strip().splitlines()
+    assert png_lines[0].startswith("file,prediction,prob_0")
+    assert [ln.split(",")[0] for ln in png_lines[1:]] == [str(folder / f"{i:02d}.png") for i in range(12)]
+    classes_rows = [ln.split(",")[0] for ln in from_rows.stdout.strip().splitlines()[1:]]
+    classes_png = [ln.split(",")[1] for ln in png_lines[1:]]
+    assert classes_png == classes_rows
