@@ -104,8 +104,9 @@ class DataConfig(_Strict):
         None, description="Feature columns by name or index, in this order; null = every column but the target "
         "and `drop`.")
     drop: list[Column] = Field(default_factory=list, description="Columns to ignore (ids, leaks).")
-    delimiter: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
-        None, description="Field separator, one character; null = detect (',', ';', tab, '|')."
+    delimiter: Annotated[StrictStr, Field(min_length=1, max_length=1, pattern=r'^[^\n\r"]$')] | None = Field(
+        None, description="Field separator, one character (not a line break or quote); null = detect (',', ';', "
+        "tab, '|')."
     )
     comment: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
         None, description="Lines starting with this character are skipped, e.g. '#'."

@@ -45,6 +45,10 @@ def fold_indices(y: Any, k: int, seed: int, stratify: bool) -> list[tuple[Any, A
     if stratify:
         labels = np.array([str(v) for v in y])
         values, counts = np.unique(labels, return_counts=True)
+        if counts.min() < 2:
+            small = str(values[np.argmin(counts)])
+            raise DataError(f"--folds {k}: class {small!r} has a single example; stratified cross-validation needs "
+                            "at least 2 per class (and at least K for K folds)")
         if counts.min() < k:
             small = str(values[np.argmin(counts)])
             raise DataError(f"--folds {k}: class {small!r} has only {counts.min()} examples, fewer than the folds; "

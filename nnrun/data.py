@@ -75,6 +75,12 @@ class Table:
     dropped: int = 0
     inputs: Any = None
 
+    def where_row(self, i: int) -> str:
+        """``file:line`` (or ``file: row N``) of the table's i-th example, for messages."""
+        if self.raw is not None and i < len(self.raw.frame):
+            return self.raw.where(self.raw.frame.index[i])
+        return f"{self.source}: row {i + 1}"
+
     @property
     def x(self) -> Any:
         """Model inputs: float32 ``(num_samples, num_features)`` (any rank for arrays), or a dict with
@@ -375,8 +381,11 @@ def class_list(y: np.ndarray) -> list:
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
-def encode_labels(y: np.ndarray, classes: list, name: str) -> np.ndarray:
+def encode_labels(y: np.ndarray, classes: list, name: str, where: Any = None) -> np.ndarray:
     """Map raw labels to class indices, shape (num_samples,) int32.
+
+    Args:
+        where: row index -> ``file:line`` for messages (default ``<name>: row <i+1>``).
 
     Raises:
         DataError: a label not among ``classes`` (it is reported, never silently mapped).
@@ -389,10 +398,9 @@ def encode_labels(y: np.ndarray, classes: list, name: str) -> np.ndarray:
         if key not in index and isinstance(key, float) and key.is_integer():
             key = int(key)
         if key not in index:
-            raise DataError(
-                f"{name}: row {i + 1}: label {key!r} was not seen in training; known classes: "
-                + ", ".join(map(str, classes))
-            )
+            at = where(i) if where is not None else f"{name}: row {i + 1}"
+            raise DataError(f"{at}: label {key!r} was not seen in training; known classes: "
+                            + ", ".join(map(str, classes)))
         out[i] = index[key]
     return out
 

@@ -520,12 +520,28 @@ def read_image_folder(path: Path, image_size: list[int] | None, color_mode: str)
             batch_size=None, shuffle=False, verbose=False)
         pairs = [(x.numpy(), int(y)) for x, y in ds]
     except Exception as exc:
+        bad = _first_bad_image(path, color_mode)
+        if bad:
+            raise DataError(bad) from None
         raise DataError(f"{path}: cannot read the images: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     if not pairs:
         raise DataError(f"{path}: no images found")
     x = np.stack([p[0] for p in pairs]).astype(np.float32)
     labels = np.array([ds.class_names[p[1]] for p in pairs], dtype=object)
     return x, labels, list(ds.file_paths)
+
+
+def _first_bad_image(path: Path, color_mode: str) -> str | None:
+    """The first image file of a folder that Keras cannot decode, as a message (None if all decode)."""
+    from nnrun.backend import keras as _keras
+
+    keras = _keras()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS):
+        try:
+            keras.utils.load_img(f, color_mode=color_mode)
+        except Exception as exc:  # PIL's errors vary by format
+            return f"{f}: not a readable image: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return None
 
 
 def read_text_folder(path: Path):
@@ -545,6 +561,12 @@ def read_text_folder(path: Path):
                                                      shuffle=False, verbose=False)
         pairs = [(t.numpy().decode("utf-8"), int(y)) for t, y in ds]
     except UnicodeDecodeError as exc:
+        for f in sorted(path.rglob("*.txt")):
+            try:
+                f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as inner:
+                line = f.read_bytes()[: inner.start].count(b"\n") + 1
+                raise DataError(f"{f}:{line}: not UTF-8 text (byte {inner.start}); save the file as UTF-8") from None
         raise DataError(f"{path}: a file is not UTF-8 text ({exc.reason})") from None
     except Exception as exc:
         raise DataError(f"{path}: cannot read the texts: {str(exc).splitlines()[0] if str(exc) else exc}") from None

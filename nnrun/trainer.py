@@ -70,6 +70,10 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
             path = resolve_path(ref.path, loaded.path)
             extra = read_like(path, meta, cfg.data)
             _onehot_targets(loaded, extra, encoding)
+            if classes is not None:  # a label the training rows do not have: named in this file
+                from nnrun.data import encode_labels
+
+                encode_labels(extra.y, classes, extra.source, extra.where_row)
             start = _append(table, extra)
             idx = np.arange(start, start + len(extra.y))
             va, te = (idx, te) if role == "validation" else (va, idx)
