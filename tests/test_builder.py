@@ -69,7 +69,8 @@ def test_keras_refusal_is_located_at_the_layer():
 def test_lstm_on_a_flat_vector_names_the_layer():
     with pytest.raises(ConfigError) as e:
         _build("    - {type: LSTM, units: 4}\n    - {type: Dense, units: 1, activation: sigmoid}")
-    assert str(e.value).startswith("c.yaml:6:7: model.layers[0]: LSTM cannot take input of shape (batch_size, 2):")
+    assert str(e.value).startswith("c.yaml:6:7: model.layers[0]: LSTM needs input of shape (batch_size, timesteps, "
+                                   "features), got (batch_size, 2); sequence layers take a sequence per example")
 
 
 def test_flatten_on_flat_input_is_refused():

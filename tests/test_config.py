@@ -101,10 +101,11 @@ def test_every_shipped_config_validates(config):
     assert static_problems(loaded.config) == []
 
 
-def test_shipped_configs_are_the_four_known_ones():
+def test_shipped_configs_are_the_known_ones():
     assert sorted(p.name for p in (ROOT / "configs").glob("*.yaml")) == [
-        "abalone.yaml", "banknote.yaml", "ionosphere.yaml", "iris.yaml", "pima.yaml", "seed_xor.yaml",
-        "wine_quality.yaml", "xor.yaml"
+        "abalone.yaml", "banknote.yaml", "digits_cnn.yaml", "ionosphere.yaml", "iris.yaml", "pima.yaml",
+        "seed_xor.yaml", "sentiment_lstm.yaml", "sentiment_transformer.yaml", "sms_spam.yaml", "wine_quality.yaml",
+        "xor.yaml"
     ]
 
 
@@ -213,8 +214,8 @@ def test_unknown_data_key_suggests_path():
     text = _edit("  x: [[0, 0], [0, 1], [1, 0], [1, 1]]\n  y: [0, 1, 1, 0]\n", "  pth: d.csv\n")
     assert _error(text) == (
         "c.yaml:3:8: data.pth: unknown key (did you mean 'path'?); "
-        "expected one of: categorical, comment, delimiter, drop, features, fill_value, format, header, missing, "
-        "na_values, normalize, path, target, target_path, test, validation, x, y"
+        "expected one of: categorical, color_mode, comment, delimiter, drop, features, fill_value, format, header, "
+        "image_size, missing, na_values, normalize, path, quotechar, reshape, target, target_path, test, validation, x, y"
     )
 
 

@@ -306,7 +306,8 @@ def test_layer_that_cannot_take_the_shape_is_named(tmp_path):
     result = invoke("train", ROOT / "configs/iris.yaml", "--runs-dir", tmp_path,
                     "--set", "model.layers.0={type: Conv2D, filters: 4, kernel_size: 3}")
     assert result.exit_code == 2
-    assert "model.layers[0]: Conv2D cannot take input of shape (batch_size, 4)" in result.stderr
+    assert "model.layers[0]: Conv2D needs input of shape (batch_size, height, width, channels), got (batch_size, 4)" \
+        in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
