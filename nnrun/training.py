@@ -109,36 +109,49 @@ def make_dataset(
     batch_size: int,
     shuffle: bool,
     seed: int,
-    repeat: bool = False,
     sample_weight: np.ndarray | None = None,
-    skip_epochs: int = 0,
+    epoch: Any = None,
 ) -> tuple[Any, int]:
-    """An in-memory ``tf.data`` pipeline: cache, shuffle each epoch (seeded), batch, (repeat), prefetch.
+    """An in-memory ``tf.data`` pipeline of exactly one epoch: batches of row indices, rows gathered per batch.
 
-    Keras' NumPy adapter rebuilds its pipeline every epoch (about 55 ms per epoch on a 2-core CPU for a
-    4-row data set); a cached, repeated dataset with ``steps_per_epoch`` costs about 6 ms.
+    Each iteration of the dataset is one epoch of ``ceil(num_samples / batch_size)`` batches (the last one
+    may be smaller) and then ends, so Keras runs exactly that many steps per epoch at any
+    ``steps_per_execution``. With ``shuffle`` the order of epoch ``e`` is a permutation drawn by a stateless
+    op from ``(seed, e)``, where ``e`` is read from the ``epoch`` variable each time an iteration starts: the
+    same epoch has the same order in an uninterrupted and in a resumed run. Batching indices first and
+    gathering rows per batch costs one op per batch instead of one per example.
 
     Args:
         x: features, shape (num_samples, ...). y: targets, first axis num_samples.
+        batch_size: examples per batch (>= 1).
+        shuffle: draw a new order every epoch; otherwise the rows' order, every epoch.
+        seed: seed of the shuffle.
         sample_weight: optional per-example weights, shape (num_samples,).
-        skip_epochs: start at this epoch's shuffle order (for resuming: the same order as an uninterrupted run).
+        epoch: a scalar int64 ``tf.Variable`` holding the 0-based epoch whose order to draw (set it before an
+            iteration starts, e.g. in ``on_epoch_begin``); None: always epoch 0's order.
 
     Returns:
-        (dataset, steps_per_epoch).
+        (dataset, steps per epoch). The dataset yields ``(x, y)`` or ``(x, y, sample_weight)`` batches.
     """
     import tensorflow as tf
 
     n = len(x)
-    parts = (x, y) if sample_weight is None else (x, y, sample_weight)
-    ds = tf.data.Dataset.from_tensor_slices(parts).cache()
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
     steps = max(1, math.ceil(n / batch_size))
-    if repeat:
-        ds = ds.repeat()
-        if skip_epochs:
-            ds = ds.skip(skip_epochs * steps)
+    parts = tuple(tf.constant(a) for a in ((x, y) if sample_weight is None else (x, y, sample_weight)))
+    b = tf.constant(batch_size, tf.int64)
+    if shuffle:
+        seed_t = tf.constant(seed, tf.int64)
+
+        def one_epoch(_: Any) -> Any:
+            e = epoch.read_value() if epoch is not None else tf.constant(0, tf.int64)
+            order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([seed_t, e]))
+            return tf.data.Dataset.range(steps).map(lambda i: order[i * b:(i + 1) * b])
+
+        ds = tf.data.Dataset.from_tensors(0).flat_map(one_epoch)
+        ds = ds.map(lambda idx: tuple(tf.gather(t, idx) for t in parts))
+    else:
+        ds = tf.data.Dataset.range(steps).map(lambda i: tuple(t[i * b:(i + 1) * b] for t in parts))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))  # flat_map hides it; Keras needs it
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
@@ -227,6 +240,7 @@ def fit(
     history: dict[str, list[float]] = {k: list(v) for k, v in state.history.items()}
     flags = {"diverged": False, "interrupted": False}
     last_save = [time.monotonic()]
+    epoch_var: list[Any] = []  # the dataset's epoch counter (a tf.Variable), set by _Control.on_epoch_begin
 
     def checkpoint(epoch: int, callbacks_state: dict) -> None:
         if run_dir is None:
@@ -286,6 +300,9 @@ def fit(
     class _Control(keras.callbacks.Callback):
         """NaN stop (TerminateOnNaN without its print to stdout), best tracking, checkpoints, progress."""
 
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            epoch_var[0].assign(epoch)  # the shuffle order of this epoch (read when Keras starts its iteration)
+
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
@@ -316,16 +333,18 @@ def fit(
                 self.model.stop_training = True
 
     callbacks = [_Control(), *callbacks]  # ours first: best/ckpt see each epoch before EarlyStopping stops
-    train_ds, steps = make_dataset(x, y, training.batch_size, training.shuffle, seed, repeat=True,
-                                   sample_weight=sample_weight, skip_epochs=state.epoch)
+    import tensorflow as tf
+
+    epoch_var.append(tf.Variable(state.epoch, dtype=tf.int64, trainable=False))
+    train_ds, _ = make_dataset(x, y, training.batch_size, training.shuffle, seed, sample_weight=sample_weight,
+                               epoch=epoch_var[0])
     val_ds = make_dataset(*validation, training.batch_size, False, seed)[0] if validation is not None else None
     start = time.perf_counter()
     if state.epoch < training.epochs:
         model.fit(
-            train_ds,
+            train_ds,  # one epoch per iteration: exact epochs at any steps_per_execution
             epochs=training.epochs,
             initial_epoch=state.epoch,
-            steps_per_epoch=steps,
             validation_data=val_ds,
             shuffle=False,  # the dataset shuffles itself each epoch
             verbose=0,

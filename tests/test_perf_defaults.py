@@ -1,0 +1,94 @@
+"""The fast defaults keep training exact: one dataset iteration is one epoch of ceil(n / batch_size) batches,
+at any steps_per_execution, with a per-epoch shuffle that depends only on (seed, epoch). No timing here:
+speed is measured by ``make bench`` (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, invoke
+
+from nnrun.config import TrainingConfig
+
+
+def test_default_steps_per_execution_is_32():
+    assert TrainingConfig().steps_per_execution == 32
+
+
+def _batches(ds) -> list[np.ndarray]:
+    return [b[0].numpy()[:, 0] for b in ds]
+
+
+def test_dataset_yields_one_exact_epoch_per_iteration_and_reshuffles_by_epoch():
+    import tensorflow as tf
+
+    from nnrun.training import make_dataset
+
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    y = np.arange(10, dtype=np.float32)
+    epoch = tf.Variable(0, dtype=tf.int64)
+    ds, steps = make_dataset(x, y, batch_size=3, shuffle=True, seed=7, epoch=epoch)
+    assert steps == 4 and int(ds.cardinality()) == 4
+    first = _batches(ds)
+    assert [len(b) for b in first] == [3, 3, 3, 1]
+    assert sorted(np.concatenate(first).tolist()) == list(range(10))  # every row once
+    again = _batches(ds)
+    assert [b.tolist() for b in again] == [b.tolist() for b in first]  # same epoch, same order
+    epoch.assign(1)
+    second = np.concatenate(_batches(ds))
+    assert sorted(second.tolist()) == list(range(10))
+    assert second.tolist() != np.concatenate(first).tolist()  # a new order in the next epoch
+    plain, _ = make_dataset(x, y, batch_size=3, shuffle=False, seed=7)
+    assert [b.tolist() for b in _batches(plain)] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    weighted, _ = make_dataset(x, y, 4, False, 0, sample_weight=np.full(10, 0.5, np.float32))
+    assert [len(b) for b in weighted] == [3, 3, 3]  # (x, y, sample_weight) per batch
+    assert next(iter(weighted))[2].numpy().tolist() == [0.5] * 4
+
+
+def _tiny_fit(spe: int) -> tuple[list[int], dict, list[np.ndarray]]:
+    from nnrun.backend import keras as _keras
+    from nnrun.training import fit
+
+    keras = _keras()
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="tanh"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="adam", steps_per_execution=spe)
+    updates: list[int] = []
+    training = TrainingConfig(epochs=3, batch_size=3, steps_per_execution=spe)
+    result = fit(model, x, y, (x[:4], y[:4]), training, seed=0,
+                 progress=lambda e, n, logs: updates.append(int(model.optimizer.iterations.numpy())))
+    return updates, result.history, model.get_weights()
+
+
+def test_epochs_are_exact_and_the_result_does_not_depend_on_steps_per_execution():
+    runs = {spe: _tiny_fit(spe) for spe in (1, 3, 32)}
+    for spe, (updates, history, _) in runs.items():
+        assert updates == [4, 8, 12], spe  # ceil(10 / 3) = 4 batches per epoch, never a whole block more
+        assert len(history["loss"]) == len(history["val_loss"]) == 3
+    for spe in (3, 32):
+        np.testing.assert_allclose(runs[spe][1]["loss"], runs[1][1]["loss"], rtol=1e-6)
+        for a, b in zip(runs[spe][2], runs[1][2], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_cli_train_runs_ceil_n_over_batch_updates_per_epoch(tmp_path):
+    result = invoke("train", ROOT / "configs/iris.yaml", "--runs-dir", tmp_path, "--json", "--quiet", "--no-plots",
+                    "--set", "training.epochs=3", "--set", "training.batch_size=16")
+    assert result.exit_code == 0, result.stderr
+    run = Path(json.loads(result.stdout)["run_dir"])
+    num_train = json.loads((run / "dataset.json").read_text())["num_train"]
+    import keras
+
+    model = keras.models.load_model(run / "model.keras", safe_mode=True, compile=True)
+    assert model.steps_per_execution == 32
+    assert int(model.optimizer.iterations.numpy()) == 3 * math.ceil(num_train / 16)
+    assert len((run / "history.csv").read_text().splitlines()) == 1 + 3
