@@ -52,7 +52,7 @@ def evaluate(
         meta: the run's ``dataset.json``.
         subset: which examples these are (``validation``, ``training``, ``file``).
         source: where they came from, for messages and the report.
-        batch_size: examples per batch.
+        batch_size: the training batch size; evaluation runs batches of at least 1,024 examples.
         plots: write the PNG plots.
         threshold: binary decision threshold on the positive class's probability.
 
@@ -63,8 +63,11 @@ def evaluate(
         DataError: labels the model has never seen.
     """
     y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source)
-    keras_metrics = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-    out = outputs(model, x, meta, batch_size=max(batch_size, 1024))
+    # Inference only: large batches cost fewer steps and give the same values (Keras weighs each batch's
+    # loss and metrics by its size), so the training batch size does not slow the report down.
+    big = max(batch_size, 1024)
+    keras_metrics = model.evaluate(x, y, batch_size=big, verbose=0, return_dict=True)
+    out = outputs(model, x, meta, batch_size=big)
     task = meta["task"]
     if task == "classification":
         idx = encode_labels(y_raw, meta["classes"], source)

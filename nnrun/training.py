@@ -367,6 +367,11 @@ def fit(
     class _Control(keras.callbacks.Callback):
         """NaN stop (TerminateOnNaN without its print to stdout), best tracking, checkpoints, progress."""
 
+        # The batch hook only reads the loss and sets flags: Keras may run it on its callback thread. Without
+        # this, a batch hook makes Keras convert every step's logs to Python on the training thread, which
+        # waits for each step to finish before dispatching the next.
+        async_safe = True
+
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
