@@ -396,7 +396,9 @@ def _scaling(g: dict) -> list[str]:
         return ["## 6. Scaling", "", f"Failed: `{g['error']}`", ""]
     lines = ["## 6. Scaling: seconds per epoch", "",
              f"nnrun (one process, bench/probe_nnrun.py), {g['features']} features, batch {g['batch_size']}, "
-             f"{g['epochs']} epochs, shuffled, no validation; time of the epochs after the first.", "",
+             f"{g['epochs']} epochs, shuffled, no validation, nnrun's default steps_per_execution; time of the "
+             "epochs after the first. The plain script (bench/baselines/keras_mlp.py `--mode plain`) runs Keras' "
+             "default steps_per_execution 1.", "",
              "| rows | units | first epoch | later epochs | µs per row | plain script, later epochs |",
              "|---|---|---|---|---|---|"]
     for r in g["rows"]:
@@ -410,7 +412,8 @@ def _scaling(g: dict) -> list[str]:
         lines += ["", f"Rows ×{g['rows_growth']:.0f} → epoch time ×{g['time_growth']:.1f}: time ∝ rows^"
                   f"{g.get('exponent', 0):.2f} overall ({ex} between neighbouring sizes; 1 is linear)."]
     if g.get("pipeline"):
-        lines += ["", f"Where the per-example pipeline's cost shows, at {g['pipeline'][0]['rows']:,} rows:", "",
+        lines += ["", f"The input pipeline at {g['pipeline'][0]['rows']:,} rows (nnrun's batch-level pipeline "
+                  "unshuffled, and nnrun's earlier per-example one when measured):", "",
                   "| variant | first epoch | later epochs | µs per row |", "|---|---|---|---|"]
         lines += [f"| {r['name']} | {_s(r['first_epoch'])} | {_s(r['steady_epoch'])} | {r.get('us_per_row', 0):.1f} |"
                   for r in g["pipeline"]]
