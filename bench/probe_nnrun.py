@@ -6,10 +6,10 @@ not expose. The levers are applied from outside, without editing nnrun:
 
 * trial ``"jit": true``: ``model.jit_compile = True`` on the compiled model (XLA; Keras' ``"auto"`` leaves
   it off on CPU-only machines);
-* trial ``"pipeline": "gather"``: ``nnrun.training.make_dataset`` replaced by a batch-level pipeline (an
-  index permutation per epoch, sliced into batches, rows gathered with one ``tf.gather`` per batch), the
-  way Keras' own NumPy adapter works, instead of shuffling and batching example by example;
-* trial ``"set": [...]``: ``--set`` overrides (``training.steps_per_execution=32``, …);
+* trial ``"pipeline": "per-example"``: ``nnrun.training.make_dataset`` replaced by nnrun's earlier pipeline
+  (cache, shuffle and batch example by example) instead of its batch-level one (an index permutation per
+  epoch, sliced into batches, rows gathered with one ``tf.gather`` per batch);
+* trial ``"set": [...]``: ``--set`` overrides (``training.steps_per_execution=1``, …);
 * ``--threads INTRA,INTER``: ``tf.config.threading`` for the whole process, before anything runs.
 
 Output: one JSON line per trained run with ``trial``, ``seed``, ``train_seconds`` (nnrun's own ``model.fit``
@@ -41,30 +41,22 @@ XOR_TRUTH = [0, 1, 1, 0]
 CURRENT: dict = {}  # the trial being run: read by the patched functions
 
 
-def gather_dataset(original):
-    """A drop-in for ``nnrun.training.make_dataset`` that batches first and gathers rows per batch."""
+def per_example_dataset(original):
+    """A drop-in for ``nnrun.training.make_dataset`` with nnrun's earlier per-example pipeline (cache, shuffle
+    example by example, batch), kept finite so that epochs stay exact: the lever shows what batching row
+    indices and gathering rows per batch (nnrun's pipeline now) buys."""
 
     @functools.wraps(original)
-    def make(x, y, batch_size, shuffle, seed, repeat=False, *rest, **kw):
-        # sample weights or a resumed epoch: nnrun's own pipeline (the lever covers plain training only)
-        if CURRENT.get("pipeline") != "gather" or rest or any(v for v in kw.values()):
-            return original(x, y, batch_size, shuffle, seed, repeat, *rest, **kw)
+    def make(x, y, batch_size, shuffle, seed, sample_weight=None, epoch=None):
+        if CURRENT.get("pipeline") != "per-example" or sample_weight is not None:
+            return original(x, y, batch_size, shuffle, seed, sample_weight=sample_weight, epoch=epoch)
         import tensorflow as tf
 
         n = len(x)
-        xs, ys = tf.constant(x), tf.constant(y)
-        steps = max(1, math.ceil(n / batch_size))
-        rng = tf.random.Generator.from_seed(seed)
-
-        def one_epoch(_):
-            order = tf.argsort(rng.uniform([n])) if shuffle else tf.range(n)
-            starts = tf.range(0, n, batch_size)
-            return tf.data.Dataset.from_tensor_slices(starts).map(lambda s: order[s:tf.minimum(s + batch_size, n)])
-
-        epochs = tf.data.Dataset.range(1).repeat() if repeat else tf.data.Dataset.range(1)
-        ds = epochs.flat_map(one_epoch).map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
-                                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ds.prefetch(tf.data.AUTOTUNE), steps
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+        if shuffle:
+            ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), max(1, math.ceil(n / batch_size))
 
     return make
 
@@ -143,7 +135,7 @@ def main() -> None:
         intra, inter = (int(v) for v in args.threads.split(","))
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    training.make_dataset = gather_dataset(training.make_dataset)
+    training.make_dataset = per_example_dataset(training.make_dataset)
     original_build = builder.build_model
 
     def build(*a, **kw):

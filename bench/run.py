@@ -53,7 +53,7 @@ SIZES = {
         "overhead_epochs": 1, "overhead_batch": 256, "overhead_spe": 1, "overhead_repeats": 1, "phases": False,
         "defaults_epochs": 2, "defaults_repeats": 1,
         "lever_rows": 20_000, "lever_epochs": 2, "lever_rounds": 1, "fresh_lever_rounds": 0, "all_levers": False,
-        "quick_levers": ["default", "steps_per_execution=32", "jit_compile", "batch-level pipeline"],
+        "quick_levers": ["default", "steps_per_execution=1", "jit_compile", "per-example pipeline"],
         "narrow_features": 10, "predict_rows": [100_000, 200_000], "predict_repeats": 1, "predict_timeout": 600,
         "scaling_rows": [10_000, 30_000, 300_000], "scaling_widths": [16, 64, 256],
         "scaling_epochs": 2, "scaling_batch": 256, "scaling_script": False,

@@ -278,8 +278,8 @@ def defaults(ctx: Context) -> dict:
     config = mlp_config(ctx.tmp / "defaults.yaml", data, [64, 64], {"epochs": epochs, "validation_split": 0.2})
     naive_argv = [PYTHON, str(BASE / "keras_mlp.py"), "--data", str(data), "--mode", "naive", "--units", "64,64",
                   "--epochs", str(epochs)]
-    # the third arm: nnrun with the lever measured below as the best candidate for a new default
-    arms = {"nnrun": [], "naive": None, "nnrun_spe32": ["--set", "training.steps_per_execution=32"]}
+    # the third arm: nnrun with steps_per_execution=1, its default before it became 32
+    arms = {"nnrun": [], "naive": None, "nnrun_spe1": ["--set", "training.steps_per_execution=1"]}
     pairs = []
     for r in range(s["defaults_repeats"]):
         order = list(arms) if r % 2 == 0 else list(arms)[::-1]
@@ -305,14 +305,14 @@ def defaults(ctx: Context) -> dict:
             pair[who]["time_to_target"] = _time_to(target, pair[who]["val_loss"], pair[who]["epoch_ends"])
             pair[who]["epoch_seconds"] = _epochs(pair[who]["epoch_ends"])
         pair["time_to_target_ratio"] = _ratio(pair["nnrun"]["time_to_target"], pair["naive"]["time_to_target"])
-        pair["spe32_time_to_target_ratio"] = _ratio(pair["nnrun_spe32"]["time_to_target"],
-                                                    pair["naive"]["time_to_target"])
+        pair["spe1_time_to_target_ratio"] = _ratio(pair["nnrun_spe1"]["time_to_target"],
+                                                   pair["naive"]["time_to_target"])
         pairs.append(pair)
     out: dict = {"rows": s["table_rows"], "epochs": epochs, "pairs": pairs,
                  "time_to_target_ratio": summary([p["time_to_target_ratio"] for p in pairs
                                                   if p["time_to_target_ratio"] is not None]),
-                 "spe32_time_to_target_ratio": summary([p["spe32_time_to_target_ratio"] for p in pairs
-                                                        if p["spe32_time_to_target_ratio"] is not None])}
+                 "spe1_time_to_target_ratio": summary([p["spe1_time_to_target_ratio"] for p in pairs
+                                                       if p["spe1_time_to_target_ratio"] is not None])}
     for who in arms:
         out[who] = {k: summary([p[who][k] for p in pairs]) for k in ("wall", "train", "time_to_target", "rss_mb")}
         out[who]["steady_epoch"] = summary([_steady(p[who]["epoch_ends"]) for p in pairs])
@@ -322,15 +322,15 @@ def defaults(ctx: Context) -> dict:
     return out
 
 
-LEVER_TRIALS = [
+LEVER_TRIALS = [  # nnrun's defaults now: steps_per_execution 32, batch-level pipeline
     {"name": "default"},
+    {"name": "steps_per_execution=1", "set": ["training.steps_per_execution=1"]},
     {"name": "steps_per_execution=8", "set": ["training.steps_per_execution=8"]},
-    {"name": "steps_per_execution=32", "set": ["training.steps_per_execution=32"]},
+    {"name": "steps_per_execution=128", "set": ["training.steps_per_execution=128"]},
     {"name": "jit_compile", "jit": True},
-    {"name": "jit_compile + steps_per_execution=32", "jit": True, "set": ["training.steps_per_execution=32"]},
-    {"name": "batch-level pipeline", "pipeline": "gather"},
-    {"name": "batch-level pipeline + steps_per_execution=32", "pipeline": "gather",
-     "set": ["training.steps_per_execution=32"]},
+    {"name": "per-example pipeline", "pipeline": "per-example"},
+    {"name": "per-example pipeline + steps_per_execution=1 (nnrun before)", "pipeline": "per-example",
+     "set": ["training.steps_per_execution=1"]},
 ]
 FRESH_LEVERS = [
     ("default, fresh process", [], None),
@@ -500,7 +500,7 @@ def scaling(ctx: Context) -> dict:
     big = s["scaling_rows"][-1]  # where the pipeline's per-example work shows: two variants at the largest size
     trials.append({"name": "pipeline: no shuffle", "rows": big, "units": 64,
                    "set": [f"data.path={ctx.table(big, feats)}", "training.shuffle=false"]})
-    trials.append({"name": "pipeline: batch-level", "rows": big, "units": 64, "pipeline": "gather",
+    trials.append({"name": "pipeline: per-example (nnrun before)", "rows": big, "units": 64, "pipeline": "per-example",
                    "set": [f"data.path={ctx.table(big, feats)}"]})
     ctx.log(f"  {len(trials)} trials in one process")
     args = [str(config), "--runs-dir", str(ctx.dir("scaling_runs"))]

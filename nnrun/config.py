@@ -203,7 +203,8 @@ class TrainingConfig(_Strict):
                                  "`nnrun evaluate RUN` reports it.")
     shuffle: StrictBool = True
     steps_per_execution: PositiveInt = Field(
-        1, description="Batches run per call into TensorFlow (Keras compile argument); raise it for small models."
+        32, description="Batches run per call into TensorFlow (Keras compile argument). 32 cuts the per-batch "
+        "overhead of small models several-fold on CPU; epochs stay exact at any value; 1 calls callbacks per batch."
     )
     class_weight: Literal["balanced"] | dict[StrictStr | Annotated[int, Field(strict=True)], Float] | None = Field(
         None, description="'balanced' (n_samples / (n_classes * count), as scikit-learn) or {label: weight}."

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nnrun import report, rundir
-from nnrun.data import encode_labels, encode_targets
+from nnrun.data import encode_targets
 from nnrun.inference import outputs
 
 REPORT_MD = "report.md"
@@ -52,7 +52,7 @@ def evaluate(
         meta: the run's ``dataset.json``.
         subset: which examples these are (``validation``, ``training``, ``file``).
         source: where they came from, for messages and the report.
-        batch_size: examples per batch.
+        batch_size: the training batch size; evaluation runs batches of at least 1,024 examples.
         plots: write the PNG plots.
         threshold: binary decision threshold on the positive class's probability.
 
@@ -65,11 +65,14 @@ def evaluate(
     y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source)
     from nnrun.inference import keras_inputs
 
-    keras_metrics = model.evaluate(keras_inputs(x), y, batch_size=batch_size, verbose=0, return_dict=True)
-    out = outputs(model, x, meta, batch_size=max(batch_size, 1024))
+    # Inference only: large batches cost fewer steps and give the same values (Keras weighs each batch's
+    # loss and metrics by its size), so the training batch size does not slow the report down.
+    big = max(batch_size, 1024)
+    keras_metrics = model.evaluate(keras_inputs(x), y, batch_size=big, verbose=0, return_dict=True)
+    out = outputs(model, x, meta, batch_size=big)
     task = meta["task"]
-    if task == "classification":
-        idx = encode_labels(y_raw, meta["classes"], source)
+    idx = _class_indices(y, meta["target_encoding"]) if task == "classification" else None
+    if idx is not None:
         full = report.classification_report(idx, out, meta["classes"], threshold=threshold)
     else:
         full = report.regression_report(np.asarray(y_raw, dtype=np.float64), out)
@@ -77,7 +80,7 @@ def evaluate(
     metrics.update({k: full[k] for k in _FLAT[task] if isinstance(full.get(k), (int, float))})
     written: list[str] = []
     if plots:
-        written = [p.name for p in _plots(run, meta, full, out, y_raw, task, source)]
+        written = [p.name for p in _plots(run, meta, full, out, idx, task)]
     doc = {
         "run_dir": str(run),
         "data": source,
@@ -95,7 +98,15 @@ def evaluate(
     return doc
 
 
-def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, y_raw: np.ndarray, task: str, source: str) -> list:
+def _class_indices(y: np.ndarray, encoding: str) -> np.ndarray:
+    """Class indices, shape (num_samples,) int32, back from ``encode_targets``' output (binary: (n, 1) of 0/1;
+    sparse: the indices; categorical: one-hot), so that the labels are mapped once (a Python loop per row)."""
+    if encoding == "categorical":
+        return np.argmax(y, axis=1).astype(np.int32)
+    return np.asarray(y).reshape(-1).astype(np.int32)
+
+
+def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None, task: str) -> list:
     paths = []
     history = read_history(run / rundir.HISTORY)
     if history:
@@ -104,7 +115,7 @@ def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, y_raw: np.ndarray
     if task == "classification":
         paths.append(report.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], run / CONFUSION_PNG))
         if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:
-            positive = (encode_labels(y_raw, meta["classes"], source) == 1).astype(int)
+            positive = (idx == 1).astype(int)
             paths.append(report.plot_roc_curve(positive, out[:, 1], run / ROC_PNG, full["roc_auc"],
                                                positive_class=meta["classes"][1]))
     return paths

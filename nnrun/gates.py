@@ -21,13 +21,13 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from nnrun.errors import EXIT_GATE, ConfigError, NnrunError
 from nnrun.registry import suggest
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 #: Comparison operators, longest first so that ``>=`` is not read as ``>``.
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -226,6 +226,9 @@ def raise_if_failed(results: list[dict]) -> None:
 
 def gates_table(results: list[dict]) -> Table:
     """A rich table of gate results: ✓/✗, the gate, the value (4 decimals; ``n/a`` when missing or NaN)."""
+    from rich.table import Table  # imported here: ``nnrun validate`` parses gates but draws no table
+    from rich.text import Text
+
     failed = sum(not r["passed"] for r in results)
     title = "quality gates: passed" if not failed else f"quality gates: {failed} of {len(results)} failed"
     table = Table(title=title, title_justify="left")

@@ -103,42 +103,130 @@ def set_rng_states(model: Any, states: list[list[int]] | None) -> None:
         gen.state.assign(np.asarray(value, dtype=gen.state.dtype))
 
 
+def execution_plan(steps: int, steps_per_execution: int) -> tuple[int, bool]:
+    """How to run ``steps`` batches per epoch at most ``steps_per_execution`` batches per call, exactly.
+
+    Keras runs whole ``steps_per_execution`` blocks until the data ends. Fed one stream of all epochs
+    (cheap: one iterator for the whole run) it stays exact only when the block size divides the steps per
+    epoch; a dataset that ends after each epoch is exact at any block size but costs a new iterator per
+    epoch (tens of ms on a small CPU). So: the largest divisor of ``steps`` up to ``steps_per_execution``
+    with one stream when that divisor is at least half of ``steps_per_execution`` (or all of an epoch),
+    else ``steps_per_execution`` with one dataset per epoch.
+
+    Args:
+        steps: batches per epoch (>= 1).
+        steps_per_execution: the configured block size (>= 1).
+
+    Returns:
+        (block size to run, whether to feed one stream of all epochs).
+
+    Example:
+        >>> execution_plan(500, 32), execution_plan(3, 32), execution_plan(37, 32)
+        ((25, True), (3, True), (32, False))
+    """
+    divisor = max(d for d in range(1, min(steps, steps_per_execution) + 1) if steps % d == 0)
+    if divisor == steps or 2 * divisor >= steps_per_execution:
+        return divisor, True
+    return steps_per_execution, False
+
+
+def _batches(parts: tuple, n: int, batch_size: int, shuffle: bool, seed: int, epoch: Any) -> Any:
+    """One epoch as a dataset of ceil(n / batch_size) batches: a permutation of the row indices drawn by a
+    stateless op from (seed, epoch) (the rows' order without shuffle), sliced, rows gathered per batch."""
+    import tensorflow as tf
+
+    steps = max(1, math.ceil(n / batch_size))
+    b = tf.constant(batch_size, tf.int64)
+    if not shuffle:
+        return tf.data.Dataset.range(steps).map(
+            lambda i: tf.nest.map_structure(lambda t: t[i * b:(i + 1) * b], parts))
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+    order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
+    return tf.data.Dataset.range(steps).map(
+        lambda i: tf.nest.map_structure(lambda t: tf.gather(t, order[i * b:(i + 1) * b]), parts))
+
+
+def _parts(x: Any, y: np.ndarray, sample_weight: np.ndarray | None) -> tuple:
+    """``(x, y[, sample_weight])`` as tensors; ``x`` may be a dict of inputs, text columns become ``tf.string``."""
+    import tensorflow as tf
+
+    def tensor(a: np.ndarray) -> Any:
+        return tf.constant(a.astype(str)) if a.dtype == object or a.dtype.kind == "U" else tf.constant(a)
+
+    parts = (x, y) if sample_weight is None else (x, y, sample_weight)
+    return tf.nest.map_structure(tensor, parts)
+
+
 def make_dataset(
     x: np.ndarray,
     y: np.ndarray,
     batch_size: int,
     shuffle: bool,
     seed: int,
-    repeat: bool = False,
     sample_weight: np.ndarray | None = None,
-    skip_epochs: int = 0,
+    epoch: Any = None,
 ) -> tuple[Any, int]:
-    """An in-memory ``tf.data`` pipeline: cache, shuffle each epoch (seeded), batch, (repeat), prefetch.
+    """An in-memory ``tf.data`` pipeline that ends after one epoch: batches of row indices, rows gathered.
 
-    Keras' NumPy adapter rebuilds its pipeline every epoch (about 55 ms per epoch on a 2-core CPU for a
-    4-row data set); a cached, repeated dataset with ``steps_per_epoch`` costs about 6 ms.
+    Each iteration is one epoch of ``ceil(num_samples / batch_size)`` batches (the last one may be smaller),
+    so Keras runs exactly that many steps at any ``steps_per_execution``. With ``shuffle`` the order of epoch
+    ``e`` is a permutation drawn by a stateless op from ``(seed, e)``: an uninterrupted and a resumed run see
+    the same order in the same epoch.
 
     Args:
         x: features, shape (num_samples, ...). y: targets, first axis num_samples.
+        batch_size: examples per batch (>= 1).
+        shuffle: a new order every epoch; otherwise the rows' order.
+        seed: seed of the shuffle.
         sample_weight: optional per-example weights, shape (num_samples,).
-        skip_epochs: start at this epoch's shuffle order (for resuming: the same order as an uninterrupted run).
+        epoch: a scalar int64 ``tf.Variable``: the epoch of the next iteration, which reads it and adds 1
+            (when the iteration starts); None: epoch 0's order every time.
 
     Returns:
-        (dataset, steps_per_epoch).
+        (dataset, steps per epoch). The dataset yields ``(x, y)`` or ``(x, y, sample_weight)`` batches.
     """
     import tensorflow as tf
 
-    n = len(y)
-    parts = (x, y) if sample_weight is None else (x, y, sample_weight)
-    ds = tf.data.Dataset.from_tensor_slices(parts).cache()
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    n, parts = len(y), _parts(x, y, sample_weight)
     steps = max(1, math.ceil(n / batch_size))
-    if repeat:
-        ds = ds.repeat()
-        if skip_epochs:
-            ds = ds.skip(skip_epochs * steps)
+
+    def one_epoch(_: Any) -> Any:
+        e = epoch.assign_add(1) - 1 if epoch is not None and shuffle else 0
+        return _batches(parts, n, batch_size, shuffle, seed, e)
+
+    ds = tf.data.Dataset.from_tensors(0).flat_map(one_epoch) if shuffle else _batches(parts, n, batch_size, False,
+                                                                                       seed, 0)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))  # flat_map hides it; Keras needs it
+    return ds.prefetch(tf.data.AUTOTUNE), steps
+
+
+def make_epochs_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    first_epoch: int,
+    epochs: int,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[Any, int]:
+    """Epochs ``first_epoch`` .. ``epochs - 1`` back to back in one stream, each exactly as ``make_dataset``'s
+    (same batches, same per-epoch order); for ``model.fit(steps_per_epoch=steps)`` with a block size that
+    divides ``steps`` (see ``execution_plan``). One iterator serves the whole run.
+
+    Args:
+        first_epoch: the 0-based epoch to start at (a resumed run's). epochs: the epoch to end before.
+        Others: as ``make_dataset``.
+
+    Returns:
+        (dataset of ``(epochs - first_epoch) * steps`` batches, steps per epoch).
+    """
+    import tensorflow as tf
+
+    n, parts = len(y), _parts(x, y, sample_weight)
+    steps = max(1, math.ceil(n / batch_size))
+    ds = tf.data.Dataset.range(first_epoch, max(first_epoch, epochs))
+    ds = ds.flat_map(lambda e: _batches(parts, n, batch_size, shuffle, seed, e))
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
@@ -286,6 +374,11 @@ def fit(
     class _Control(keras.callbacks.Callback):
         """NaN stop (TerminateOnNaN without its print to stdout), best tracking, checkpoints, progress."""
 
+        # The batch hook only reads the loss and sets flags: Keras may run it on its callback thread. Without
+        # this, a batch hook makes Keras convert every step's logs to Python on the training thread, which
+        # waits for each step to finish before dispatching the next.
+        async_safe = True
+
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
@@ -316,16 +409,27 @@ def fit(
                 self.model.stop_training = True
 
     callbacks = [_Control(), *callbacks]  # ours first: best/ckpt see each epoch before EarlyStopping stops
-    train_ds, steps = make_dataset(x, y, training.batch_size, training.shuffle, seed, repeat=True,
-                                   sample_weight=sample_weight, skip_epochs=state.epoch)
+    import tensorflow as tf
+
+    steps = max(1, math.ceil(len(x) / training.batch_size))
+    spe, one_stream = execution_plan(steps, int(model.steps_per_execution))
+    if spe != model.steps_per_execution:  # Keras traces its functions for one block size: rebuild them
+        model.steps_per_execution = spe
+        model.train_function = model.test_function = model.predict_function = None
+    if one_stream:
+        train_ds, _ = make_epochs_dataset(x, y, training.batch_size, training.shuffle, seed, state.epoch,
+                                          training.epochs, sample_weight=sample_weight)
+    else:
+        counter = tf.Variable(state.epoch, dtype=tf.int64, trainable=False)
+        train_ds, _ = make_dataset(x, y, training.batch_size, training.shuffle, seed, sample_weight, counter)
     val_ds = make_dataset(*validation, training.batch_size, False, seed)[0] if validation is not None else None
     start = time.perf_counter()
     if state.epoch < training.epochs:
         model.fit(
-            train_ds,
+            train_ds,  # exact epochs: see execution_plan
+            steps_per_epoch=steps,
             epochs=training.epochs,
             initial_epoch=state.epoch,
-            steps_per_epoch=steps,
             validation_data=val_ds,
             shuffle=False,  # the dataset shuffles itself each epoch
             verbose=0,

@@ -668,7 +668,7 @@ def test_dump_resolved_round_trips():
     again = load_config_text(text, "resolved.yaml").config
     assert again == cfg
     assert again.model.optimizer.kwargs["learning_rate"] == 1e-5
-    assert "steps_per_execution: 1" in text
+    assert "steps_per_execution: 32" in text
     assert "path:" not in text  # unset data fields are left out
 
 

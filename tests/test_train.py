@@ -64,7 +64,8 @@ def test_resolved_config_has_defaults_and_reloads(xor_run):
 
     written = yaml.safe_load((xor_run / "config.yaml").read_text())
     assert written["training"] == {
-        "epochs": 200, "batch_size": 4, "validation_split": 0.0, "test_split": 0.0, "shuffle": True, "steps_per_execution": 1,
+        "epochs": 200, "batch_size": 4, "validation_split": 0.0, "test_split": 0.0, "shuffle": True,
+        "steps_per_execution": 32,
         "class_weight": None, "deterministic": False, "early_stopping": None, "reduce_lr_on_plateau": None,
         "tensorboard": False, "checkpoint_interval": 10.0,
     }
