@@ -411,7 +411,7 @@ def fit(
     callbacks = [_Control(), *callbacks]  # ours first: best/ckpt see each epoch before EarlyStopping stops
     import tensorflow as tf
 
-    steps = max(1, math.ceil(len(x) / training.batch_size))
+    steps = max(1, math.ceil(len(y) / training.batch_size))  # x may be a dict of inputs
     spe, one_stream = execution_plan(steps, int(model.steps_per_execution))
     if spe != model.steps_per_execution:  # Keras traces its functions for one block size: rebuild them
         model.steps_per_execution = spe

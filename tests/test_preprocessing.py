@@ -197,3 +197,12 @@ def test_shipped_abalone_config_trains_with_its_categorical_column(tmp_path):
     spec = json.loads((run / "dataset.json").read_text())["features"]
     assert spec["categorical"][0]["vocabulary"] == ["F", "I", "M"] and len(spec["numeric"]) == 7
     assert doc["evaluation"]["metrics"]["mae"] > 0
+
+
+def test_a_model_with_categorical_inputs_trains_every_batch_of_every_epoch(mixed_run):
+    from nnrun.inference import load_model
+
+    run, _ = mixed_run
+    model = load_model(run)
+    # 80 rows, 25 % validation: 60 training rows in batches of 16 -> 4 updates per epoch, 5 epochs
+    assert int(model.optimizer.iterations.numpy()) == 4 * 5
