@@ -12,6 +12,7 @@ Every problem is reported as ``file:line:column: key.path: what was found, what 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -351,7 +352,7 @@ def apply_override(data: dict, source: Source, item: str) -> dict:
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"{where}: expected key.path=value, e.g. training.epochs=50")
-    parts: list[Any] = [int(p) if p.lstrip("-").isdigit() else p for p in key.split(".")]
+    parts: list[Any] = [int(p) if re.fullmatch(r"-?[0-9]+", p) else p for p in key.split(".")]
     if any(p == "" for p in parts):
         raise ConfigError(f"{where}: empty key in {key!r}; expected key.path=value")
     node: Any = data
