@@ -173,7 +173,8 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
     """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md.
 
-    Default data: the run's validation split, or its training data when it had none. Example:
+    Default data: the run's test split (test_split or data.test), else its validation split, else its
+    training data. Example:
 
         nnrun evaluate runs/iris --data data/iris.csv --gate 'accuracy>=0.9'
     """
@@ -207,8 +208,10 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               help="Binary classifiers: predict the second class when its probability is >= this.")
 @click.option("--skip-bad-rows", "skip_bad", is_flag=True,
               help="Leave out rows that cannot be read (reported on stderr with their line) instead of stopping.")
-@click.option("--input-format", "in_format", type=click.Choice(["csv", "tsv", "jsonl", "parquet", "json", "npz"]),
-              default=None, help="Input format (default: from the extension).")
+@click.option("--input-format", "in_format",
+              type=click.Choice(["csv", "tsv", "jsonl", "parquet", "json", "npz", "lines"]),
+              default=None, help="Input format (default: from the extension; a text model reads .txt files and "
+              "stdin as one text per line: lines).")
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None, threshold: float,
             skip_bad: bool, in_format: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks

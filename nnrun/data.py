@@ -560,6 +560,8 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
         stdin = sys.stdin.buffer
         head = stdin.read(65536)
         stream = joined(head, stdin)
+        if spec.get("text") and fmt in (None, "lines") and (fmt == "lines" or _sniff_stdin(head) == "csv"):
+            return "lines", _text_batches(stream.read(), chunk_rows, keep, name)  # one text per line
         if fmt is None:
             fmt = _sniff_stdin(head)
     else:
@@ -644,13 +646,13 @@ def _image_batches(path: Path, spec: dict, chunk_rows: int, skip_bad: bool):
         yield x, pd.DataFrame({"file": files}), problems
 
 
-def _text_batches(path: Path, chunk_rows: int, keep: str | None):
+def _text_batches(path: Path | bytes, chunk_rows: int, keep: str | None, name: str | None = None):
     """A text file, one text per line, as predict input for a text model (``--keep text,line`` copies them)."""
     import pandas as pd
 
     from nnrun.rawinputs import text_lines
 
-    for texts, lines in text_lines(path, chunk_rows):
+    for texts, lines in text_lines(path, chunk_rows, name):
         rows = None
         if keep:
             table = pd.DataFrame({"line": lines, "text": texts.reshape(-1)})
@@ -712,10 +714,13 @@ def _starts_json(path: Path) -> bool:
 def _predict_arrays(path: Path, fmt: str, spec: dict) -> np.ndarray:
     raw = read_bytes(path, f"{fmt.upper()} file")
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as doc:
-            x = doc["x"] if fmt == "npz" else doc
-            x = np.asarray(x)
-    except (ValueError, OSError, KeyError, TypeError) as exc:
+        loaded = np.load(io.BytesIO(raw), allow_pickle=False)
+        if fmt == "npz" or not isinstance(loaded, np.ndarray):
+            with loaded as doc:
+                x = np.asarray(doc["x"])
+        else:
+            x = loaded
+    except Exception as exc:  # ValueError, OSError, KeyError, zipfile.BadZipFile …
         raise DataError(f"{path}: cannot load the arrays (an NPZ needs an array x): {exc}") from None
     shape = spec.get("shape") or [len(spec["numeric"])]
     if list(x.shape[1:]) != list(shape):

@@ -17,6 +17,7 @@ dict ``{"numeric": (num_rows, num_numeric), "cat_0": (num_rows, 1) strings, …}
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -159,6 +160,19 @@ def parse_category(series: Any, na: set[str]) -> tuple[np.ndarray, np.ndarray]:
     values = np.array([text(v) for v in series.tolist()], dtype=object)
     values[missing] = ""
     return values, missing
+
+
+#: Control characters and Unicode line/paragraph separators (U+0085 NEL, U+2028, U+2029, cp1252 leftovers such
+#: as U+0096): TextVectorization would keep them inside tokens, and its saved vocabulary file (one token per
+#: line) would then split such a token in two when the model is loaded.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_text(value: Any) -> str:
+    """One text as the model sees it: missing -> "", control characters and line separators -> a space."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return _CONTROL.sub(" ", str(value))
 
 
 def _overflow(cell: Any) -> bool:
@@ -365,8 +379,7 @@ def transform(
         col = spec["text"]
         if col not in frame.columns:
             raise DataError(f"{where(frame.index[0]) if len(frame) else 'input'}: no text column {col!r}")
-        texts = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                          for v in frame[col].tolist()], dtype=object).reshape(-1, 1)
+        texts = np.array([clean_text(v) for v in frame[col].tolist()], dtype=object).reshape(-1, 1)
         return texts, np.ones(len(frame), dtype=bool), []
     na = set(spec["na_values"])
     n = len(frame)

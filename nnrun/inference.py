@@ -25,7 +25,8 @@ def load_model(run_dir: Path, name: str = rundir.MODEL) -> Any:
     try:
         return keras.models.load_model(path, safe_mode=True, compile=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+        first = " ".join(lines[:3])[:600] if lines else type(exc).__name__
         raise RunError(f"{path}: cannot load the model: {first}") from None
 
 

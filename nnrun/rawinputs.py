@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from nnrun.errors import DataError
+from nnrun.features import clean_text
 from nnrun.sources import IMAGE_EXTENSIONS, decode, read_bytes
 
 
-def text_lines(path: Path, chunk_rows: int):
-    """The lines of a UTF-8 text file as one text each, in chunks.
+def text_lines(path: Path | bytes, chunk_rows: int, name: str | None = None):
+    """The lines of a UTF-8 text file (or its bytes, e.g. stdin) as one text each, in chunks.
 
     Yields:
         (texts, line_numbers): object arrays of shape (rows, 1) and (rows,); blank lines are skipped.
@@ -24,13 +25,14 @@ def text_lines(path: Path, chunk_rows: int):
     Raises:
         DataError: not UTF-8 (line named), or no non-blank line.
     """
-    text = decode(read_bytes(path, "text file"), str(path))
+    raw = path if isinstance(path, bytes) else read_bytes(path, "text file")
+    text = decode(raw, name or str(path))
     texts, lines = [], []
     for i, line in enumerate(text.split("\n"), 1):
         line = line.rstrip("\r")
         if not line.strip():
             continue
-        texts.append(line)
+        texts.append(clean_text(line))
         lines.append(i)
         if len(texts) >= chunk_rows:
             yield np.array(texts, dtype=object).reshape(-1, 1), np.array(lines)

@@ -545,33 +545,27 @@ def _first_bad_image(path: Path, color_mode: str) -> str | None:
 
 
 def read_text_folder(path: Path):
-    """Texts in one subfolder per class (``keras.utils.text_dataset_from_directory``) as a DataFrame with
-    columns ``text`` and ``label`` (the class folder name); ``frame.attrs["files"]`` lists the files.
+    """Texts in one subfolder per class (the layout of ``keras.utils.text_dataset_from_directory``: class
+    folders and their ``.txt`` files in sorted order) as a DataFrame with columns ``text`` and ``label`` (the
+    class folder name); ``frame.attrs["files"]`` lists the files.
 
     Raises:
-        DataError: no .txt files, or files that are not UTF-8.
+        DataError: no .txt files, or a file that is not UTF-8 (file and line named).
     """
     import pandas as pd
 
-    from nnrun.backend import keras as _keras
-
-    keras = _keras()
-    try:
-        ds = keras.utils.text_dataset_from_directory(str(path), labels="inferred", label_mode="int", batch_size=None,
-                                                     shuffle=False, verbose=False)
-        pairs = [(t.numpy().decode("utf-8"), int(y)) for t, y in ds]
-    except UnicodeDecodeError as exc:
-        for f in sorted(path.rglob("*.txt")):
+    pairs, files = [], []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".txt"):
+            raw = f.read_bytes()
             try:
-                f.read_bytes().decode("utf-8")
-            except UnicodeDecodeError as inner:
-                line = f.read_bytes()[: inner.start].count(b"\n") + 1
-                raise DataError(f"{f}:{line}: not UTF-8 text (byte {inner.start}); save the file as UTF-8") from None
-        raise DataError(f"{path}: a file is not UTF-8 text ({exc.reason})") from None
-    except Exception as exc:
-        raise DataError(f"{path}: cannot read the texts: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+                pairs.append((raw.decode("utf-8"), folder.name))
+            except UnicodeDecodeError as exc:
+                line = raw[: exc.start].count(b"\n") + 1
+                raise DataError(f"{f}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+            files.append(str(f))
     if not pairs:
-        raise DataError(f"{path}: no .txt files found")
-    frame = pd.DataFrame({"text": [p[0] for p in pairs], "label": [ds.class_names[p[1]] for p in pairs]})
-    frame.attrs["files"] = list(ds.file_paths)
+        raise DataError(f"{path}: no .txt files found in its class subfolders")
+    frame = pd.DataFrame({"text": [p[0] for p in pairs], "label": [p[1] for p in pairs]})
+    frame.attrs["files"] = files
     return frame

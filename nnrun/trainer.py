@@ -348,6 +348,8 @@ def _after_fit(
             hint=f"continue with: nnrun train --resume {run_dir}",
         )
     rundir.save_model(model, run_dir / rundir.MODEL)
+    if meta["features"].get("text") or meta["features"].get("categorical"):
+        _check_reload(run_dir, model, x, va if len(va) else tr, finish)
     from nnrun.evaluation import evaluate as evaluate_model
 
     subset, idx = ("validation", va) if len(va) else ("training", tr)
@@ -360,6 +362,33 @@ def _after_fit(
     gate_results = check_gates(run_dir, gate_list, values)
     finish("completed")
     return metrics, subset, doc, gate_results
+
+
+def _check_reload(run_dir: Path, model: Any, x: Any, idx: Any, finish: Callable[..., None]) -> None:
+    """Load the saved model back and compare its outputs with the trained model's on a few rows.
+
+    Models with vocabularies (StringLookup, TextVectorization) keep them as assets beside the weights; a
+    vocabulary that does not survive the round trip would otherwise surface only at predict time.
+
+    Raises:
+        RunError: the saved model does not load, or predicts differently (the run is marked failed).
+    """
+    import numpy as np
+
+    from nnrun.features import take
+    from nnrun.inference import keras_inputs, load_model
+
+    rows = take(x, idx[:32])
+    try:
+        loaded = load_model(run_dir)
+        same = np.allclose(np.asarray(model.predict(keras_inputs(rows), verbose=0)),
+                           np.asarray(loaded.predict(keras_inputs(rows), verbose=0)), atol=1e-5)
+    except NnrunError as exc:
+        finish("failed", exc.message)
+        raise RunError(f"{run_dir}: the saved model does not load back: {exc.message}") from None
+    if not same:
+        finish("failed", "the saved model predicts differently from the trained one")
+        raise RunError(f"{run_dir}: the saved model predicts differently from the trained one after loading")
 
 
 def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
