@@ -122,6 +122,8 @@ def _array_spec(x: np.ndarray, names: list[str], data_cfg: Any, train_idx: np.nd
 
     spec = plain_spec(x.shape[-1], names)
     spec["shape"] = list(x.shape[1:])
+    if len(train_idx):
+        spec["range"] = [float(x[train_idx].min()), float(x[train_idx].max())]
     if data_cfg is not None and data_cfg.normalize:
         xt = x[train_idx].astype(np.float64)
         axes = tuple(range(xt.ndim - 1))
@@ -642,7 +644,14 @@ def _image_batches(path: Path, spec: dict, chunk_rows: int, skip_bad: bool):
     from nnrun.rawinputs import image_batches
 
     shape = spec.get("shape") or [len(spec["numeric"])]
+    low, high = spec.get("range") or (None, None)
+    warned = False
     for x, files, problems in image_batches(path, shape, chunk_rows, skip_bad):
+        if high is not None and x.size and not warned and float(x.max()) > 2 * max(high, 1.0):
+            print(f"warning: {path}: pixel values go up to {float(x.max()):g} but the training images went up to "
+                  f"{high:g}; the model sees the files' values as they are (rescale the files, or train on "
+                  "images stored the same way)", file=sys.stderr)
+            warned = True
         yield x, pd.DataFrame({"file": files}), problems
 
 
