@@ -80,7 +80,7 @@ def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
 
     from nnrun.checks import text_input
     from nnrun.data import read_like, read_table
-    from nnrun.features import concat, transform
+    from nnrun.features import transform
 
     if meta["source"] == "inline":
         table = read_table(cfg.data)
@@ -91,17 +91,13 @@ def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     table.spec = meta["features"]
     if table.raw is not None:
         table.inputs, _, _ = transform(table.raw.frame, table.spec, table.raw.where)
-    if table.y.ndim == 2:
-        table.y = np.argmax(table.y, axis=1).astype(np.int64)
-    for role in ("validation", "test"):
-        info = (meta.get("files") or {}).get(role)
-        if info:
-            extra = read_like(info["path"], meta, cfg.data)
-            if extra.y.ndim == 2:
-                extra.y = np.argmax(extra.y, axis=1).astype(np.int64)
-            table.inputs = concat([table.x, extra.x])
-            table.y = np.concatenate([table.y.astype(object), extra.y.astype(object)]) \
-                if table.y.dtype != extra.y.dtype else np.concatenate([table.y, extra.y])
+    parts = [table] + [read_like(info["path"], meta, cfg.data) for role in ("validation", "test")
+                       if (info := (meta.get("files") or {}).get(role))]
+    for part in parts:  # one-hot rows (NPZ) to class indices, as training did
+        if part.y.ndim == 2:
+            part.y = np.argmax(part.y, axis=1).astype(np.int64)
+    for extra in parts[1:]:
+        table.append(extra)
     return table
 
 

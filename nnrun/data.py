@@ -75,6 +75,17 @@ class Table:
     dropped: int = 0
     inputs: Any = None
 
+    def append(self, other: Table) -> int:
+        """Add another file's encoded examples after this table's (a validation or test file); returns the
+        index of its first row. Labels of different types (``1`` and ``"1"``) are kept as objects."""
+        from nnrun.features import concat
+
+        start = len(self.y)
+        self.inputs = concat([self.x, other.x])
+        same = self.y.dtype == other.y.dtype
+        self.y = np.concatenate([self.y, other.y] if same else [self.y.astype(object), other.y.astype(object)])
+        return start
+
     def where_row(self, i: int) -> str:
         """``file:line`` (or ``file: row N``) of the table's i-th example, for messages."""
         if self.raw is not None and i < len(self.raw.frame):
@@ -184,7 +195,7 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str) -> Table
                         f"expected features and a target column.{extra}")
     feats, target = features.select(columns, raw.header, data_cfg, str(path))
     kinds = features.kinds(raw.frame, feats, data_cfg, raw.where, text=text)
-    dropped = features.drop_mask(raw.frame, feats, kinds, data_cfg)
+    dropped = features.drop_mask(raw.frame, feats, data_cfg)
     if dropped.all():
         raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
     if dropped.any():
@@ -237,7 +248,7 @@ def _check_missing(raw: RawTable, feats: list[str], kinds: dict[str, str], data_
             )
 
 
-def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: bool = True) -> Table:
+def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
     """Read another file with the training file's columns (a validation/test file, ``evaluate --data``) and
     encode it with the run's feature spec.
 
@@ -288,11 +299,7 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: b
         raw.frame.columns = list(meta["columns"])
     drop = [c["name"] for c in spec["columns"] if c["missing"] == "drop"]
     if drop:  # as in training: rows with a missing value in a `missing: drop` column are left out
-        na = set(spec["na_values"])
-        mask = np.zeros(len(raw.frame), dtype=bool)
-        for col in drop:
-            mask |= features.parse_numeric(raw.frame[col], na)[1]
-        raw.frame = raw.frame[~mask]
+        raw.frame = raw.frame[~features.missing_rows(raw.frame, drop, set(spec["na_values"]))]
         if raw.frame.empty:
             raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
     y = _target_values(raw.frame[target], raw, target)
@@ -300,11 +307,6 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None, need_target: b
     return Table(y=y, feature_names=list(feats), target_name=target, source=str(path), sha256=raw.sha256,
                  columns=columns, target_index=meta["target_index"], header=raw.header, delimiter=raw.delimiter,
                  fmt=fmt, raw=raw, spec=spec, inputs=x)
-
-
-def read_labelled(path: Path | str, meta: dict) -> Table:
-    """``evaluate --data``: a labelled file with the training file's columns (see ``read_like``)."""
-    return read_like(path, meta)
 
 
 def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:

@@ -242,14 +242,17 @@ def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any],
 
 
 # -------------------------------------------------------------------------------------- fit/apply
-def drop_mask(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any) -> np.ndarray:
-    """Rows to leave out of training: a missing value in a column whose policy is ``drop``."""
-    na = na_set(data_cfg)
+def missing_rows(frame: Any, columns: list[str], na: set[str]) -> np.ndarray:
+    """Rows with a missing value (null, or one of ``na``) in any of ``columns``, shape (num_rows,)."""
     mask = np.zeros(len(frame), dtype=bool)
-    for col in features:
-        if policy(data_cfg, col) == "drop":
-            mask |= _missing(frame[col], na)
+    for col in columns:
+        mask |= _missing(frame[col], na)
     return mask
+
+
+def drop_mask(frame: Any, features: list[str], data_cfg: Any) -> np.ndarray:
+    """Rows to leave out of training: a missing value in a column whose policy is ``drop``."""
+    return missing_rows(frame, [c for c in features if policy(data_cfg, c) == "drop"], na_set(data_cfg))
 
 
 def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, source: str) -> dict:

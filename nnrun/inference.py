@@ -165,37 +165,3 @@ def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np
 
     out = model.predict(keras_inputs(x), batch_size=batch_size, verbose=0)
     return probabilities(np.asarray(out).reshape(nrows(x), -1), meta)
-
-
-def predict_records(
-    model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024, threshold: float = 0.5
-) -> list[dict]:
-    """Predict and describe each row (small inputs; ``Predictor`` is the column-wise path for files).
-
-    Args:
-        model: the loaded Keras model.
-        x: features, shape (num_rows, num_features), float32.
-        meta: the run's ``dataset.json``.
-        batch_size: rows per ``model.predict`` batch.
-        threshold: binary classifiers predict the second class when its probability is >= threshold.
-
-    Returns:
-        One dict per row: ``{"prediction": label, "probabilities": {class: p, …}}`` for classifiers
-        (labels as in the training data, e.g. ``Iris-setosa``), ``{"prediction": value}`` for regressors.
-    """
-    from nnrun.features import nrows
-
-    if nrows(x) == 0:
-        return []
-    out = outputs(model, x, meta, batch_size)
-    if meta["task"] == "regression":
-        return [{"prediction": float(v[0]) if len(v) == 1 else [float(a) for a in v]} for v in out]
-    classes = meta["classes"]
-    chosen = (out[:, 1] >= threshold).astype(int) if meta["target_encoding"] == "binary" else np.argmax(out, axis=1)
-    return [
-        {
-            "prediction": classes[int(k)],
-            "probabilities": {str(c): round(float(p), 6) for c, p in zip(classes, row, strict=True)},
-        }
-        for k, row in zip(chosen, out, strict=True)
-    ]

@@ -74,7 +74,7 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
                 from nnrun.data import encode_labels
 
                 encode_labels(extra.y, classes, extra.source, extra.where_row)
-            start = _append(table, extra)
+            start = table.append(extra)
             idx = np.arange(start, start + len(extra.y))
             va, te = (idx, te) if role == "validation" else (va, idx)
             files[role] = {"path": str(path.resolve()), "sha256": extra.sha256, "rows": int(len(extra.y))}
@@ -126,21 +126,6 @@ def _onehot_targets(loaded: LoadedConfig, table: Any, encoding: str) -> None:
     if not np.isin(table.y, (0, 1)).all() or not (table.y.sum(axis=1) == 1).all():
         raise DataError(f"{table.source}: y has shape {table.y.shape} but its rows are not one-hot (one 1, rest 0)")
     table.y = np.argmax(table.y, axis=1).astype(np.int64)
-
-
-def _append(table: Any, extra: Any) -> int:
-    """Add another file's encoded rows after the table's; returns the index of its first row."""
-    import numpy as np
-
-    from nnrun.features import concat
-
-    start = len(table.y)
-    table.inputs = concat([table.x, extra.x])
-    if table.y.dtype != extra.y.dtype:
-        table.y = np.concatenate([table.y.astype(object), extra.y.astype(object)])
-    else:
-        table.y = np.concatenate([table.y, extra.y])
-    return start
 
 
 def train_run(
