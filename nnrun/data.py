@@ -312,9 +312,17 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
 def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
     """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
     import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_integer_dtype, is_string_dtype
 
-    y_raw = raw_col.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else
-                        ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))).str.strip()
+    if is_integer_dtype(raw_col.dtype) and not is_bool_dtype(raw_col.dtype):  # integer labels (CSV fast path)
+        values = raw_col.to_numpy(dtype=np.int64)
+        if (np.abs(values) < 2**53).all():
+            return values
+    if is_string_dtype(raw_col.dtype) and raw_col.dtype != object:  # CSV text: str or missing, vectorised
+        y_raw = raw_col.fillna("").str.strip()
+    else:
+        y_raw = raw_col.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else
+                            ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))).str.strip()
     lowered = y_raw.str.lower()
     bad = y_raw.isin(NA_VALUES) | lowered.isin(["inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan",
                                                 "+nan", "-nan"])
@@ -325,6 +333,9 @@ def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(f"{raw.where(raw_col.index[i])}: target column {column!r}: expected a label or "
                         f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
+    if not np.isnan(numbers).any():  # every label a number: the vectorised form of _typed
+        ints = y_raw.str.fullmatch(_INT.pattern).all() and (np.abs(numbers) < 2**53).all()
+        return numbers.astype(np.int64) if ints else numbers
     return _typed(y_raw.to_numpy())
 
 
@@ -394,10 +405,17 @@ def encode_labels(y: np.ndarray, classes: list, name: str, where: Any = None) ->
     Raises:
         DataError: a label not among ``classes`` (it is reported, never silently mapped).
     """
+    import pandas as pd
+
+    out = np.asarray(pd.Index(classes).get_indexer(np.asarray(y)), dtype=np.int32) if len(classes) else \
+        np.full(len(y), -1, dtype=np.int32)
+    slow = np.flatnonzero(out < 0)  # labels matched only as text ("1" for 1) or not at all
+    if not slow.size:
+        return out
     index = {c: i for i, c in enumerate(classes)}
     index.update({str(c): i for i, c in enumerate(classes)})
-    out = np.empty(len(y), dtype=np.int32)
-    for i, v in enumerate(y):
+    for i in slow:
+        v = y[i]
         key = v.item() if hasattr(v, "item") else v
         if key not in index and isinstance(key, float) and key.is_integer():
             key = int(key)

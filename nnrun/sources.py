@@ -112,14 +112,24 @@ def decode(raw: bytes, name: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{name}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
-    if not text.strip():
+    if not text or text.isspace():
         raise DataError(f"{name}: the file is empty")
     return text
 
 
+def head_lines(text: str, count: int) -> list[str]:
+    """The first ``count`` lines of ``text`` (``str.splitlines`` rules) without splitting the whole file."""
+    end = 0
+    for _ in range(count * 4):  # splitlines also breaks at \r and Unicode separators: take some spare lines
+        end = text.find("\n", end) + 1
+        if end == 0:
+            return text.splitlines()[:count]
+    return text[:end].splitlines()[:count]
+
+
 def sniff_delimiter(text: str) -> str:
     """Guess the field separator among ``, ; tab |`` from the first lines (csv.Sniffer); default ','."""
-    sample = "\n".join(text.splitlines()[:20])
+    sample = "\n".join(head_lines(text, 20))
     try:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
@@ -167,7 +177,7 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None, q
     text = stripped
     delimiter = delimiter or sniff_delimiter(text)
     quoting = csv.QUOTE_MINIMAL if quotechar else csv.QUOTE_NONE
-    lines = [ln for ln in text.splitlines() if ln.strip()][:21]
+    lines = _first_rows(text, 21)
     sample = list(csv.reader(lines, delimiter=delimiter, quotechar=quotechar or '"', quoting=quoting))
     if header is None:
         header = detect_header(sample)
@@ -209,6 +219,16 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None, q
     if frame.shape[0] == 0:
         raise DataError(f"{name}: the file has a header but no data rows")
     return frame, header, delimiter
+
+
+def _first_rows(text: str, count: int) -> list[str]:
+    """The first ``count`` non-blank lines (a sample for the header and delimiter guesses)."""
+    for many in (count * 8, None):
+        lines = head_lines(text, many) if many else text.splitlines()
+        rows = [ln for ln in lines if ln.strip()][:count]
+        if len(rows) == count or many is None or len(lines) < many:
+            return rows
+    return rows
 
 
 def _check_field_counts(text: str, name: str, delimiter: str, lead: int = 0, quotechar: str | None = '"') -> None:
@@ -282,23 +302,34 @@ def read_raw(path: Path, fmt: str, header: bool | None = None, delimiter: str | 
         text = blank_comments(text, comment)
     if fmt == "tsv":
         delimiter = delimiter or "\t"
-    fast = _fast_frame(text, header, delimiter, target) if quotechar == '"' else None
+    payload = raw if not comment else None  # the bytes, when they are what pandas should parse
+    fast = _fast_frame(text, header, delimiter, target, payload) if quotechar == '"' else None
     frame, header, delimiter = fast if fast is not None else read_csv(text, name, header, delimiter, quotechar)
     return RawTable(frame, name, sha, fmt, header, delimiter, frame.attrs.get("first_line", 2 if header else 1))
 
 
-def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: int | str | None):
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+
+
+def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: int | str | None,
+                payload: bytes | None = None):
     """A clean numeric table through pandas' C parser: features as float64, the target as strings.
+
+    ``payload`` is the file's UTF-8 bytes (parsed directly: faster than the decoded text).
 
     Returns None whenever anything is unusual (a non-number, a missing value, ragged rows, a name problem,
     leading blank lines): the careful path then reads the file again and reports the first problem.
     """
     import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-    if target is None or not text[:1].strip() or re.search(r"\n[ \t\r]*\n", text.rstrip()):
+    end = len(text)
+    while end and text[end - 1].isspace():
+        end -= 1
+    if target is None or not text[:1].strip() or _BLANK_LINE.search(text, 0, end):
         return None  # blank (or blanked comment) lines: the careful path keeps line numbers right
     delimiter = delimiter or sniff_delimiter(text)
-    lines = [ln for ln in text[:65536].splitlines()[:50] if ln.strip()][:21]
+    lines = [ln for ln in head_lines(text, 50) if ln.strip()][:21]
     sample = list(csv.reader(lines, delimiter=delimiter))
     if not sample or len(sample[0]) < 2:
         return None
@@ -314,19 +345,32 @@ def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: i
         t = target % len(names)
     else:
         return None
-    dtypes: dict[int, Any] = {i: np.float64 for i in range(len(names)) if i != t}
-    dtypes[t] = str
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0 if header else None, names=range(len(names)),
-                            skipinitialspace=True, dtype=dtypes, keep_default_na=False, engine="c")
+    if payload is None or payload.startswith(b"\xef\xbb\xbf"):
+        payload = text.encode("utf-8")
+    try:  # no NA filtering: an empty or "NA" cell makes its column text, and the careful path takes over
+        frame = pd.read_csv(io.BytesIO(payload), sep=delimiter, header=0 if header else None,
+                            names=range(len(names)), keep_default_na=False, na_filter=False, engine="c")
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-    if frame.empty or frame.isna().any().any() or (frame[t].str.strip() == "").any():
+    if frame.empty or frame[t].isna().any():
+        return None  # a short row leaves NaN
+    if is_bool_dtype(frame[t].dtype) or not (is_numeric_dtype(frame[t].dtype) or frame[t].dtype == object or
+                                              pd.api.types.is_string_dtype(frame[t].dtype)):
+        return None
+    if not pd.api.types.is_integer_dtype(frame[t].dtype):  # labels as text (integer labels stay int64)
+        frame[t] = frame[t].astype(str)
+        if (frame[t].str.strip() == "").any():
+            return None
+    feats = [c for c in frame.columns if c != t]
+    if not all(is_numeric_dtype(frame[c].dtype) and not is_bool_dtype(frame[c].dtype) for c in feats):
         return None
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = np.isfinite(frame.drop(columns=[t]).to_numpy(dtype=np.float64).astype(np.float32)).all()
+        finite = np.isfinite(frame[feats].to_numpy(dtype=np.float32)).all()
     if not finite:
-        return None
+        return None  # NaN (a short row), infinities, or beyond float32
+    for c in feats:
+        if frame[c].dtype != np.float64:
+            frame[c] = frame[c].astype(np.float64)
     frame.columns = names
     frame.attrs["first_line"] = 2 if header else 1
     return frame, header, delimiter

@@ -225,3 +225,53 @@ def test_data_section_mistakes_are_config_errors(data, training, message):
     with pytest.raises(ConfigError) as e:
         load_config_text(BASE % (data, training), "c.yaml")
     assert message in str(e.value)
+
+
+# ------------------------------------------------------------------------------- fast path (issue 6)
+def _careful(path, **kw):
+    """The same file read by the careful path (quotechar other than '"' skips the fast path)."""
+    return read_table(_cfg(path, quotechar="'", **kw))
+
+
+@pytest.mark.parametrize("body, labels, dtype", [
+    ("a,b,y\n1,2.5,1\n3, 4 ,0\n5,6e-1,1\n", [1, 0, 1], np.int64),
+    ("a,b,y\n1,2.5,1.0\n3,4,0.0\n5,6,1.0\n", [1.0, 0.0, 1.0], np.float64),
+    ("a,b,y\n1,2.5, yes\n3,4,no \n5,6,yes\n", ["yes", "no", "yes"], object),
+    ("a,b,y\n1,2.5,007\n3,4,-2\n5,6,+3\n", [7, -2, 3], np.int64),
+])
+def test_clean_numeric_csv_reads_the_same_on_the_fast_and_the_careful_path(tmp_path, body, labels, dtype):
+    f = tmp_path / "d.csv"
+    f.write_text(body)
+    fast, careful = read_table(_cfg(f, target="y")), _careful(f, target="y")
+    assert fast.raw.frame["b"].dtype == np.float64 and careful.raw.frame["b"].dtype != np.float64  # the two paths
+    assert fast.raw.frame.attrs["first_line"] == careful.raw.frame.attrs["first_line"] == 2
+    assert fast.y.tolist() == careful.y.tolist() == labels
+    assert fast.y.dtype == careful.y.dtype == dtype
+    assert fast.x.dtype == np.float32 and fast.x.tolist() == careful.x.tolist()
+    assert fast.x.tolist() == [[1.0, 2.5], [3.0, 4.0], [5.0, pytest.approx(6 if "6e" not in body else 0.6)]]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("a,b,y\n1,2,0\n3,,1\n", r"d.csv:3: column 'b': missing value \(''\)"),
+    ("a,b,y\n1,2,0\n3,NA,1\n", r"d.csv:3: column 'b': missing value \('NA'\)"),
+    ("a,b,y\n1,2,0\n3,4\n", r"d.csv:3: expected 3 fields like the first line, got 2"),
+    ("a,b,y\n1,2,0\n3,4,\n", r"d.csv:3: target column 'y': expected a label or a finite number, got ''"),
+    ("a,b,y\n1,2,0\n3,inf,1\n", r"d.csv:3: column 'b': expected a finite number"),
+    ("a,b,y\n1,2,0\n3,True,1\n", r"d.csv:3: column 'b': expected a number, got 'True'"),
+])
+def test_unclean_files_leave_the_fast_path_and_name_the_line(tmp_path, body, message):
+    f = tmp_path / "d.csv"
+    f.write_text(body)
+    with pytest.raises(DataError, match=message):
+        read_table(_cfg(f, target="y"))
+
+
+def test_labels_are_encoded_by_value_text_or_not_at_all():
+    from nnrun.data import encode_labels
+
+    assert encode_labels(np.array([3, 1, 2, 3]), [1, 2, 3], "f").tolist() == [2, 0, 1, 2]
+    assert encode_labels(np.array(["3", "1"], dtype=object), [1, 2, 3], "f").tolist() == [2, 0]
+    assert encode_labels(np.array([2.0, 1.0]), [1, 2], "f").tolist() == [1, 0]
+    assert encode_labels(np.array(["b", "a"], dtype=object), ["a", "b"], "f").tolist() == [1, 0]
+    with pytest.raises(DataError, match=r"f: row 3: label 4 was not seen in training; known classes: 1, 2"):
+        encode_labels(np.array([1, 2, 4]), [1, 2], "f")
