@@ -118,8 +118,7 @@ def cross_validate(
     info.update(command_kind="cv", folds=folds)
     rundir.write_json(run_dir / rundir.RUN, info)
     rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
-    rundir.write_json(run_dir / rundir.SPLIT, {"folds": [b.tolist() for _, b in pairs],
-                                               "test": prep["test_idx"].tolist()})
+    rundir.write_indices(run_dir / rundir.SPLIT, {"folds": [b for _, b in pairs], "test": prep["test_idx"]})
     results: list[dict] = []
 
     def finish(status: str, error: str | None = None) -> dict:

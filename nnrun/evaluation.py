@@ -52,7 +52,7 @@ def evaluate(
         meta: the run's ``dataset.json``.
         subset: which examples these are (``validation``, ``training``, ``file``).
         source: where they came from, for messages and the report.
-        batch_size: the training batch size; evaluation runs batches of at least 1,024 examples.
+        batch_size: the training batch size; evaluation runs bigger batches (``inference.inference_batch``).
         plots: write the PNG plots.
         threshold: binary decision threshold on the positive class's probability.
 
@@ -63,11 +63,28 @@ def evaluate(
         DataError: labels the model has never seen.
     """
     y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source)
-    from nnrun.inference import keras_inputs
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The learning curves need only history.csv: drawn on a second thread (importing matplotlib included)
+    # while TensorFlow, which releases the GIL, evaluates and predicts on this one.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnrun-plots") if plots else None
+    curves = pool.submit(_curves, run) if pool is not None else None
+    try:
+        doc = _evaluate(run, model, x, y, y_raw, meta, subset=subset, source=source, batch_size=batch_size,
+                        curves=curves, threshold=threshold)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return doc
+
+
+def _evaluate(run: Path, model: Any, x: np.ndarray, y: np.ndarray, y_raw: np.ndarray, meta: dict, *, subset: str,
+              source: str, batch_size: int, curves: Any, threshold: float) -> dict:
+    from nnrun.inference import inference_batch, keras_inputs
 
     # Inference only: large batches cost fewer steps and give the same values (Keras weighs each batch's
     # loss and metrics by its size), so the training batch size does not slow the report down.
-    big = max(batch_size, 1024)
+    big = inference_batch(x, batch_size)
     keras_metrics = model.evaluate(keras_inputs(x), y, batch_size=big, verbose=0, return_dict=True)
     out = outputs(model, x, meta, batch_size=big)
     task = meta["task"]
@@ -79,8 +96,8 @@ def evaluate(
     metrics = {k: float(v) for k, v in keras_metrics.items()}
     metrics.update({k: full[k] for k in _FLAT[task] if isinstance(full.get(k), (int, float))})
     written: list[str] = []
-    if plots:
-        written = [p.name for p in _plots(run, meta, full, out, idx, task)]
+    if curves is not None:
+        written = [p.name for p in [*curves.result(), *_plots(run, meta, full, out, idx, task)]]
     doc = {
         "run_dir": str(run),
         "data": source,
@@ -106,12 +123,18 @@ def _class_indices(y: np.ndarray, encoding: str) -> np.ndarray:
     return np.asarray(y).reshape(-1).astype(np.int32)
 
 
-def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None, task: str) -> list:
-    paths = []
+def _curves(run: Path) -> list:
+    """The learning-curve plots of the run's history (none without history.csv)."""
     history = read_history(run / rundir.HISTORY)
-    if history:
-        best = rundir.read_json(run / rundir.METRICS).get("best_epoch") if (run / rundir.METRICS).exists() else None
-        paths += report.plot_learning_curves(history, run / CURVES_PREFIX, best)
+    if not history:
+        return []
+    best = rundir.read_json(run / rundir.METRICS).get("best_epoch") if (run / rundir.METRICS).exists() else None
+    return report.plot_learning_curves(history, run / CURVES_PREFIX, best)
+
+
+def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None, task: str) -> list:
+    """The confusion matrix and, for binary classifiers, the ROC curve."""
+    paths = []
     if task == "classification":
         paths.append(report.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], run / CONFUSION_PNG))
         if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:

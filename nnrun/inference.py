@@ -60,6 +60,24 @@ def keras_inputs(x: Any) -> Any:
 PREDICT_BATCH = 8192
 
 
+def inference_batch(x: Any, batch_size: int) -> int:
+    """Rows per batch for evaluating or predicting on ``x`` in memory.
+
+    Tables (2-D numeric inputs, or the dict of a table with categorical columns) get up to ``PREDICT_BATCH``
+    rows, about 2M cells per batch (8,192 rows up to 256 columns); images and texts, whose activations grow
+    with the example size, get 1,024. Never less than the training ``batch_size``. Keras weighs each batch's
+    loss and metrics by its size, so the batch size does not change the values, only the time.
+    """
+    parts = list(x.values()) if isinstance(x, dict) else [x]
+    tabular = all(isinstance(v, np.ndarray) and v.ndim <= 2 and
+                  (v.dtype.kind in "fiub" or (isinstance(x, dict) and v.ndim == 2 and v.shape[1] == 1))
+                  for v in parts)
+    if not tabular:
+        return max(batch_size, 1024)
+    width = sum(v.shape[1] if v.ndim == 2 else 1 for v in parts)
+    return max(batch_size, min(PREDICT_BATCH, max(1024, 2**21 // max(width, 1))))
+
+
 class Predictor:
     """A loaded model, ready to predict batch after batch (one compiled call per batch of rows).
 

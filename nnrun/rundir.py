@@ -87,6 +87,21 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(json_safe(data), indent=2, default=_jsonable, allow_nan=False) + "\n")
 
 
+def write_indices(path: Path, parts: dict[str, Any]) -> None:
+    """Write lists of row indices (``split.json``) as JSON, one compact list per key, atomically: indenting
+    200,000 numbers one per line would cost more time and space than the whole training report.
+
+    Args:
+        parts: name -> sequence of ints (a NumPy array or list), or a list of such sequences.
+    """
+    def compact(v: Any) -> str:
+        v = v.tolist() if hasattr(v, "tolist") else [x.tolist() if hasattr(x, "tolist") else x for x in v]
+        return json.dumps(v, separators=(",", ":"))
+
+    body = ",\n".join(f"  {json.dumps(k)}: {compact(v)}" for k, v in parts.items())
+    write_text(path, "{\n" + body + "\n}\n")
+
+
 def json_safe(value: Any) -> Any:
     """Replace NaN and infinities (not valid JSON) by None, recursively; NumPy scalars become Python ones."""
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:

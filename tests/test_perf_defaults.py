@@ -114,3 +114,44 @@ def test_cli_train_runs_ceil_n_over_batch_updates_per_epoch(tmp_path):
     assert model.steps_per_execution == 32
     assert int(model.optimizer.iterations.numpy()) == 3 * math.ceil(num_train / 16)
     assert len((run / "history.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_unshuffled_and_dict_inputs_stream_every_epoch_in_row_order():
+    from nnrun.training import make_epochs_dataset
+
+    x = {"numeric": np.arange(10, dtype=np.float32).reshape(10, 1),
+         "cat_0": np.array([[c] for c in "abcdefghij"], dtype=object)}
+    y = np.arange(10, dtype=np.float32)
+    stream, steps = make_epochs_dataset(x, y, 4, False, 0, first_epoch=0, epochs=2)
+    batches = list(stream)
+    assert steps == 3 and len(batches) == 6
+    assert [b[1].numpy().tolist() for b in batches[:3]] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert np.concatenate([b[1].numpy() for b in batches]).tolist() == list(range(10)) * 2
+    assert batches[4][0]["cat_0"].numpy().ravel().tolist() == [b"e", b"f", b"g", b"h"]
+    assert batches[4][0]["numeric"].numpy().ravel().tolist() == [4, 5, 6, 7]
+
+
+@pytest.mark.parametrize(("x", "batch_size", "expected"), [
+    (np.zeros((5, 50), np.float32), 32, 8192),       # a table: big batches
+    (np.zeros((5, 784), np.float32), 32, 2674),      # wide rows: about 2M cells a batch
+    (np.zeros((5, 100_000), np.float32), 32, 1024),  # never under 1,024
+    (np.zeros((5, 8, 8, 1), np.float32), 32, 1024),  # images: activations grow with the example
+    (np.array(["a text"], dtype=object), 32, 1024),  # texts
+    ({"numeric": np.zeros((5, 3), np.float32), "cat_0": np.array([["a"]] * 5, dtype=object)}, 32, 8192),
+    (np.zeros((5, 50), np.float32), 10_000, 10_000),  # never under the training batch size
+])
+def test_inference_batch_is_large_for_tables_only(x, batch_size, expected):
+    from nnrun.inference import inference_batch
+
+    assert inference_batch(x, batch_size) == expected
+
+
+def test_split_indices_are_written_compactly_and_read_back(tmp_path):
+    from nnrun import rundir
+
+    path = tmp_path / "split.json"
+    rundir.write_indices(path, {"train": np.array([0, 2, 3]), "validation": np.array([1], np.int64),
+                                "test": np.zeros(0, np.int64), "folds": [np.array([4]), np.array([5, 6])]})
+    assert json.loads(path.read_text()) == {"train": [0, 2, 3], "validation": [1], "test": [],
+                                            "folds": [[4], [5, 6]]}
+    assert len(path.read_text().splitlines()) == 6  # one line per key, not one per index
