@@ -12,12 +12,16 @@ Every problem is reported as ``file:line:column: key.path: what was found, what 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
+# nnrun uses no pydantic plugins; looking for them reads every installed package's entry points at start-up.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+from pydantic import (  # noqa: E402
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,11 +31,11 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError  # noqa: E402
 
-from nnrun import registry
-from nnrun.errors import ConfigError
-from nnrun.yamlsrc import Located, Source, dump_yaml, format_path, load_yaml, read_yaml_file
+from nnrun import registry  # noqa: E402
+from nnrun.errors import ConfigError  # noqa: E402
+from nnrun.yamlsrc import Located, Source, dump_yaml, format_path, load_yaml, read_yaml_file  # noqa: E402
 
 
 def _no_bool(value: Any) -> Any:
@@ -319,8 +323,8 @@ def config_gates(loaded: LoadedConfig) -> list:
     parsed, messages = [], []
     for metric, condition in loaded.config.gates.items():
         try:
-            parsed.append(parse_gate(condition, f"{loaded.source.where(('gates', metric))}: gates.{metric}",
-                                     metric=metric))
+            where = f"{loaded.source.where(('gates', metric))}: {format_path(('gates', metric))}"
+            parsed.append(parse_gate(condition, where, metric=metric))
         except ConfigError as exc:
             messages.append(str(exc))
     available = set(gate_metric_names(loaded.config, has_validation(loaded.config)))
