@@ -82,6 +82,10 @@ def headline_rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
         rows.append(("2. Same MLP, same settings: total wall time", _s(_get(o, "nnrun", "wall", "median")),
                      _s(_get(o, "plain", "wall", "median")), _x(_get(o, "wall_ratio", "median"), 3), "≤ 1.05×",
                      _ok(o["targets"]["wall_ratio_le_1.05"])))
+        if "no_plots_wall_ratio" in o:
+            rows.append(("2. … total wall time with `--no-plots`", _s(_get(o, "nnrun_no_plots", "wall", "median")),
+                         _s(_get(o, "plain", "wall", "median")), _x(_get(o, "no_plots_wall_ratio", "median"), 3),
+                         "report", "–"))
         rows.append(("2. Same seed: final loss", f"{o['loss']['nnrun']:.6f}", f"{o['loss']['plain']:.6f}",
                      f"Δ {o['loss']['max_abs_diff']:.1e}", "equal to 3 decimals",
                      _ok(o["targets"]["same_loss_3_decimals"])))
@@ -235,6 +239,8 @@ def _overhead(o: dict) -> list[str]:
         f"| training time (`model.fit`) | {_med(o['nnrun']['train'])} | {_med(o['plain']['train'])} | "
         f"{_med(o['train_ratio'], 'x')} |",
         f"| total wall time | {_med(o['nnrun']['wall'])} | {_med(o['plain']['wall'])} | {_med(o['wall_ratio'], 'x')} |",
+        *([f"| total wall time, `nnrun train --no-plots` | {_med(o['nnrun_no_plots']['wall'])} | "
+           f"{_med(o['plain']['wall'])} | {_med(o['no_plots_wall_ratio'], 'x')} |"] if "nnrun_no_plots" in o else []),
         f"| CPU time inside `fit` (all threads) | {_med(o['nnrun'].get('fit_cpu'))} | "
         f"{_med(o['plain'].get('fit_cpu'))} | "
         f"{_med(o.get('fit_cpu_ratio'), 'x')} |",

@@ -38,13 +38,13 @@ SIZES = {
         "startup_repeats": 7, "tf_repeats": 3,
         "xor_cli_runs": 3, "xor_baseline_seeds": [0, 1], "xor_baseline_epochs": 1000, "xor_equal_settings": True,
         "table_rows": 200_000,
-        "overhead_epochs": 2, "overhead_batch": 256, "overhead_spe": 1, "overhead_repeats": 3, "phases": True,
+        "overhead_epochs": 2, "overhead_batch": 256, "overhead_spe": 1, "overhead_repeats": 6, "phases": True,
         "defaults_epochs": 2, "defaults_repeats": 2,
         "lever_rows": 20_000, "lever_epochs": 3, "lever_rounds": 3, "fresh_lever_rounds": 2,
         "all_levers": True, "quick_levers": [],
         "narrow_features": 10, "predict_rows": [1_000_000, 2_000_000], "predict_repeats": 1, "predict_timeout": 900,
         "scaling_rows": [10_000, 100_000, 1_000_000], "scaling_widths": [16, 64, 256, 1024],
-        "scaling_epochs": 2, "scaling_batch": 256, "scaling_script": True,
+        "scaling_epochs": 3, "scaling_batch": 256, "scaling_script": True,
     },
     "quick": {
         "startup_repeats": 3, "tf_repeats": 1,
@@ -56,7 +56,7 @@ SIZES = {
         "quick_levers": ["default", "steps_per_execution=1", "jit_compile", "per-example pipeline"],
         "narrow_features": 10, "predict_rows": [100_000, 200_000], "predict_repeats": 1, "predict_timeout": 600,
         "scaling_rows": [10_000, 30_000, 300_000], "scaling_widths": [16, 64, 256],
-        "scaling_epochs": 2, "scaling_batch": 256, "scaling_script": False,
+        "scaling_epochs": 3, "scaling_batch": 256, "scaling_script": False,
     },
 }
 ORDER = ["startup", "xor", "overhead", "defaults", "predict", "scaling"]

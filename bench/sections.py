@@ -220,16 +220,18 @@ def overhead(ctx: Context) -> dict:
                   "--epochs", str(s["overhead_epochs"]), "--batch-size", str(s["overhead_batch"]),
                   "--steps-per-execution", str(s["overhead_spe"]), "--shuffle", "false"]
     pairs = []
+    arms = ["nnrun", "plain", "nnrun_no_plots"]
     for r in range(s["overhead_repeats"]):
-        order = ["nnrun", "plain"] if r % 2 == 0 else ["plain", "nnrun"]
+        order = arms[r % 3:] + arms[:r % 3]  # each arm first, second and third in turn
         pair: dict = {}
         for who in order:
             ctx.log(f"  repeat {r + 1}: {who}")
-            if who == "nnrun":
+            if who.startswith("nnrun"):
+                extra = ["--no-plots"] if who == "nnrun_no_plots" else []
                 m = _check(run([*pre, "nnrun", "train", str(config), "--runs-dir", str(ctx.dir("overhead_runs")),
-                                "--json", "--quiet"]), "nnrun train")
-                pair["nnrun"] = {"wall": m.wall, "train": m.json["train_seconds"], "rss_mb": m.max_rss_mb,
-                                 "cpu": m.cpu, "fit_cpu": _fit_cpu(m), "loss": m.json.get("metrics", {}).get("loss")}
+                                "--json", "--quiet", *extra]), "nnrun train")
+                pair[who] = {"wall": m.wall, "train": m.json["train_seconds"], "rss_mb": m.max_rss_mb,
+                             "cpu": m.cpu, "fit_cpu": _fit_cpu(m), "loss": m.json.get("metrics", {}).get("loss")}
             else:
                 m = _check(run(plain_argv), "keras_mlp.py")
                 pair["plain"] = {"wall": m.wall, "train": m.json["train_seconds"], "rss_mb": m.max_rss_mb,
@@ -238,13 +240,15 @@ def overhead(ctx: Context) -> dict:
         pair["train_ratio"] = pair["nnrun"]["train"] / pair["plain"]["train"]
         pair["fit_cpu_ratio"] = _ratio(pair["nnrun"]["fit_cpu"], pair["plain"]["fit_cpu"])
         pair["wall_ratio"] = pair["nnrun"]["wall"] / pair["plain"]["wall"]
+        pair["no_plots_wall_ratio"] = pair["nnrun_no_plots"]["wall"] / pair["plain"]["wall"]
         pairs.append(pair)
     out: dict = {"rows": rows, "features": feats, "training": training, "units": [64, 64], "pairs": pairs}
-    for who in ("nnrun", "plain"):
+    for who in arms:
         out[who] = {k: summary([p[who][k] for p in pairs]) for k in ("wall", "train", "rss_mb", "cpu", "fit_cpu")}
     out["train_ratio"] = summary([p["train_ratio"] for p in pairs])
     out["fit_cpu_ratio"] = summary([p["fit_cpu_ratio"] for p in pairs if p["fit_cpu_ratio"] is not None])
     out["wall_ratio"] = summary([p["wall_ratio"] for p in pairs])
+    out["no_plots_wall_ratio"] = summary([p["no_plots_wall_ratio"] for p in pairs])
     losses = [(p["nnrun"]["loss"], p["plain"]["loss"]) for p in pairs]
     out["loss"] = {"nnrun": losses[0][0], "plain": losses[0][1],
                    "max_abs_diff": max(abs(a - b) for a, b in losses if a is not None)}
