@@ -252,14 +252,19 @@ def overhead(ctx: Context) -> dict:
     losses = [(p["nnrun"]["loss"], p["plain"]["loss"]) for p in pairs]
     out["loss"] = {"nnrun": losses[0][0], "plain": losses[0][1],
                    "max_abs_diff": max(abs(a - b) for a, b in losses if a is not None)}
+    ctx.log(f"  the same training alternating in one process ({s['overhead_rounds']} rounds)")
+    inter = _check(run([PYTHON, str(BENCH / "probe_interleaved.py"), str(config), "--rounds",
+                        str(s["overhead_rounds"])]), "probe_interleaved.py").json
+    out["interleaved"] = {**inter, "nnrun_s": summary(inter["nnrun"]), "plain_s": summary(inter["plain"]),
+                          "ratio": summary(inter["ratios"]), "cpu_ratio": summary(inter["cpu_ratios"])}
     ctx.log("  reading the CSV: nnrun.data.read_table vs pandas.read_csv")
     out["csv_read"] = _check(run([PYTHON, str(BENCH / "probe_read.py"), str(config)]), "probe_read.py").json
     if s["phases"]:
         ctx.log("  where nnrun's time outside model.fit goes (in-process phases)")
         rec = _probe(ctx, str(config), "--runs-dir", str(ctx.dir("overhead_runs")), "--phases")[-1]
         out["nnrun_phases"] = {"import_tf": rec["import_seconds"], **rec.get("phases", {})}
-    out["targets"] = {
-        "train_ratio_le_1.05": out["train_ratio"]["median"] <= 1.05,
+    out["targets"] = {  # training time: the in-process alternation (separate processes vary by ±20 % here)
+        "train_ratio_le_1.05": out["interleaved"]["ratio"]["median"] <= 1.05,
         "wall_ratio_le_1.05": out["wall_ratio"]["median"] <= 1.05,
         "same_loss_3_decimals": all(a is not None and round(a, 3) == round(b, 3) for a, b in losses),
     }

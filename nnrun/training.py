@@ -131,28 +131,33 @@ def execution_plan(steps: int, steps_per_execution: int) -> tuple[int, bool]:
 
 
 def _index_batches(n: int, batch_size: int, shuffle: bool, seed: int, epoch: Any) -> Any:
-    """One epoch as a dataset of ceil(n / batch_size) index batches: ``(start, stop)`` bounds into the rows
-    without shuffle; with it, slices of a permutation drawn by a stateless op from (seed, epoch)."""
+    """One epoch as a dataset of ceil(n / batch_size) index batches, made without a function per batch.
+
+    Without shuffle each element is the first row of a batch (rows are sliced, in order). With it, each is a
+    batch of row indices: a permutation drawn by a stateless op from (seed, epoch), cut into full batches
+    (a reshape, as Keras' own array adapter does) plus the shorter last one."""
     import tensorflow as tf
 
-    steps = max(1, math.ceil(n / batch_size))
-    b = tf.constant(batch_size, tf.int64)
     if not shuffle:
-        return tf.data.Dataset.range(steps).map(lambda i: tf.range(i * b, tf.minimum((i + 1) * b, n)))
+        return tf.data.Dataset.from_tensor_slices(tf.range(0, n, batch_size, dtype=tf.int64))
     key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
     order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=key)
-    return tf.data.Dataset.range(steps).map(lambda i: order[i * b:(i + 1) * b])
+    full = n // batch_size
+    ds = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full * batch_size], [full, batch_size]))
+    if n % batch_size:
+        ds = ds.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:]))
+    return ds
 
 
-def _gathered(indices: Any, parts: tuple, contiguous: bool) -> Any:
-    """Batches of rows: each index batch of ``indices`` paired with the whole data (``from_tensors`` +
-    ``repeat``, as Keras' own array adapter does, so that the arrays are not captured as constants in a
-    traced function) and gathered in parallel (order kept). Rows in order are sliced, not gathered."""
+def _gathered(indices: Any, parts: tuple, batch_size: int, contiguous: bool) -> Any:
+    """Batches of rows: each element of ``indices`` paired with the whole data (``from_tensors`` + ``repeat``,
+    as Keras' own array adapter does, so that the arrays are not captured as constants in a traced function)
+    and turned into rows in parallel (order kept): a slice from a first row, or a gather of row indices."""
     import tensorflow as tf
 
     def grab(i: Any, data: Any) -> Any:
         if contiguous:
-            return tf.nest.map_structure(lambda t: t[i[0]:i[-1] + 1], data)
+            return tf.nest.map_structure(lambda t: t[i:i + batch_size], data)
         return tf.nest.map_structure(lambda t: tf.gather(t, i), data)
 
     ds = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(parts).repeat()))
@@ -212,7 +217,7 @@ def make_dataset(
 
     indices = tf.data.Dataset.from_tensors(0).flat_map(one_epoch) if shuffle else \
         _index_batches(n, batch_size, False, seed, 0)
-    ds = _gathered(indices, parts, contiguous=not shuffle)
+    ds = _gathered(indices, parts, batch_size, contiguous=not shuffle)
     ds = ds.apply(tf.data.experimental.assert_cardinality(steps))  # flat_map hides it; Keras needs it
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
@@ -244,7 +249,7 @@ def make_epochs_dataset(
     steps = max(1, math.ceil(n / batch_size))
     epochs_ds = tf.data.Dataset.range(first_epoch, max(first_epoch, epochs))
     indices = epochs_ds.flat_map(lambda e: _index_batches(n, batch_size, shuffle, seed, e))
-    ds = _gathered(indices, parts, contiguous=not shuffle)
+    ds = _gathered(indices, parts, batch_size, contiguous=not shuffle)
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
