@@ -78,7 +78,8 @@ def headline_rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
     if "targets" in o:
         if "interleaved" in o:
             rows.append(("2. Same MLP, same settings: training time, alternating in one process",
-                         _s(_get(o, "interleaved", "nnrun_s", "median")), _s(_get(o, "interleaved", "plain_s", "median")),
+                         _s(_get(o, "interleaved", "nnrun_s", "median")),
+                         _s(_get(o, "interleaved", "plain_s", "median")),
                          _x(_get(o, "interleaved", "ratio", "median"), 3), "≤ 1.05×",
                          _ok(o["targets"]["train_ratio_le_1.05"])))
         rows.append(("2. … training time, separate processes", _s(_get(o, "nnrun", "train", "median")),

@@ -383,11 +383,11 @@ def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
 
     batch = min(nrows(x), loaded.config.training.batch_size, 256)
     try:
-        from nnrun.inference import keras_inputs
-
         # Eagerly (no tf.function to trace: that cost ~0.5 s and the traced function was not reused):
         # the forward pass, the compiled loss and the compiled metrics, as Keras' test step runs them.
         import tensorflow as tf
+
+        from nnrun.inference import keras_inputs
 
         xb = tf.nest.map_structure(tf.convert_to_tensor, keras_inputs(take(x, slice(0, batch))))
         yb = tf.convert_to_tensor(y[:batch])
