@@ -138,6 +138,7 @@ def evaluate(
     if data is not None:
         table = read_like(data, meta, cfg.data)
         x, y_raw, subset = table.x, table.y, "file"
+        where = table.where_row
     else:
         table = _rebuild(cfg, meta, warn)
         split = rundir.read_json(run / rundir.SPLIT)
@@ -146,11 +147,14 @@ def evaluate(
         if idx.size and idx.max() >= len(table.y):
             raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
         x, y_raw = take(table.x, idx), table.y[idx]
+
+        def where(i: int) -> str:
+            return table.where_row(int(idx[i]))
     from nnrun.evaluation import evaluate as evaluate_model
     from nnrun.inference import load_model
 
     doc = evaluate_model(run, load_model(run), x, y_raw, meta, subset=subset, source=table.source,
-                         batch_size=cfg.training.batch_size, plots=plots)
+                         batch_size=cfg.training.batch_size, plots=plots, where=where)
     values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
     values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
     if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates

@@ -13,6 +13,9 @@ def _make(kind: str, spec: Any, keras: Any) -> Any:
     found = registry.lookup(kind, spec.type)
     module = {"losses": keras.losses, "optimizers": keras.optimizers, "metrics": keras.metrics}[kind]
     kwargs = dict(spec.kwargs)
+    if kind == "optimizers" and isinstance(kwargs.get("learning_rate"), int) and \
+            not isinstance(kwargs["learning_rate"], bool):
+        kwargs["learning_rate"] = float(kwargs["learning_rate"])  # Keras refuses an int (``learning_rate: 1``)
     if kind == "optimizers" and isinstance(kwargs.get("learning_rate"), dict):
         schedule = dict(kwargs["learning_rate"])
         kwargs["learning_rate"] = getattr(keras.optimizers.schedules, schedule.pop("type"))(**schedule)

@@ -227,12 +227,14 @@ def static_problems(config) -> list[Problem]:
     return problems
 
 
-def data_problems(config, classes: list | None) -> list[Problem]:
+def data_problems(config, classes: list | None, rarest: str = "") -> list[Problem]:
     """Checks that need the data: the number of classes against the head and the loss.
 
     Args:
         config: the validated Config.
         classes: the distinct labels (sorted) for classification, or None for regression.
+        rarest: where the rarest label first occurs (``; the rarest, 'abc' (1 row), is at data.csv:12``), added
+            to a wrong-class-count message: one odd label is more often a typo than a class.
     """
     problems: list[Problem] = []
     encoding = target_encoding(config)
@@ -251,13 +253,13 @@ def data_problems(config, classes: list | None) -> list[Problem]:
         problems.append((("data",), f"the target has {n} distinct value(s) ({shown}); classification needs at least 2"))
     elif encoding == "binary" and n != 2:
         problems.append(
-            (("model", "loss"), f"{loss} needs exactly 2 classes, the data has {n} ({shown}); "
-             f"use sparse_categorical_crossentropy with a softmax head of units: {n}")
+            (("model", "loss"), f"{loss} needs exactly 2 classes, the data has {n} ({shown}){rarest}; "
+             f"fix the labels, or use sparse_categorical_crossentropy with a softmax head of units: {n}")
         )
     elif encoding in ("sparse", "categorical") and h and h.units is not None and h.units != n:
         problems.append(
             (("model", "layers", h.index, "units"),
-             f"the softmax head has {h.units} units but the data has {n} classes ({shown}); set units: {n}")
+             f"the softmax head has {h.units} units but the data has {n} classes ({shown}){rarest}; set units: {n}")
         )
     return problems
 

@@ -287,8 +287,9 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
         missing = [c for c in [*feats, target] if c not in columns]
         if missing:
             what = "the target column" if missing == [target] else "columns"
-            raise DataError(f"{path}: {what} {', '.join(map(repr, missing))} missing; the file needs the training "
-                            f"file's columns, target included: {', '.join(meta['columns'])}")
+            verb = "is" if len(missing) == 1 else "are"
+            raise DataError(f"{path}: {what} {', '.join(map(repr, missing))} {verb} missing; the file needs the "
+                            f"training file's columns, target included: {', '.join(meta['columns'])}")
     else:
         if len(columns) != len(meta["columns"]):
             if len(columns) == len(feats):
@@ -427,8 +428,8 @@ def encode_labels(y: np.ndarray, classes: list, name: str, where: Any = None) ->
     return out
 
 
-def encode_targets(y: np.ndarray, encoding: str, classes: list | None, name: str) -> np.ndarray:
-    """Targets in the form the loss needs.
+def encode_targets(y: np.ndarray, encoding: str, classes: list | None, name: str, where: Any = None) -> np.ndarray:
+    """Targets in the form the loss needs (``where``: as ``encode_labels``).
 
     Returns:
         ``regression``: float32 (num_samples, 1); ``binary``: float32 (num_samples, 1) of 0/1;
@@ -446,7 +447,7 @@ def encode_targets(y: np.ndarray, encoding: str, classes: list | None, name: str
                 f"{name}: the target holds text ({bad!r}) but the loss is a regression loss; "
                 "use a classification loss such as sparse_categorical_crossentropy"
             ) from None
-    idx = encode_labels(y, classes, name)
+    idx = encode_labels(y, classes, name, where)
     if encoding == "binary":
         return idx.astype(np.float32).reshape(-1, 1)
     if encoding == "sparse":
@@ -511,12 +512,18 @@ def _choose_features(columns: list[str], header: bool, meta: dict, name: str) ->
     n_feat = len(meta["feature_names"])
     if header and set(meta["feature_names"]) <= set(columns):  # by name (also col0.. of a headerless run)
         return list(meta["feature_names"])
+    missing = [f for f in meta["feature_names"] if f not in columns]
+    if header and meta.get("header") and len(missing) < n_feat:  # names some features: by name or not at all
+        raise DataError(f"{name}: missing feature column(s) {', '.join(map(repr, missing[:12]))}"
+                        f"{', …' if len(missing) > 12 else ''}; the model takes: "
+                        f"{', '.join(meta['feature_names'][:12])}{', …' if n_feat > 12 else ''}")
     if len(columns) == n_feat:
         return list(columns)
     if len(columns) == n_feat + 1 and len(meta["columns"]) == n_feat + 1:
         t = meta["target_index"]
-        print(f"note: {name} has {len(columns)} columns; column {t} (the training target "
-              f"{meta['target_name']!r}) is ignored", file=sys.stderr)
+        print(f"note: {name} has {len(columns)} columns and the model takes {n_feat}, by position: column {t} "
+              f"({columns[t]!r}, where the training file had its target {meta['target_name']!r}) is ignored",
+              file=sys.stderr)
         return [c for i, c in enumerate(columns) if i != t]
     raise DataError(
         f"{name}: expected {n_feat} features, got {len(columns)} "

@@ -42,6 +42,7 @@ def evaluate(
     batch_size: int,
     plots: bool = True,
     threshold: float = 0.5,
+    where: Any = None,
 ) -> dict:
     """Evaluate ``model`` on ``(x, y_raw)`` and write the run's report files.
 
@@ -55,6 +56,7 @@ def evaluate(
         batch_size: the training batch size; evaluation runs bigger batches (``inference.inference_batch``).
         plots: write the PNG plots.
         threshold: binary decision threshold on the positive class's probability.
+        where: example index -> ``file:line``, for messages about its label (default ``<source>: row N``).
 
     Returns:
         The ``evaluation.json`` document: ``metrics`` (flat name -> number), ``report`` (full), ``plots``.
@@ -62,7 +64,7 @@ def evaluate(
     Raises:
         DataError: labels the model has never seen.
     """
-    y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source)
+    y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source, where)
     from concurrent.futures import ThreadPoolExecutor
 
     # The learning curves need only history.csv: drawn on a second thread (importing matplotlib included)
@@ -98,6 +100,9 @@ def _evaluate(run: Path, model: Any, x: np.ndarray, y: np.ndarray, y_raw: np.nda
     written: list[str] = []
     if curves is not None:
         written = [p.name for p in [*curves.result(), *_plots(run, meta, full, out, idx, task)]]
+    for name in (CONFUSION_PNG, ROC_PNG):  # an earlier evaluation's, of other data: not left beside this report
+        if name not in written:
+            (run / name).unlink(missing_ok=True)
     doc = {
         "run_dir": str(run),
         "data": source,

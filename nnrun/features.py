@@ -17,6 +17,7 @@ dict ``{"numeric": (num_rows, num_numeric), "cat_0": (num_rows, 1) strings, …}
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -181,7 +182,7 @@ def _overflow(cell: Any) -> bool:
         value = float(str(cell).strip())
     except ValueError:
         return False
-    return not (np.isfinite(value) and abs(value) <= np.finfo(np.float32).max)
+    return not (math.isfinite(value) and abs(value) <= float(np.finfo(np.float32).max))
 
 
 def bad_number(cell: Any) -> str:

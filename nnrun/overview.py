@@ -134,23 +134,37 @@ def diff(a: Any, b: Any, path: tuple = ()) -> list[dict]:
     return [] if same else [{"key": format_path(path), "a": a, "b": b}]
 
 
+#: Metric columns ``nnrun runs`` shows at most (``--json`` has them all).
+RUNS_TABLE_METRICS = 6
+
+
 def runs_table(runs: list[dict], title: str) -> Table:
-    """A rich table: name, started (UTC), status, epochs, and one column per metric (4 decimals)."""
+    """A rich table: name, started (UTC), status, epochs, and one column per metric (4 decimals): the
+    ``RUNS_TABLE_METRICS`` metrics most runs have (a cv run's many averaged report metrics would otherwise
+    make the table too wide to read), the others counted in the caption."""
     names = metric_names(runs)
+    hidden = 0
+    if len(names) > RUNS_TABLE_METRICS:
+        count = {n: sum(n in run["metrics"] for run in runs) for n in names}
+        keep = set(sorted(names, key=lambda n: (-count[n], names.index(n)))[:RUNS_TABLE_METRICS])
+        hidden, names = len(names) - len(keep), [n for n in names if n in keep]
     styles = {"completed": "green", "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
     rows = [
         [Text(run["name"]), Text(_short_time(run["started"])), Text(run["status"], style=styles.get(run["status"], "")),
-         Text(_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
+         Text(_epochs_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
         for run in runs
     ]
-    return _table(title, ["name", "started (UTC)", "status", "epochs", *names], rows, right_from=3)
+    table = _table(title, ["name", "started (UTC)", "status", "epochs", *names], rows, right_from=3)
+    if hidden:
+        table.caption = f"{hidden} more metric(s) in nnrun runs --json"
+    return table
 
 
 def _table(title: str, headers: list[str], rows: list[list[Text]], right_from: int) -> Table:
-    """A table whose cells are never cut: on a narrow console the headers wrap, the values keep their width."""
+    """A table whose cells and headers are never cut or wrapped (wider than a narrow console if need be)."""
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        width = max([len(row[i].plain) for row in rows] + [1])
+        width = max([len(row[i].plain) for row in rows] + [len(header)])
         table.add_column(header, justify="right" if i >= right_from else "left", min_width=min(width, 40),
                          overflow="fold")
     for row in rows:
@@ -274,6 +288,13 @@ def _cell(value: Any, signed: bool = False) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:+d}" if signed else str(value)
     return str(value)
+
+
+def _epochs_cell(value: Any) -> str:
+    """Epochs: a whole number, or a cv run's mean over folds with one decimal."""
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+    return _cell(value)
 
 
 def _config_cell(value: Any) -> str:

@@ -149,7 +149,10 @@ def detect_header(rows: list[list[str]]) -> bool:
     column holds numbers in the rows below. ``5.1,3.5,1.4,0.2,Iris-setosa`` is data; ``width,height,kind``
     over numeric rows is a header. Set ``data.header`` when the guess is wrong.
     """
-    if not rows or any(_is_number(c) or c.strip() in NA_VALUES for c in rows[0]):
+    first = rows[0] if rows else []
+    if len(first) > 1 and not first[-1].strip():  # a trailing delimiter (Excel): its empty column is no evidence
+        first = first[:-1]
+    if not first or any(_is_number(c) or c.strip() in NA_VALUES for c in first):
         return False
     rest = rows[1:]
     if not rest:  # a single row of names: a header with no data (reported as such)
@@ -212,7 +215,10 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None, q
                             "rename them")
         empty = [i for i, c in enumerate(names) if not c]
         if empty:
-            raise DataError(f"{name}:{lead + 1}: header column {empty[0] + 1} has no name; name every column")
+            trailing = " (the line ends with the delimiter: remove the trailing delimiters)" \
+                if empty == [len(names) - 1] else ""
+            raise DataError(f"{name}:{lead + 1}: header column {empty[0] + 1} has no name{trailing}; name every "
+                            "column")
         frame.columns = [str(c).strip() for c in frame.columns]
     else:
         frame.columns = [f"col{i}" for i in range(frame.shape[1])]

@@ -48,7 +48,7 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
             f"{table.source}: the target column {table.target_name!r} holds text ({table.y[0]!r}) but "
             f"{cfg.model.loss.type} is a regression loss; use a classification loss"
         )
-    problems = data_problems(cfg, classes)
+    problems = data_problems(cfg, classes, _rarest(table) if classes and len(classes) > 2 else "")
     if problems:
         raise ConfigError("\n".join(loaded.error(p, m).message for p, m in problems))
     t = cfg.training
@@ -373,6 +373,17 @@ def _check_reload(run_dir: Path, model: Any, x: Any, idx: Any, finish: Callable[
     if not same:
         finish("failed", "the saved model predicts differently from the trained one")
         raise RunError(f"{run_dir}: the saved model predicts differently from the trained one after loading")
+
+
+def _rarest(table: Any) -> str:
+    """Where the rarest label first occurs, for class-count messages: ``; the rarest, 'abc' (1 row), is at
+    data.csv:12``."""
+    import numpy as np
+
+    values, first, counts = np.unique(table.y.astype(str), return_index=True, return_counts=True)
+    i = int(np.argmin(counts))
+    rows = "row" if counts[i] == 1 else "rows"
+    return f"; the rarest, {str(values[i])!r} ({counts[i]} {rows}), first occurs at {table.where_row(int(first[i]))}"
 
 
 def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:

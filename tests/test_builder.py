@@ -55,6 +55,11 @@ def test_optimizer_and_loss_by_name_and_by_spec():
     assert type(model.loss).__name__ == "SparseCategoricalCrossentropy"
 
 
+def test_an_integer_learning_rate_is_a_float_for_keras():
+    model = _build("    - {type: Dense, units: 1, activation: sigmoid}", optimizer="{type: sgd, learning_rate: 1}")
+    assert float(model.optimizer.learning_rate.numpy()) == 1.0
+
+
 def test_learning_rate_in_exponent_form_reaches_keras():
     model = _build("    - {type: Dense, units: 1, activation: sigmoid}", optimizer="{type: adam, learning_rate: 5e-4}")
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(5e-4)

@@ -496,8 +496,8 @@ def test_binary_loss_with_three_classes_is_refused():
     assert data_problems(cfg, [0, 1]) == []
     assert data_problems(cfg, ["Iris-setosa", "Iris-versicolor", "Iris-virginica"]) == [
         (("model", "loss"), "binary_crossentropy needs exactly 2 classes, the data has 3 "
-         "(Iris-setosa, Iris-versicolor, Iris-virginica); use sparse_categorical_crossentropy with a softmax "
-         "head of units: 3")
+         "(Iris-setosa, Iris-versicolor, Iris-virginica); fix the labels, or use sparse_categorical_crossentropy "
+         "with a softmax head of units: 3")
     ]
 
 

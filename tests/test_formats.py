@@ -275,3 +275,17 @@ def test_labels_are_encoded_by_value_text_or_not_at_all():
     assert encode_labels(np.array(["b", "a"], dtype=object), ["a", "b"], "f").tolist() == [1, 0]
     with pytest.raises(DataError, match=r"f: row 3: label 4 was not seen in training; known classes: 1, 2"):
         encode_labels(np.array([1, 2, 4]), [1, 2], "f")
+
+
+def test_predict_columns_by_name_refuse_a_missing_named_feature(capsys):
+    from nnrun.data import _choose_features
+
+    meta = {"feature_names": ["a", "b", "c"], "columns": ["a", "b", "c", "y"], "target_index": 3,
+            "target_name": "y", "header": True}
+    assert _choose_features(["id", "c", "a", "b"], True, meta, "in.csv") == ["a", "b", "c"]
+    with pytest.raises(DataError, match=r"^in.csv: missing feature column\(s\) 'b'; the model takes: a, b, c$"):
+        _choose_features(["id", "a", "c", "y"], True, meta, "in.csv")
+    # a header that names none of the features: matched by position, the target's position dropped, with a note
+    assert _choose_features(["p", "q", "r", "s"], True, meta, "in.csv") == ["p", "q", "r"]
+    assert "by position: column 3 ('s', where the training file had its target 'y') is ignored" in \
+        capsys.readouterr().err

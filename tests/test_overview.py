@@ -285,3 +285,20 @@ def test_run_fields_of_metrics_json_are_not_metrics(tmp_path):
     rows = {r["metric"]: r for r in compare_runs(tmp_path / "a", tmp_path / "a")["metrics"]}
     assert rows["monitor"] == {"metric": "monitor", "a": "val_loss", "b": "val_loss", "delta": None}
     assert rows["stopped_early"]["delta"] is None and rows["best_epoch"]["delta"] == 0
+
+
+def test_cli_runs_table_shows_the_common_metrics_of_runs_and_cv_runs(tmp_path):
+    make_run(tmp_path, "iris", metrics={"loss": 0.1, "val_loss": 0.2, "accuracy": 0.96, "val_accuracy": 0.93,
+                                        "epochs": 100, "train_seconds": 4.87})
+    cv = {"loss": 0.11, "val_loss": 0.21, "accuracy": 0.95, "val_accuracy": 0.94, "epochs": 30.0 + 1 / 3,
+          **{f"val_{k}": 0.9 for k in ("f1_macro", "roc_auc", "precision_macro", "recall_macro", "log_loss")}}
+    make_run(tmp_path, "iris-cv", started="2024-11-29T19:00:00+00:00", metrics=cv)
+    result = invoke("runs", tmp_path)
+    assert result.exit_code == 0
+    header = next(line for line in result.stdout.splitlines() if "name" in line and "status" in line)
+    assert [h for h in ("loss", "val_loss", "accuracy", "val_accuracy") if h in header] == \
+        ["loss", "val_loss", "accuracy", "val_accuracy"]
+    assert "3 more metric(s) in nnrun runs --json" in result.stdout
+    cv_line = next(line for line in result.stdout.splitlines() if "iris-cv" in line)
+    assert " 30.3 " in cv_line and "30.3333" not in cv_line
+    assert len(json.loads(invoke("runs", tmp_path, "--json").stdout)[1]["metrics"]) == 9

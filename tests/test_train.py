@@ -150,7 +150,7 @@ def test_predict_accepts_rows_with_or_without_the_target_column(pima_run, tmp_pa
     assert a.exit_code == b.exit_code == 0
     assert a.stdout == b.stdout
     assert a.stdout.splitlines()[0] == "prediction,prob_0,prob_1"
-    assert "column 8 (the training target 'col8') is ignored" in a.stderr
+    assert "by position: column 8 ('col8', where the training file had its target 'col8') is ignored" in a.stderr
 
 
 def test_predict_one_row_with_and_without_trailing_newline(pima_run, tmp_path):
@@ -340,7 +340,7 @@ def test_evaluate_reports_a_label_never_seen_in_training(iris_run, tmp_path):
     result = invoke("evaluate", iris_run, "--data", f, "--no-plots")
     assert result.exit_code == 2
     assert result.stderr == (
-        f"error: {f}: row 2: label 'Iris-unknown' was not seen in training; known classes: "
+        f"error: {f}:2: label 'Iris-unknown' was not seen in training; known classes: "
         "Iris-setosa, Iris-versicolor, Iris-virginica\n"
     )
 
@@ -374,3 +374,16 @@ def test_streaming_predict_matches_in_memory_and_reports_late_errors(pima_run, t
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {bad}:501: column 'col2': expected a number, got 'x'")
     assert not out.exists()  # nothing half-written
+
+
+def test_evaluate_removes_the_plots_of_an_earlier_evaluation_it_does_not_redraw(iris_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "iris"
+    shutil.copytree(iris_run, run)
+    assert (run / "confusion_matrix.png").exists() and (run / "learning_curves_loss.png").exists()
+    result = invoke("evaluate", run, "--no-plots")
+    assert result.exit_code == 0, result.stderr
+    assert not (run / "confusion_matrix.png").exists()  # of the validation data, not of the data evaluated now
+    assert (run / "learning_curves_loss.png").exists()  # the training history: still true
+    assert json.loads((run / "evaluation.json").read_text())["plots"] == []
