@@ -263,8 +263,8 @@ def overhead(ctx: Context) -> dict:
         ctx.log("  where nnrun's time outside model.fit goes (in-process phases)")
         rec = _probe(ctx, str(config), "--runs-dir", str(ctx.dir("overhead_runs")), "--phases")[-1]
         out["nnrun_phases"] = {"import_tf": rec["import_seconds"], **rec.get("phases", {})}
-    out["targets"] = {  # training time: the in-process alternation (separate processes vary by ±20 % here)
-        "train_ratio_le_1.05": out["interleaved"]["ratio"]["median"] <= 1.05,
+    out["targets"] = {  # training time: separate processes, as the issue asks (the alternation is a check)
+        "train_ratio_le_1.05": out["train_ratio"]["median"] <= 1.05,
         "wall_ratio_le_1.05": out["wall_ratio"]["median"] <= 1.05,
         "same_loss_3_decimals": all(a is not None and round(a, 3) == round(b, 3) for a, b in losses),
     }
