@@ -473,7 +473,11 @@ def _message(err: dict, loc: tuple, source: Source) -> str:
         return "missing required key"
     if kind == "extra_forbidden":
         fields = _fields_at(loc[:-1])
-        return f"unknown key{registry.suggest(str(loc[-1]), fields)}; expected one of: {', '.join(fields)}"
+        hint = registry.suggest(str(loc[-1]), fields)
+        if not hint and len(loc) == 2:  # a key of another section: data.test_split for training.test_split
+            other = [s for s in ("data", "model", "training") if s != loc[0] and str(loc[-1]) in _fields_at((s,))]
+            hint = f" (did you mean {other[0]}.{loc[-1]}?)" if other else ""
+        return f"unknown key{hint}; expected one of: {', '.join(fields)}"
     if kind == "string_type" and isinstance(value, bool):
         return f"expected a string, got {got}; quote it: '{text or str(value).lower()}'"
     if kind == "string_type" and text is not None and value is not None and not isinstance(value, (dict, list)):

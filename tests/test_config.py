@@ -219,6 +219,11 @@ def test_unknown_data_key_suggests_path():
     )
 
 
+def test_a_key_of_another_section_names_that_section():
+    assert _error(_edit("epochs: 5", "epochs: 5\n  header: true")).startswith(
+        "c.yaml:13:11: training.header: unknown key (did you mean data.header?); expected one of: batch_size, ")
+
+
 def test_unknown_layer_argument_suggests_units():
     assert _error(_edit("units: 8,", "unit: 8,")) == (
         "c.yaml:7:7: model.layers[0]: Dense needs the argument 'units'\n"
