@@ -119,6 +119,9 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
         console.out.print(console.metrics_table(title, {**result["metrics"], **headline}))
         for line in evaluation["warnings"]:
             console.warn(line)
+        if result.get("stopped_early") and not quiet:
+            console.info(f"early stopping ended training after epoch {result['epochs']}; the model keeps the "
+                         f"weights of epoch {result['best_epoch']}, the best by {result['monitor']}")
         if not quiet:
             console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
     _finish_gates(result["gates"], as_json)

@@ -77,6 +77,7 @@ class EpochProgress:
         self.live = err.is_terminal
         self._progress: Any = None
         self._task: Any = None
+        self._pending: str | None = None  # plain mode: the last epoch's line when it was not printed
 
     def __call__(self, epoch: int, epochs: int, logs: dict) -> None:
         shown = "  ".join(f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, (int, float)))
@@ -95,9 +96,15 @@ class EpochProgress:
                 self.close()
         elif epoch == 1 or epoch == epochs or epoch % max(1, epochs // 20) == 0:
             err.print(f"epoch {epoch}/{epochs}  {shown}", markup=False, highlight=False)
+            self._pending = None
+        else:
+            self._pending = f"epoch {epoch}/{epochs}  {shown}"
 
     def close(self) -> None:
-        """Stop the live bar (also after an early stop)."""
+        """Stop the live bar; in plain mode print the last epoch if it was skipped (an early stop)."""
+        if self._pending is not None:
+            err.print(self._pending, markup=False, highlight=False)
+            self._pending = None
         if self._progress is not None:
             self._progress.stop()
             self._progress = None

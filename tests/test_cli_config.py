@@ -198,3 +198,15 @@ def test_validate_does_not_import_tensorflow_or_keras(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "0 []\n"
+
+
+def test_plain_progress_prints_the_last_epoch_of_an_early_stop(capsys):
+    from nnrun.console import EpochProgress
+
+    progress = EpochProgress("t")
+    progress.live = False
+    for epoch in range(1, 8):  # of 100: lines at 1 and 5 (every 100 // 20), then an early stop after 7
+        progress(epoch, 100, {"loss": 1.0 / epoch})
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["epoch 1/100  loss=1.0000", "epoch 5/100  loss=0.2000", "epoch 7/100  loss=0.1429"]
