@@ -177,6 +177,9 @@ def test_quoted_kept_text_and_line_numbers_after_a_multiline_cell(pima_run, tmp_
     got = _csv(result.stdout)
     assert [r["note"] for r in got] == ["plain", "two\nlines, and a comma"]
     assert f"warning: skipped {f}:5: column 'col2': expected a number, got 'x'" in result.stderr
+    first = result.stdout.splitlines()[1]  # text is quoted, the numbers are not
+    assert first.startswith('"plain",') and '"' not in first[len('"plain",'):]
+    assert abs(float(got[0]["prob_0"]) + float(got[0]["prob_1"]) - 1) < 2e-6
 
 
 def test_classifier_probabilities_sum_to_one(iris_run, tmp_path):
