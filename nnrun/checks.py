@@ -233,8 +233,8 @@ def data_problems(config, classes: list | None, rarest: str = "") -> list[Proble
     Args:
         config: the validated Config.
         classes: the distinct labels (sorted) for classification, or None for regression.
-        rarest: where the rarest label first occurs (``; the rarest, 'abc' (1 row), is at data.csv:12``), added
-            to a wrong-class-count message: one odd label is more often a typo than a class.
+        rarest: where the rarest label first occurs (``; the rarest, 'abc' (1 row), first occurs at data.csv:12``),
+            added to a wrong-class-count message: one odd label is more often a typo than a class.
     """
     problems: list[Problem] = []
     encoding = target_encoding(config)

@@ -334,15 +334,24 @@ def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
         i = int(np.flatnonzero(np.asarray(bad))[0])
         raise DataError(f"{raw.where(raw_col.index[i])}: target column {column!r}: expected a label or "
                         f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
-    if not np.isnan(numbers).any():  # every label a number: the vectorised form of _typed
-        ints = y_raw.str.fullmatch(_INT.pattern).all() and (np.abs(numbers) < 2**53).all()
+    return _typed(y_raw.to_numpy(), numbers)
+
+
+def _typed(values: np.ndarray, numbers: np.ndarray | None = None) -> np.ndarray:
+    """Label strings that are all integers become int64, all numbers float64; else they stay strings.
+
+    Args:
+        numbers: ``values`` already parsed by ``pandas.to_numeric`` (NaN where not a number), if at hand.
+    """
+    import pandas as pd
+
+    series = pd.Series(values, dtype=object).astype(str)
+    if numbers is None:
+        numbers = np.array(pd.to_numeric(series, errors="coerce"), dtype=np.float64)
+    if not np.isnan(numbers).any():  # every label a number (vectorised; the loop below is for the rest)
+        ints = series.str.fullmatch(_INT.pattern).all() and (np.abs(numbers) < 2**53).all()
         return numbers.astype(np.int64) if ints else numbers
-    return _typed(y_raw.to_numpy())
-
-
-def _typed(values: np.ndarray) -> np.ndarray:
-    """Label strings that are all integers become int64, all numbers float64; else they stay strings."""
-    texts = [str(v) for v in values]
+    texts = series.tolist()
     if all(_INT.match(t) for t in texts) and all(abs(int(t)) < 2**53 for t in texts):
         return np.array([int(t) for t in texts], dtype=np.int64)
     if all(_is_number(t) for t in texts):

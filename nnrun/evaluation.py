@@ -122,7 +122,7 @@ def _evaluate(run: Path, model: Any, x: np.ndarray, y: np.ndarray, y_raw: np.nda
 
 def _class_indices(y: np.ndarray, encoding: str) -> np.ndarray:
     """Class indices, shape (num_samples,) int32, back from ``encode_targets``' output (binary: (n, 1) of 0/1;
-    sparse: the indices; categorical: one-hot), so that the labels are mapped once (a Python loop per row)."""
+    sparse: the indices; categorical: one-hot), so that the labels are mapped once."""
     if encoding == "categorical":
         return np.argmax(y, axis=1).astype(np.int32)
     return np.asarray(y).reshape(-1).astype(np.int32)

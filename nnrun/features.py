@@ -345,11 +345,13 @@ def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, so
             raise DataError(f"{source}: data.reshape {list(reshape)} holds {int(np.prod(reshape))} values per example "
                             f"but there are {len(out['numeric'])} feature columns")
         out["shape"] = out["reshape"] = list(reshape)
-        values = np.array(transform(frame, out, lambda label: source)[0], dtype=np.float64)
-        out["range"] = [float(values.min()), float(values.max())] if values.size else None
+    if not (reshape or (data_cfg.normalize and out["numeric"])):
+        return out
+    x, _, _ = transform(frame, out, lambda label: source)  # once, for the pixel range and the statistics
+    num = (x["numeric"] if isinstance(x, dict) else x).astype(np.float64)
+    if reshape:
+        out["range"] = [float(num.min()), float(num.max())] if num.size else None
     if data_cfg.normalize and out["numeric"]:
-        x, _, _ = transform(frame, out, lambda label: source)
-        num = (x["numeric"] if isinstance(x, dict) else x).astype(np.float64)
         axes = tuple(range(num.ndim - 1))  # per feature; per channel for reshaped images
         out["mean"] = num.mean(axis=axes).tolist()
         out["variance"] = num.var(axis=axes).tolist()

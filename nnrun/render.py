@@ -124,9 +124,8 @@ class PredictionWriter:
         self.count += len(preds)
         self.started = True
 
-    def _arrow(self, preds: Any, rows: Any, text: bool, rounded: bool = False) -> Any:
-        """The batch as a pyarrow Table (probabilities as ``%.6f`` text when ``text``, else numbers, rounded to 6
-        decimals when ``rounded``)."""
+    def _arrow(self, preds: Any, rows: Any, text: bool) -> Any:
+        """The batch as a pyarrow Table (probabilities as ``%.6f`` text when ``text``)."""
         import pyarrow as pa
 
         cols: dict[str, Any] = {}
@@ -137,7 +136,7 @@ class PredictionWriter:
             cols["prediction"] = pa.array(preds.values)
             for j, c in enumerate(self.classes):
                 p = preds.probabilities[:, j]
-                cols[f"prob_{c}"] = _text_array(fixed6(p)) if text else pa.array(np.round(p, 6) if rounded else p)
+                cols[f"prob_{c}"] = _text_array(fixed6(p)) if text else pa.array(p)
         else:
             values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
             for i in range(values.shape[1]):
@@ -160,7 +159,9 @@ class PredictionWriter:
             for name, col in zip(table.column_names, table.columns, strict=True)
         )
         if quote:  # pyarrow then quotes every text cell: probabilities go as numbers so that they stay unquoted
-            table = self._arrow(preds, rows, text=False, rounded=True)
+            for j, c in enumerate(self.classes or []):
+                i = table.schema.get_field_index(f"prob_{c}")
+                table = table.set_column(i, f"prob_{c}", pa.array(np.round(preds.probabilities[:, j], 6)))
         sink = pa.BufferOutputStream()
         options = pcsv.WriteOptions(include_header=False, quoting_style="needed" if quote else "none")
         pcsv.write_csv(table, sink, options)

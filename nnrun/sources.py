@@ -229,11 +229,10 @@ def read_csv(text: str, name: str, header: bool | None, delimiter: str | None, q
 
 def _first_rows(text: str, count: int) -> list[str]:
     """The first ``count`` non-blank lines (a sample for the header and delimiter guesses)."""
-    for many in (count * 8, None):
-        lines = head_lines(text, many) if many else text.splitlines()
-        rows = [ln for ln in lines if ln.strip()][:count]
-        if len(rows) == count or many is None or len(lines) < many:
-            return rows
+    lines = head_lines(text, count * 8)
+    rows = [ln for ln in lines if ln.strip()][:count]
+    if len(rows) < count and len(lines) == count * 8:  # mostly blank lines so far: look further
+        rows = [ln for ln in text.splitlines() if ln.strip()][:count]
     return rows
 
 
@@ -319,7 +318,8 @@ _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: int | str | None,
                 payload: bytes | None = None):
-    """A clean numeric table through pandas' C parser: features as float64, the target as strings.
+    """A clean numeric table through pandas' C parser: features as float64, the target as int64 (integer
+    labels) or strings.
 
     ``payload`` is the file's UTF-8 bytes (parsed directly: faster than the decoded text).
 
@@ -335,8 +335,7 @@ def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: i
     if target is None or not text[:1].strip() or _BLANK_LINE.search(text, 0, end):
         return None  # blank (or blanked comment) lines: the careful path keeps line numbers right
     delimiter = delimiter or sniff_delimiter(text)
-    lines = [ln for ln in head_lines(text, 50) if ln.strip()][:21]
-    sample = list(csv.reader(lines, delimiter=delimiter))
+    sample = list(csv.reader(_first_rows(text, 21), delimiter=delimiter))
     if not sample or len(sample[0]) < 2:
         return None
     header = header if header is not None else detect_header(sample)
@@ -358,11 +357,8 @@ def _fast_frame(text: str, header: bool | None, delimiter: str | None, target: i
                             names=range(len(names)), keep_default_na=False, na_filter=False, engine="c")
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None
-    if frame.empty or frame[t].isna().any():
-        return None  # a short row leaves NaN
-    if is_bool_dtype(frame[t].dtype) or not (is_numeric_dtype(frame[t].dtype) or frame[t].dtype == object or
-                                              pd.api.types.is_string_dtype(frame[t].dtype)):
-        return None
+    if frame.empty or frame[t].isna().any() or is_bool_dtype(frame[t].dtype):
+        return None  # a short row leaves NaN; True/False labels go the careful way
     if not pd.api.types.is_integer_dtype(frame[t].dtype):  # labels as text (integer labels stay int64)
         frame[t] = frame[t].astype(str)
         if (frame[t].str.strip() == "").any():

@@ -376,8 +376,8 @@ def _check_reload(run_dir: Path, model: Any, x: Any, idx: Any, finish: Callable[
 
 
 def _rarest(table: Any) -> str:
-    """Where the rarest label first occurs, for class-count messages: ``; the rarest, 'abc' (1 row), is at
-    data.csv:12``."""
+    """Where the rarest label first occurs, for class-count messages: ``; the rarest, 'abc' (1 row), first
+    occurs at data.csv:12``."""
     import numpy as np
 
     values, first, counts = np.unique(table.y.astype(str), return_index=True, return_counts=True)

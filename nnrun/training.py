@@ -130,6 +130,11 @@ def execution_plan(steps: int, steps_per_execution: int) -> tuple[int, bool]:
     return steps_per_execution, False
 
 
+def steps_per_epoch(num_samples: int, batch_size: int) -> int:
+    """Batches in one epoch: ``ceil(num_samples / batch_size)``, at least 1 (the last batch may be smaller)."""
+    return max(1, math.ceil(num_samples / batch_size))
+
+
 def _index_batches(n: int, batch_size: int, shuffle: bool, seed: int, epoch: Any) -> Any:
     """One epoch as a dataset of ceil(n / batch_size) index batches, made without a function per batch.
 
@@ -209,7 +214,7 @@ def make_dataset(
     import tensorflow as tf
 
     n, parts = len(y), _parts(x, y, sample_weight)
-    steps = max(1, math.ceil(n / batch_size))
+    steps = steps_per_epoch(n, batch_size)
 
     def one_epoch(_: Any) -> Any:
         e = epoch.assign_add(1) - 1 if epoch is not None and shuffle else 0
@@ -246,7 +251,7 @@ def make_epochs_dataset(
     import tensorflow as tf
 
     n, parts = len(y), _parts(x, y, sample_weight)
-    steps = max(1, math.ceil(n / batch_size))
+    steps = steps_per_epoch(n, batch_size)
     epochs_ds = tf.data.Dataset.range(first_epoch, max(first_epoch, epochs))
     indices = epochs_ds.flat_map(lambda e: _index_batches(n, batch_size, shuffle, seed, e))
     ds = _gathered(indices, parts, batch_size, contiguous=not shuffle)
@@ -430,7 +435,7 @@ def fit(
     callbacks = [_Control(), *callbacks]  # ours first: best/ckpt see each epoch before EarlyStopping stops
     import tensorflow as tf
 
-    steps = max(1, math.ceil(len(y) / training.batch_size))  # x may be a dict of inputs
+    steps = steps_per_epoch(len(y), training.batch_size)  # len(y): x may be a dict of inputs
     start = time.perf_counter()  # training time includes building the input pipeline, as model.fit(x, y) does
     spe, one_stream = execution_plan(steps, int(model.steps_per_execution))
     if spe != model.steps_per_execution:  # Keras traces its functions for one block size: rebuild them
