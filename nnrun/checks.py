@@ -216,12 +216,12 @@ def static_problems(config) -> list[Problem]:
         )
     elif encoding == "binary" and h.activation not in ("sigmoid",) and not _from_logits(config):
         problems.append(
-            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation}; "
+            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation!r}; "
              "use activation: sigmoid, or give the loss from_logits: true")
         )
     elif encoding in ("sparse", "categorical") and h.activation != "softmax" and not _from_logits(config):
         problems.append(
-            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation}; "
+            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation!r}; "
              "use activation: softmax, or give the loss from_logits: true")
         )
     return problems
