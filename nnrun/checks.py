@@ -216,15 +216,20 @@ def static_problems(config) -> list[Problem]:
         )
     elif encoding == "binary" and h.activation not in ("sigmoid",) and not _from_logits(config):
         problems.append(
-            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation!r}; "
+            (h.activation_at, f"{loss} expects probabilities but the head's activation is {_shown(h.activation)}; "
              "use activation: sigmoid, or give the loss from_logits: true")
         )
     elif encoding in ("sparse", "categorical") and h.activation != "softmax" and not _from_logits(config):
         problems.append(
-            (h.activation_at, f"{loss} expects probabilities but the head's activation is {h.activation!r}; "
+            (h.activation_at, f"{loss} expects probabilities but the head's activation is {_shown(h.activation)}; "
              "use activation: softmax, or give the loss from_logits: true")
         )
     return problems
+
+
+def _shown(value: object) -> str:
+    """A name as written (``linear``), anything else quoted so that control characters are escaped."""
+    return str(value) if str(value).isidentifier() else repr(value)
 
 
 def data_problems(config, classes: list | None, rarest: str = "") -> list[Problem]:
