@@ -28,7 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check nnrun tests tools
 
-# Regenerate nnrun/keras_catalog.json after upgrading Keras.
+# Regenerate nnrun/config/keras_catalog.json after upgrading Keras.
 catalog: $(STAMP)
 	$(BIN)/python tools/gen_catalog.py
 

@@ -6,7 +6,7 @@ other, again and again, on the same arrays: a fresh model each time (built, comp
 same seed, batch size, epochs, ``steps_per_execution`` and no shuffling, after one untimed round of each. The
 per-round ratio nnrun/plain compares two runs made seconds apart.
 
-* nnrun: the model ``nnrun.builder.build_model`` makes from the config, trained by ``nnrun.training.fit``
+* nnrun: the model ``nnrun.training.build.build_model`` makes from the config, trained by ``nnrun.training.fit.fit``
   (what ``nnrun train`` runs: its input pipeline, callbacks and end-of-training checkpoint into a scratch run
   directory). Timed: what nnrun reports as its training time (building the input pipeline and ``model.fit``);
   the whole ``training.fit`` call, with the final checkpoint, is in ``nnrun_whole_call``.
@@ -33,9 +33,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from nnrun.builder import build_model, input_shape  # noqa: E402
-from nnrun.config import load_config  # noqa: E402
-from nnrun.trainer import _prepare  # noqa: E402
+from nnrun.config.load import load_config  # noqa: E402
+from nnrun.training.build import build_model, input_shape  # noqa: E402
+from nnrun.training.run import _prepare  # noqa: E402
 
 
 def main() -> None:
@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
 
-    from nnrun import training
     from nnrun.backend import keras as _keras
+    from nnrun.training import fit as training
 
     keras = _keras()
     loaded = load_config(args.config)

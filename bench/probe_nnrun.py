@@ -6,14 +6,14 @@ not expose. The levers are applied from outside, without editing nnrun:
 
 * trial ``"jit": true``: ``model.jit_compile = True`` on the compiled model (XLA; Keras' ``"auto"`` leaves
   it off on CPU-only machines);
-* trial ``"pipeline": "per-example"``: ``nnrun.training.make_dataset`` replaced by nnrun's earlier pipeline
+* trial ``"pipeline": "per-example"``: ``nnrun.training.fit.make_dataset`` replaced by nnrun's earlier pipeline
   (cache, shuffle and batch example by example) instead of its batch-level one (an index permutation per
   epoch, sliced into batches, rows gathered with one ``tf.gather`` per batch);
 * trial ``"set": [...]``: ``--set`` overrides (``training.steps_per_execution=1``, …);
 * ``--threads INTRA,INTER``: ``tf.config.threading`` for the whole process, before anything runs.
 
 Output: one JSON line per trained run with ``trial``, ``seed``, ``train_seconds`` (nnrun's own ``model.fit``
-timing), ``epoch_ends`` (seconds from entering ``nnrun.training.fit`` to the end of each epoch), ``epoch_cpu``
+timing), ``epoch_ends`` (seconds from entering ``nnrun.training.fit.fit`` to the end of each epoch), ``epoch_cpu``
 (the process's CPU seconds at the same points), ``history`` (history.csv), ``phases`` (seconds per workflow
 step, with ``--phases``) and, with ``--xor-check``, ``correct``: how many of the four XOR points the saved
 model classifies correctly.
@@ -42,7 +42,7 @@ CURRENT: dict = {}  # the trial being run: read by the patched functions
 
 
 def per_example_dataset(original):
-    """A drop-in for ``nnrun.training.make_dataset`` with nnrun's earlier per-example pipeline (cache, shuffle
+    """A drop-in for ``nnrun.training.fit.make_dataset`` with nnrun's earlier per-example pipeline (cache, shuffle
     example by example, batch), kept finite so that epochs stay exact: the lever shows what batching row
     indices and gathering rows per batch (nnrun's pipeline now) buys."""
 
@@ -117,8 +117,11 @@ def main() -> None:
     args = parser.parse_args()
 
     t_process = time.perf_counter()
-    from nnrun import api, builder, data, rundir, training
+    from nnrun import api, rundir
     from nnrun.backend import keras as import_keras
+    from nnrun.data import table as data
+    from nnrun.training import build as builder
+    from nnrun.training import fit as training
 
     import_start = time.perf_counter()
     import_keras()

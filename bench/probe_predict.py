@@ -22,7 +22,8 @@ def main() -> None:
     t0 = time.perf_counter()
     import tensorflow  # noqa: F401
 
-    from nnrun import api, render
+    from nnrun import api
+    from nnrun.inference import writers as render
 
     t1 = time.perf_counter()
     meta, _, batches = api.predict(run_dir, source)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nnrun import rundir
-from nnrun.config import LoadedConfig, load_config
+from nnrun.config.load import LoadedConfig, load_config
 from nnrun.errors import ConfigError, DataError, RunError
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
@@ -40,9 +40,9 @@ def train(
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
-    See ``nnrun.trainer.train_run`` for the arguments, return value and errors.
+    See ``nnrun.training.run.train_run`` for the arguments, return value and errors.
     """
-    from nnrun.trainer import train_run
+    from nnrun.training.run import train_run
 
     return train_run(config_path, overrides, runs_dir, progress, warn, resume, gates, plots)
 
@@ -78,9 +78,9 @@ def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     """
     import numpy as np
 
-    from nnrun.checks import text_input
-    from nnrun.data import read_like, read_table
-    from nnrun.features import transform
+    from nnrun.config.checks import text_input
+    from nnrun.data.features import transform
+    from nnrun.data.table import read_like, read_table
 
     if meta["source"] == "inline":
         table = read_table(cfg.data)
@@ -127,10 +127,10 @@ def evaluate(
     """
     import numpy as np
 
-    from nnrun.config import config_gates
-    from nnrun.data import read_like
-    from nnrun.features import take
-    from nnrun.gates import parse_gates
+    from nnrun.config.load import config_gates
+    from nnrun.data.features import take
+    from nnrun.data.table import read_like
+    from nnrun.evaluation.gates import parse_gates
 
     run, loaded, meta = _load_run(run_dir)
     cfg = loaded.config
@@ -150,8 +150,8 @@ def evaluate(
 
         def where(i: int) -> str:
             return table.where_row(int(idx[i]))
-    from nnrun.evaluation import evaluate as evaluate_model
-    from nnrun.inference import load_model
+    from nnrun.evaluation.evaluate import evaluate as evaluate_model
+    from nnrun.inference.predictor import load_model
 
     doc = evaluate_model(run, load_model(run), x, y_raw, meta, subset=subset, source=table.source,
                          batch_size=cfg.training.batch_size, plots=plots, where=where)
@@ -160,7 +160,7 @@ def evaluate(
     if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates
         trained = rundir.read_json(run / rundir.METRICS)
         values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
-    from nnrun.trainer import check_gates
+    from nnrun.training.run import check_gates
 
     doc["gates"] = check_gates(run, gate_list, values)
     return doc
@@ -192,11 +192,11 @@ def predict(
     Raises:
         UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
     """
-    from nnrun.data import predict_batches
+    from nnrun.data.table import predict_batches
 
     run, _, meta = _load_run(run_dir)
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format)
-    from nnrun.inference import Predictor, load_model
+    from nnrun.inference.predictor import Predictor, load_model
 
     predictor = Predictor(load_model(run), meta)
 

@@ -143,7 +143,7 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
         nnrun cv configs/iris.yaml --folds 5
     """
     from nnrun import console
-    from nnrun.crossval import cross_validate
+    from nnrun.training.crossval import cross_validate
 
     progress: list = [None]
 
@@ -182,7 +182,7 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
         nnrun evaluate runs/iris --data data/iris.csv --gate 'accuracy>=0.9'
     """
     from nnrun import api, console
-    from nnrun.report import format_rows
+    from nnrun.evaluation.report import format_rows
 
     result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates)
     if as_json:
@@ -224,7 +224,8 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
         nnrun predict runs/iris --input new_flowers.csv --output predictions.csv
         nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
     """
-    from nnrun import api, console, render
+    from nnrun import api, console
+    from nnrun.inference import writers as render
 
     fmt = render.output_format(fmt, output)
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
@@ -254,7 +255,7 @@ def validate(config: Path, overrides: tuple[str, ...], show: bool) -> None:
         nnrun validate configs/iris.yaml --set training.epochs=5
     """
     from nnrun import api
-    from nnrun.config import dump_resolved
+    from nnrun.config.load import dump_resolved
 
     loaded = api.validate(config, overrides)
     if show:
@@ -270,7 +271,7 @@ def schema() -> None:
     """Print the JSON Schema of the config file (for editors' YAML support)."""
     import json
 
-    from nnrun.config import json_schema
+    from nnrun.config.load import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 
@@ -285,7 +286,8 @@ def runs(runs_dir: Path, as_json: bool) -> None:
 
         nnrun runs runs --json
     """
-    from nnrun import console, overview
+    from nnrun import console
+    from nnrun.evaluation import compare as overview
 
     entries = overview.list_runs(runs_dir)
     for entry in entries:
@@ -306,7 +308,8 @@ def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
 
         nnrun compare runs/iris runs/iris-2
     """
-    from nnrun import console, overview
+    from nnrun import console
+    from nnrun.evaluation import compare as overview
 
     result = overview.compare_runs(run_a, run_b)
     if as_json:
@@ -321,7 +324,7 @@ def _finish_gates(results: list[dict], as_json: bool) -> None:
     if not results:
         return
     from nnrun import console
-    from nnrun.gates import gates_table, raise_if_failed
+    from nnrun.evaluation.gates import gates_table, raise_if_failed
 
     (console.err if as_json else console.out).print(gates_table(results))
     raise_if_failed(results)
@@ -332,7 +335,8 @@ def _graceful_stop() -> None:
     A second one stops at once."""
     import signal
 
-    from nnrun import console, training
+    from nnrun import console
+    from nnrun.training import fit as training
 
     def handler(signum: int, frame: object) -> None:
         if training.STOP_REQUESTED.is_set():

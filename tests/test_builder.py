@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nnrun.config import load_config_text
+from nnrun.config.load import load_config_text
 from nnrun.errors import ConfigError
 
 pytestmark = pytest.mark.slow
@@ -22,14 +22,14 @@ model:
 
 
 def _build(layers: str, shape=(2,), loss="binary_crossentropy", optimizer="adam"):
-    from nnrun.builder import build_model
+    from nnrun.training.build import build_model
 
     loaded = load_config_text(BASE.format(layers=layers, loss=loss, optimizer=optimizer), "c.yaml")
     return build_model(loaded, shape)
 
 
 def test_parameter_counts_are_weights_plus_biases():
-    from nnrun.builder import count_params
+    from nnrun.training.build import count_params
 
     model = _build("    - {type: Dense, units: 8, activation: tanh}\n    - {type: Dense, units: 1, activation: sigmoid}")
     assert count_params(model) == (2 * 8 + 8 + 8 * 1 + 1, 0)
@@ -37,7 +37,7 @@ def test_parameter_counts_are_weights_plus_biases():
 
 
 def test_non_trainable_parameters_are_counted_apart():
-    from nnrun.builder import count_params
+    from nnrun.training.build import count_params
 
     model = _build("    - {type: BatchNormalization}\n    - {type: Dense, units: 1, activation: sigmoid}", shape=(8,))
     assert count_params(model) == (2 * 8 + 9, 2 * 8)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from nnrun import __version__
 from nnrun.cli import cli
-from nnrun.config import load_config_text
+from nnrun.config.load import load_config_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from nnrun.checks import Head, data_problems, head, static_problems, target_encoding
-from nnrun.config import (
+from nnrun.config.checks import Head, data_problems, head, static_problems, target_encoding
+from nnrun.config.load import (
     Config,
     apply_override,
     dump_resolved,
@@ -19,8 +19,8 @@ from nnrun.config import (
     load_config,
     load_config_text,
 )
+from nnrun.config.yamlsrc import load_yaml
 from nnrun.errors import ConfigError
-from nnrun.yamlsrc import load_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

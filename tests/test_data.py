@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnrun.config import DataConfig
-from nnrun.data import (
+from nnrun.config.load import DataConfig
+from nnrun.data.table import (
     class_list,
     detect_header,
     encode_labels,

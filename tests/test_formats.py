@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from nnrun.config import DataConfig, load_config_text
-from nnrun.data import read_table, split_three
+from nnrun.config.load import DataConfig, load_config_text
+from nnrun.data.features import fit, transform
+from nnrun.data.table import read_table, split_three
 from nnrun.errors import ConfigError, DataError
-from nnrun.features import fit, transform
 
 ROWS = [["1.5", "a", "x", "0"], ["2.5", "b", "y", "1"], ["3.5", "a", "z", "0"], ["4.5", "b", "x", "1"]]
 
@@ -193,7 +193,7 @@ def test_stratified_test_and_validation_splits_keep_class_proportions(fraction):
 
 
 def test_zero_test_split_is_the_old_validation_split():
-    from nnrun.data import split_indices
+    from nnrun.data.table import split_indices
 
     y = np.array([0, 1] * 20)
     tr, va, te = split_three(y, 0.25, 0.0, seed=1, stratify=True)
@@ -267,7 +267,7 @@ def test_unclean_files_leave_the_fast_path_and_name_the_line(tmp_path, body, mes
 
 
 def test_labels_are_encoded_by_value_text_or_not_at_all():
-    from nnrun.data import encode_labels
+    from nnrun.data.table import encode_labels
 
     assert encode_labels(np.array([3, 1, 2, 3]), [1, 2, 3], "f").tolist() == [2, 0, 1, 2]
     assert encode_labels(np.array(["3", "1"], dtype=object), [1, 2, 3], "f").tolist() == [2, 0]
@@ -278,7 +278,7 @@ def test_labels_are_encoded_by_value_text_or_not_at_all():
 
 
 def test_predict_columns_by_name_refuse_a_missing_named_feature(capsys):
-    from nnrun.data import _choose_features
+    from nnrun.data.table import _choose_features
 
     meta = {"feature_names": ["a", "b", "c"], "columns": ["a", "b", "c", "y"], "target_index": 3,
             "target_name": "y", "header": True}

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nnrun.cli import cli
-from nnrun.config import load_config_text
+from nnrun.config.load import load_config_text
 from nnrun.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

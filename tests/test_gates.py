@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from nnrun.errors import EXIT_GATE, ConfigError
-from nnrun.gates import (
+from nnrun.evaluation.gates import (
     Gate,
     GateFailed,
     check_names,

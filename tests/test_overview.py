@@ -15,7 +15,7 @@ import yaml
 from conftest import invoke
 
 from nnrun.errors import RunError, UsageError
-from nnrun.overview import compare_runs, diff, list_runs
+from nnrun.evaluation.compare import compare_runs, diff, list_runs
 
 CONFIG_A = {
     "name": "a",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, invoke
 
-from nnrun.config import TrainingConfig
+from nnrun.config.load import TrainingConfig
 
 
 def test_default_steps_per_execution_is_32():
@@ -32,7 +32,7 @@ def _batches(ds) -> list[np.ndarray]:
     (40, 1, (1, True)),
 ])
 def test_execution_plan_divides_the_epoch_or_ends_the_data_each_epoch(steps, spe, plan):
-    from nnrun.training import execution_plan
+    from nnrun.training.fit import execution_plan
 
     assert execution_plan(steps, spe) == plan
 
@@ -40,7 +40,7 @@ def test_execution_plan_divides_the_epoch_or_ends_the_data_each_epoch(steps, spe
 def test_dataset_yields_one_exact_epoch_per_iteration_and_reshuffles_by_epoch():
     import tensorflow as tf
 
-    from nnrun.training import make_dataset, make_epochs_dataset
+    from nnrun.training.fit import make_dataset, make_epochs_dataset
 
     x = np.arange(10, dtype=np.float32).reshape(10, 1)
     y = np.arange(10, dtype=np.float32)
@@ -70,7 +70,7 @@ def test_dataset_yields_one_exact_epoch_per_iteration_and_reshuffles_by_epoch():
 
 def _tiny_fit(spe: int, rows: int = 10, batch_size: int = 3) -> tuple[list[int], dict, list[np.ndarray]]:
     from nnrun.backend import keras as _keras
-    from nnrun.training import fit
+    from nnrun.training.fit import fit
 
     keras = _keras()
     keras.utils.set_random_seed(0)
@@ -117,7 +117,7 @@ def test_cli_train_runs_ceil_n_over_batch_updates_per_epoch(tmp_path):
 
 
 def test_unshuffled_and_dict_inputs_stream_every_epoch_in_row_order():
-    from nnrun.training import make_epochs_dataset
+    from nnrun.training.fit import make_epochs_dataset
 
     x = {"numeric": np.arange(10, dtype=np.float32).reshape(10, 1),
          "cat_0": np.array([[c] for c in "abcdefghij"], dtype=object)}
@@ -141,7 +141,7 @@ def test_unshuffled_and_dict_inputs_stream_every_epoch_in_row_order():
     (np.zeros((5, 50), np.float32), 10_000, 10_000),  # never under the training batch size
 ])
 def test_inference_batch_is_large_for_tables_only(x, batch_size, expected):
-    from nnrun.inference import inference_batch
+    from nnrun.inference.predictor import inference_batch
 
     assert inference_batch(x, batch_size) == expected
 

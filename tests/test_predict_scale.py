@@ -31,7 +31,7 @@ def _csv(text: str) -> list[dict]:
 
 
 def test_streamed_predictions_equal_one_chunk(pima_run, tmp_path, monkeypatch):
-    import nnrun.data
+    import nnrun.data.table
 
     f = _pima_features(tmp_path)
     whole = invoke("predict", pima_run, "--input", f, "--keep", "id")
@@ -54,7 +54,7 @@ def test_streamed_predictions_equal_one_chunk(pima_run, tmp_path, monkeypatch):
 def test_predictions_equal_the_models_own(pima_run, tmp_path):
     import pandas as pd
 
-    from nnrun.inference import load_model
+    from nnrun.inference.predictor import load_model
 
     f = _pima_features(tmp_path)
     result = invoke("predict", pima_run, "--input", f, "--output", tmp_path / "out.parquet")
@@ -70,7 +70,7 @@ def test_predictions_equal_the_models_own(pima_run, tmp_path):
 def test_jsonl_and_parquet_inputs_and_outputs_round_trip(pima_run, tmp_path, monkeypatch):
     import pandas as pd
 
-    import nnrun.data
+    import nnrun.data.table
 
     f = _pima_features(tmp_path)
     frame = pd.read_csv(f)
@@ -130,7 +130,7 @@ def _bad_file(tmp_path: Path) -> Path:
 
 
 def test_skip_bad_rows_reports_lines_and_count(pima_run, tmp_path, monkeypatch):
-    import nnrun.data
+    import nnrun.data.table
 
     monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 64)
     f = _bad_file(tmp_path)
@@ -151,7 +151,7 @@ def test_skip_bad_rows_reports_lines_and_count(pima_run, tmp_path, monkeypatch):
 
 
 def test_bad_row_without_skip_is_exit_2_and_leaves_no_output(pima_run, tmp_path, monkeypatch):
-    import nnrun.data
+    import nnrun.data.table
 
     monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 64)
     f = _bad_file(tmp_path)

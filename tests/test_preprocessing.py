@@ -200,7 +200,7 @@ def test_shipped_abalone_config_trains_with_its_categorical_column(tmp_path):
 
 
 def test_a_model_with_categorical_inputs_trains_every_batch_of_every_epoch(mixed_run):
-    from nnrun.inference import load_model
+    from nnrun.inference.predictor import load_model
 
     run, _ = mixed_run
     model = load_model(run)

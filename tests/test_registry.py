@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from nnrun import registry
+from nnrun.config import registry
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from nnrun import report
 from nnrun.errors import RunError
+from nnrun.evaluation import report
 
 TOL = 1e-9
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -60,7 +60,7 @@ def test_xor_predicts_all_four_points(xor_run):
 
 
 def test_resolved_config_has_defaults_and_reloads(xor_run):
-    from nnrun.config import load_config
+    from nnrun.config.load import load_config
 
     written = yaml.safe_load((xor_run / "config.yaml").read_text())
     assert written["training"] == {
@@ -189,7 +189,7 @@ def test_save_load_parity_in_a_new_process(iris_run):
 
     import numpy as np
 
-    from nnrun.inference import load_model
+    from nnrun.inference.predictor import load_model
 
     x = np.loadtxt(ROOT / "data/iris.csv", delimiter=",", usecols=range(4), dtype=np.float32)
     here = load_model(iris_run).predict(x, verbose=0)
@@ -354,7 +354,7 @@ def test_batch_larger_than_the_data_is_a_warning(tmp_path):
 
 def test_streaming_predict_matches_in_memory_and_reports_late_errors(pima_run, tmp_path, monkeypatch):
     """Large CSVs are predicted chunk by chunk: same output as reading whole, errors keep their line."""
-    import nnrun.data
+    import nnrun.data.table
 
     rows = (ROOT / "data/pima-indians-diabetes.csv").read_text().splitlines()
     f = tmp_path / "many.csv"

@@ -10,9 +10,9 @@ import os
 import pytest
 import yaml
 
-from nnrun.config import load_config
+from nnrun.config.load import load_config
+from nnrun.config.yamlsrc import MAX_NODES, dump_yaml, format_path, load_yaml, read_yaml_file
 from nnrun.errors import ConfigError
-from nnrun.yamlsrc import MAX_NODES, dump_yaml, format_path, load_yaml, read_yaml_file
 
 
 def _load(text: str) -> object:

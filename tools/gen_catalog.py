@@ -1,4 +1,4 @@
-"""Regenerate ``nnrun/keras_catalog.json`` from the installed Keras.
+"""Regenerate ``nnrun/config/keras_catalog.json`` from the installed Keras.
 
 nnrun validates configs without importing TensorFlow (``nnrun validate`` must answer in well under a
 second), so the names and constructor arguments of Keras layers, losses, optimizers, metrics and
@@ -135,4 +135,5 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "nnrun" / "keras_catalog.json")
+    default = Path(__file__).parent.parent / "nnrun" / "config" / "keras_catalog.json"
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else default)

@@ -16,9 +16,9 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from nnrun.checks import target_encoding, text_input
-from nnrun.config import load_config
-from nnrun.data import read_table, split_three
+from nnrun.config.checks import target_encoding, text_input
+from nnrun.config.load import load_config
+from nnrun.data.table import read_table, split_three
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["configs/sentiment_lstm.yaml", "configs/sentiment_transformer.yaml", "configs/sms_spam.yaml"]

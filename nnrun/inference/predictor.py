@@ -35,7 +35,7 @@ def _uses_keras_hub(run_dir: Path) -> bool:
     config = run_dir / rundir.CONFIG
     if not config.exists():
         return False
-    from nnrun.registry import catalog
+    from nnrun.config.registry import catalog
 
     hub = {n for n, e in catalog()["layers"].items() if e.get("module") == "keras_hub"}
     text = config.read_text(encoding="utf-8", errors="replace")
@@ -97,7 +97,7 @@ class Predictor:
 
     def raw(self, x: Any) -> np.ndarray:
         """The model's outputs, float32 ``(num_rows, num_outputs)``."""
-        from nnrun.features import nrows
+        from nnrun.data.features import nrows
 
         n = nrows(x)
         text = isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind == "U")
@@ -179,7 +179,7 @@ def outputs(model: Any, x: np.ndarray, meta: dict, batch_size: int = 1024) -> np
         [1 - p, p]; logits go through sigmoid/softmax when the loss had ``from_logits``). Regressors:
         shape (num_rows, num_outputs).
     """
-    from nnrun.features import nrows
+    from nnrun.data.features import nrows
 
     out = model.predict(keras_inputs(x), batch_size=batch_size, verbose=0)
     return probabilities(np.asarray(out).reshape(nrows(x), -1), meta)

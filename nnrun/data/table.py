@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrun.errors import DataError, UsageError
-from nnrun.sources import (  # noqa: F401 (re-exported: detect_header, sniff_delimiter for callers and tests)
+from nnrun.data.sources import (  # noqa: F401 (re-exported: detect_header, sniff_delimiter for callers and tests)
     NA_VALUES,
     RawTable,
     _is_number,
@@ -33,6 +32,7 @@ from nnrun.sources import (  # noqa: F401 (re-exported: detect_header, sniff_del
     resolve_path,
     sniff_delimiter,
 )
+from nnrun.errors import DataError, UsageError
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
 _KNOWN_SUFFIXES = ("csv", "tsv", "tab", "txt", "data", "parquet", "pq", "jsonl", "ndjson", "npz", "npy", "gz")
@@ -78,7 +78,7 @@ class Table:
     def append(self, other: Table) -> int:
         """Add another file's encoded examples after this table's (a validation or test file); returns the
         index of its first row. Labels of different types (``1`` and ``"1"``) are kept as objects."""
-        from nnrun.features import concat
+        from nnrun.data.features import concat
 
         start = len(self.y)
         self.inputs = concat([self.x, other.x])
@@ -104,7 +104,7 @@ class Table:
     def encode(self, train_idx: np.ndarray, data_cfg: Any) -> dict:
         """Fit the feature spec on rows ``train_idx`` (fill values, vocabularies, normalization) and encode
         every row with it. Returns the spec."""
-        from nnrun import features
+        from nnrun.data import features
 
         if self.raw is None:  # arrays / inline: numbers already
             if self.spec is None:
@@ -129,7 +129,7 @@ class _DefaultData:
 def _array_spec(x: np.ndarray, names: list[str], data_cfg: Any, train_idx: np.ndarray) -> dict:
     """The spec of numeric arrays (NPZ/NPY, inline): the input shape and, with ``normalize``, per-channel
     mean and variance of the training rows (over every axis but the last)."""
-    from nnrun.features import plain_spec
+    from nnrun.data.features import plain_spec
 
     spec = plain_spec(x.shape[-1], names)
     spec["shape"] = list(x.shape[1:])
@@ -185,7 +185,7 @@ def read_table(data_cfg, config_path: Path | None = None, path_override: Path | 
 
 
 def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str) -> Table:
-    from nnrun import features
+    from nnrun.data import features
 
     path = raw.source
     columns = list(raw.frame.columns)
@@ -211,7 +211,7 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str) -> Table
 
 def _folder_table(path: Path, data_cfg: Any, text: bool) -> Table:
     """A folder with one subfolder per class: images (arrays) or .txt texts (a table of text and label)."""
-    from nnrun.sources import folder_digest, folder_format, read_image_folder, read_text_folder
+    from nnrun.data.sources import folder_digest, folder_format, read_image_folder, read_text_folder
 
     fmt = data_cfg.format if data_cfg.format in ("images", "texts") else folder_format(path)
     if fmt == "images":
@@ -228,7 +228,7 @@ def _folder_table(path: Path, data_cfg: Any, text: bool) -> Table:
 
 def _check_missing(raw: RawTable, feats: list[str], kinds: dict[str, str], data_cfg: Any) -> None:
     """Missing values in columns whose policy is ``error``: the column and the first rows, before any split."""
-    from nnrun import features
+    from nnrun.data import features
 
     na = features.na_set(data_cfg)
     for col in feats:
@@ -259,7 +259,7 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
         DataError: missing columns (the target named when it is the one missing), bad values, missing
             values without a fill.
     """
-    from nnrun import features
+    from nnrun.data import features
 
     path = Path(path)
     if not path.exists():
@@ -587,8 +587,8 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
         DataError: unreadable input, wrong column count ("expected 8 features, got 7"), bad values (line
             named); possibly while iterating. UsageError: an unknown ``--keep`` column, ``--keep`` on JSON.
     """
-    from nnrun.chunks import iter_frames, joined
-    from nnrun.features import plain_spec
+    from nnrun.data.chunks import iter_frames, joined
+    from nnrun.data.features import plain_spec
 
     spec = meta.get("features") or plain_spec(len(meta["feature_names"]), meta["feature_names"])
     chunk_rows = chunk_rows or PREDICT_CHUNK_ROWS
@@ -677,7 +677,7 @@ def _image_batches(path: Path, spec: dict, chunk_rows: int, skip_bad: bool):
     column for the output."""
     import pandas as pd
 
-    from nnrun.rawinputs import image_batches
+    from nnrun.data.rawinputs import image_batches
 
     shape = spec.get("shape") or [len(spec["numeric"])]
     low, high = spec.get("range") or (None, None)
@@ -695,7 +695,7 @@ def _text_batches(path: Path | bytes, chunk_rows: int, keep: str | None, name: s
     """A text file, one text per line, as predict input for a text model (``--keep text,line`` copies them)."""
     import pandas as pd
 
-    from nnrun.rawinputs import text_lines
+    from nnrun.data.rawinputs import text_lines
 
     for texts, lines in text_lines(path, chunk_rows, name):
         rows = None
@@ -712,8 +712,8 @@ def _line_of(message: str, name: str) -> int:
 
 
 def features_transform(frame, spec: dict, where, skip_bad: bool):
-    """``nnrun.features.transform`` (imported on first use)."""
-    from nnrun.features import transform
+    """``nnrun.data.features.transform`` (imported on first use)."""
+    from nnrun.data.features import transform
 
     return transform(frame, spec, where, skip_bad=skip_bad)
 
@@ -740,7 +740,7 @@ def read_predict_input(source: str, meta: dict, keep: bool = True) -> tuple[Any,
     Raises:
         DataError: as ``predict_batches`` (the first bad row).
     """
-    from nnrun.features import concat
+    from nnrun.data.features import concat
 
     fmt, batches = predict_batches(source, meta, keep="*" if keep else None, strict_keep=False)
     xs, rows = [], []

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from nnrun import report, rundir
-from nnrun.data import encode_targets
-from nnrun.inference import outputs
+from nnrun import rundir
+from nnrun.data.table import encode_targets
+from nnrun.evaluation import report
+from nnrun.inference.predictor import outputs
 
 REPORT_MD = "report.md"
 CONFUSION_PNG = "confusion_matrix.png"
@@ -82,7 +83,7 @@ def evaluate(
 
 def _evaluate(run: Path, model: Any, x: np.ndarray, y: np.ndarray, y_raw: np.ndarray, meta: dict, *, subset: str,
               source: str, batch_size: int, curves: Any, threshold: float) -> dict:
-    from nnrun.inference import inference_batch, keras_inputs
+    from nnrun.inference.predictor import inference_batch, keras_inputs
 
     # Inference only: large batches cost fewer steps and give the same values (Keras weighs each batch's
     # loss and metrics by its size), so the training batch size does not slow the report down.

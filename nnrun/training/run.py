@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from nnrun import __version__, rundir
-from nnrun.checks import data_problems, target_encoding, text_input
-from nnrun.config import LoadedConfig, dump_resolved, load_config
+from nnrun.config.checks import data_problems, target_encoding, text_input
+from nnrun.config.load import LoadedConfig, dump_resolved, load_config
 from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError, RunError
 
 Warn = Callable[[str], None]
@@ -34,7 +34,7 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
     feature spec on the training rows and encode every row with it. No TensorFlow."""
     import numpy as np
 
-    from nnrun.data import class_list, encode_targets, read_table, split_three
+    from nnrun.data.table import class_list, encode_targets, read_table, split_three
 
     cfg = loaded.config
     table = read_table(cfg.data, loaded.path, text=text_input(cfg))
@@ -65,13 +65,13 @@ def _prepare(loaded: LoadedConfig, warn: Warn) -> dict:
     for role in ("validation", "test"):
         ref = getattr(cfg.data, role)
         if ref is not None:
-            from nnrun.data import read_like, resolve_path
+            from nnrun.data.table import read_like, resolve_path
 
             path = resolve_path(ref.path, loaded.path)
             extra = read_like(path, meta, cfg.data)
             _onehot_targets(loaded, extra, encoding)
             if classes is not None:  # a label the training rows do not have: named in this file
-                from nnrun.data import encode_labels
+                from nnrun.data.table import encode_labels
 
                 encode_labels(extra.y, classes, extra.source, extra.where_row)
             start = table.append(extra)
@@ -159,7 +159,7 @@ def train_run(
         RunError: training diverged (run marked failed) or files could not be written.
         Interrupted: stopped by Ctrl-C/SIGTERM after a checkpoint (exit 130); resume it with ``resume``.
     """
-    from nnrun import training
+    from nnrun.training import fit as training
 
     training.STOP_REQUESTED.clear()
     if resume is not None:
@@ -184,8 +184,8 @@ def train_run(
     weights = _sample_weights(loaded, prep, warn)
 
     from nnrun.backend import keras as _keras
-    from nnrun.builder import adapt_preprocessing, build_model, count_params, input_shape
-    from nnrun.features import take
+    from nnrun.data.features import take
+    from nnrun.training.build import adapt_preprocessing, build_model, count_params, input_shape
 
     keras = _keras()
     keras.utils.set_random_seed(cfg.seed)
@@ -269,9 +269,9 @@ def train_run(
 
 def _train_gates(loaded: LoadedConfig, gates: tuple[str, ...], has_validation: bool) -> list:
     """The config's gates plus ``--gate`` ones, names checked before training (exit 2 on a problem)."""
-    from nnrun.checks import gate_metric_names
-    from nnrun.config import config_gates
-    from nnrun.gates import check_names, parse_gates
+    from nnrun.config.checks import gate_metric_names
+    from nnrun.config.load import config_gates
+    from nnrun.evaluation.gates import check_names, parse_gates
 
     every = config_gates(loaded) + parse_gates(gates, "--gate")
     unknown = check_names(every, set(gate_metric_names(loaded.config, has_validation)))
@@ -334,10 +334,10 @@ def _after_fit(
     rundir.save_model(model, run_dir / rundir.MODEL)
     if meta["features"].get("text") or meta["features"].get("categorical"):
         _check_reload(run_dir, model, x, va if len(va) else tr, finish)
-    from nnrun.evaluation import evaluate as evaluate_model
+    from nnrun.evaluation.evaluate import evaluate as evaluate_model
 
     subset, idx = ("validation", va) if len(va) else ("training", tr)
-    from nnrun.features import take
+    from nnrun.data.features import take
 
     doc = evaluate_model(run_dir, model, take(x, idx), table.y[idx], meta, subset=subset, source=meta["source"],
                          batch_size=cfg.training.batch_size, plots=plots)
@@ -359,8 +359,8 @@ def _check_reload(run_dir: Path, model: Any, x: Any, idx: Any, finish: Callable[
     """
     import numpy as np
 
-    from nnrun.features import take
-    from nnrun.inference import keras_inputs, load_model
+    from nnrun.data.features import take
+    from nnrun.inference.predictor import keras_inputs, load_model
 
     rows = take(x, idx[:32])
     try:
@@ -390,7 +390,7 @@ def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
     """Evaluate the untrained model on one batch, so that what Keras only finds when it runs (a metric
     that does not fit the labels, a label outside the head's range) is a config error before any file
     is written, not a failed run."""
-    from nnrun.features import nrows, take
+    from nnrun.data.features import nrows, take
 
     batch = min(nrows(x), loaded.config.training.batch_size, 256)
     try:
@@ -398,7 +398,7 @@ def _dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
         # the forward pass, the compiled loss and the compiled metrics, as Keras' test step runs them.
         import tensorflow as tf
 
-        from nnrun.inference import keras_inputs
+        from nnrun.inference.predictor import keras_inputs
 
         xb = tf.nest.map_structure(tf.convert_to_tensor, keras_inputs(take(x, slice(0, batch))))
         yb = tf.convert_to_tensor(y[:batch])
@@ -447,7 +447,7 @@ def _run_info(loaded: LoadedConfig, meta: dict, table: Any, keras: Any) -> dict:
 
 def _resume_config(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, ...]) -> LoadedConfig:
     """The run's own config plus ``--set`` overrides; refuse any change but ``training.epochs``."""
-    from nnrun.config import config_diff
+    from nnrun.config.load import config_diff
 
     original = load_config(run_dir / rundir.CONFIG)
     if config_path is not None:
@@ -471,8 +471,8 @@ def _resume_config(run_dir: Path, config_path: Path | str | None, overrides: tup
 
 def _load_checkpoint(run_dir: Path, cfg: Any) -> tuple[Any, Any]:
     """Load last.keras (model + optimizer state), best weights and the training state of a checkpoint."""
-    from nnrun import training
-    from nnrun.inference import load_model
+    from nnrun.inference.predictor import load_model
+    from nnrun.training import fit as training
 
     record = training.recover(run_dir)
     if record["epoch"] >= cfg.training.epochs:
@@ -493,13 +493,13 @@ def _load_checkpoint(run_dir: Path, cfg: Any) -> tuple[Any, Any]:
 
 def _check_monitor(loaded: LoadedConfig, monitor: str, has_validation: bool, at: tuple | None = None) -> None:
     """The monitored metric must be one the run logs (before any training)."""
-    from nnrun.checks import metric_names
+    from nnrun.config.checks import metric_names
 
     available = metric_names(loaded.config, has_validation)
     if monitor in available:
         return
     path = at or (("training", "early_stopping", "monitor") if loaded.config.training.early_stopping else ("training",))
-    from nnrun.registry import suggest
+    from nnrun.config.registry import suggest
 
     extra = "; it needs a validation split (training.validation_split)" if monitor.startswith("val_") else ""
     raise loaded.error(path, f"unknown metric {monitor!r}{suggest(monitor, available)}{extra}; "
@@ -521,7 +521,7 @@ def _sample_weights(loaded: LoadedConfig, prep: dict, warn: Warn) -> Any:
     if meta["task"] != "classification":
         raise loaded.error(("training", "class_weight"), "class weights need a classification loss")
     classes = meta["classes"]
-    from nnrun.data import encode_labels
+    from nnrun.data.table import encode_labels
 
     idx = encode_labels(prep["table"].y[prep["train_idx"]], classes, meta["source"])
     counts = np.bincount(idx, minlength=len(classes)).astype(np.float64)
@@ -555,7 +555,7 @@ def _history_csv(history: dict[str, list[float]]) -> str:
 
 def _summary(model: Any) -> str:
     """Keras' model summary (its Total includes optimizer state), then nnrun's own parameter count."""
-    from nnrun.builder import count_params
+    from nnrun.training.build import count_params
 
     lines: list[str] = []
     saved = os.environ.get("COLUMNS")
@@ -578,7 +578,7 @@ def check_gates(run: Path, gate_list: list, values: dict) -> list[dict]:
     """Evaluate gates (all of them) and write gates.json; the caller exits 3 on a failure."""
     if not gate_list:
         return []
-    from nnrun.gates import check_names, evaluate_gates, gates_json
+    from nnrun.evaluation.gates import check_names, evaluate_gates, gates_json
 
     unknown = check_names(gate_list, {k for k, v in values.items() if isinstance(v, (int, float))
                                       and not isinstance(v, bool)})

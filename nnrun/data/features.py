@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from nnrun.data.sources import NA_VALUES
 from nnrun.errors import DataError
-from nnrun.sources import NA_VALUES
 
 POLICIES = ("error", "drop", "mean", "median", "most_frequent", "constant")
 EMBEDDING_DIM = 8
@@ -44,7 +44,7 @@ def resolve_column(col: int | str, columns: list[str], header: bool, name: str, 
         if not header:
             raise DataError(f"{name}: {key} is the column name {col!r}, but the file has no header row; give the "
                             f"column index (0..{len(columns) - 1}) or set data.header: true")
-        from nnrun.registry import suggest
+        from nnrun.config.registry import suggest
 
         raise DataError(f"{name}: {key}: no column named {col!r}{suggest(col, columns)}; columns are: "
                         f"{', '.join(columns)}")
@@ -80,7 +80,7 @@ def select(columns: list[str], header: bool, data_cfg: Any, name: str) -> tuple[
         if isinstance(mapping, dict):
             unknown = [c for c in mapping if c not in features]
             if unknown:
-                from nnrun.registry import suggest
+                from nnrun.config.registry import suggest
 
                 raise DataError(f"{name}: data.{key}: {unknown[0]!r} is not a feature column"
                                 f"{suggest(unknown[0], features)}; features are: {', '.join(features)}")

@@ -24,8 +24,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from nnrun.data.sources import RawTable, blank_comments, decode, detect_header, json_lines, sniff_delimiter
 from nnrun.errors import DataError
-from nnrun.sources import RawTable, blank_comments, decode, detect_header, json_lines, sniff_delimiter
 
 #: ``plan(columns, header) -> (number_columns, text_columns)``: which file columns to read, and how.
 Plan = Callable[[list[str], bool], tuple[list[str], list[str]]]

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from nnrun.data.formats import FORMATS, format_of  # noqa: F401 (re-exported)
 from nnrun.errors import DataError
-from nnrun.formats import FORMATS, format_of  # noqa: F401 (re-exported)
 
 DELIMITERS = ",;\t|"
 INT = re.compile(r"^[+-]?[0-9]+$")

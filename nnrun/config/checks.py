@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nnrun import registry
+from nnrun.config import registry
 
 Problem = tuple[tuple, str]
 
@@ -152,7 +152,7 @@ def _extension_format(path: str | None) -> str | None:
     """The format a file name implies (``.tsv`` -> tsv, ``.parquet`` -> parquet, …), None for unknown."""
     if path is None:
         return None
-    from nnrun.formats import format_of
+    from nnrun.data.formats import format_of
 
     return format_of(path, None)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nnrun import registry
 from nnrun.backend import keras as _keras
+from nnrun.config import registry
 
 
 def _make(kind: str, spec: Any, keras: Any) -> Any:
@@ -28,7 +28,7 @@ def _make(kind: str, spec: Any, keras: Any) -> Any:
 def input_shape(spec: dict) -> tuple[int, ...]:
     """Shape of one example as the layer stack receives it (after categorical encoding), without the batch
     axis: ``(encoded_width,)`` for tables, the array's shape for NPZ/NPY data."""
-    from nnrun.features import encoded_width
+    from nnrun.data.features import encoded_width
 
     if spec.get("text"):
         return (1,)

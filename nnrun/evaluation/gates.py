@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nnrun.config.registry import suggest
 from nnrun.errors import EXIT_GATE, ConfigError, NnrunError
-from nnrun.registry import suggest
 
 if TYPE_CHECKING:
     from rich.table import Table

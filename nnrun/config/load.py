@@ -33,9 +33,9 @@ from pydantic import (  # noqa: E402
 )
 from pydantic_core import PydanticCustomError  # noqa: E402
 
-from nnrun import registry  # noqa: E402
+from nnrun.config import registry
+from nnrun.config.yamlsrc import Located, Source, dump_yaml, format_path, load_yaml, read_yaml_file  # noqa: E402
 from nnrun.errors import ConfigError  # noqa: E402
-from nnrun.yamlsrc import Located, Source, dump_yaml, format_path, load_yaml, read_yaml_file  # noqa: E402
 
 
 def _no_bool(value: Any) -> Any:
@@ -317,8 +317,8 @@ def config_gates(loaded: LoadedConfig) -> list:
     Raises:
         ConfigError: bad syntax or unknown metric names, every one listed.
     """
-    from nnrun.checks import gate_metric_names, has_validation
-    from nnrun.gates import check_names, parse_gate
+    from nnrun.config.checks import gate_metric_names, has_validation
+    from nnrun.evaluation.gates import check_names, parse_gate
 
     parsed, messages = [], []
     for metric, condition in loaded.config.gates.items():
@@ -335,7 +335,7 @@ def config_gates(loaded: LoadedConfig) -> list:
 
 
 def _static_problems(config: Config) -> list[tuple[tuple, str]]:
-    from nnrun.checks import static_problems
+    from nnrun.config.checks import static_problems
 
     return static_problems(config)
 

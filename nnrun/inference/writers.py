@@ -114,7 +114,7 @@ class PredictionWriter:
         """Write one batch.
 
         Args:
-            preds: ``nnrun.inference.Predictions`` for n rows.
+            preds: ``nnrun.inference.predictor.Predictions`` for n rows.
             rows: the kept input columns of those rows (a DataFrame with n rows), or None.
         """
         kept = [str(c) for c in rows.columns] if rows is not None else []
@@ -258,7 +258,7 @@ class PredictionWriter:
             if self.parquet is None:
                 import pyarrow.parquet as pq
 
-                from nnrun.inference import Predictions
+                from nnrun.inference.predictor import Predictions
 
                 empty = Predictions(np.zeros(0, dtype=object if self.classes else np.float32),
                                     np.zeros((0, len(self.classes or []))), self.classes)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nnrun.data.features import clean_text
+from nnrun.data.sources import IMAGE_EXTENSIONS, decode, read_bytes
 from nnrun.errors import DataError
-from nnrun.features import clean_text
-from nnrun.sources import IMAGE_EXTENSIONS, decode, read_bytes
 
 
 def text_lines(path: Path | bytes, chunk_rows: int, name: str | None = None):

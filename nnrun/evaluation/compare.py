@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from nnrun import rundir
+from nnrun.config.yamlsrc import format_path
 from nnrun.errors import RunError, UsageError
-from nnrun.yamlsrc import format_path
 
 #: Keys of metrics.json that describe the run, not a metric (non-numeric ones such as ``monitor`` or
 #: ``stopped_early`` are never metrics either).

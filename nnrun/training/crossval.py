@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nnrun import rundir
-from nnrun.config import LoadedConfig, dump_resolved, load_config
+from nnrun.config.load import LoadedConfig, dump_resolved, load_config
 from nnrun.errors import ConfigError, DataError, Interrupted, RunError
 
 CV_JSON = "cv.json"
@@ -84,8 +84,8 @@ def cross_validate(
             replaced by the folds; it is refused only when it is a file, which cannot be folded).
         RunError: a fold diverged. Interrupted: Ctrl-C/SIGTERM (finished folds stay in the run).
     """
-    from nnrun import training
-    from nnrun.trainer import _check_monitor, _prepare, _run_info, _sample_weights
+    from nnrun.training import fit as training
+    from nnrun.training.run import _check_monitor, _prepare, _run_info, _sample_weights
 
     if folds < 2:
         raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds")
@@ -106,10 +106,10 @@ def cross_validate(
     _check_monitor(cv_loaded, monitor, True)
 
     from nnrun.backend import keras as _keras
-    from nnrun.builder import adapt_preprocessing, build_model, input_shape
-    from nnrun.evaluation import evaluate as evaluate_model
-    from nnrun.features import take
-    from nnrun.trainer import _history_csv
+    from nnrun.data.features import take
+    from nnrun.evaluation.evaluate import evaluate as evaluate_model
+    from nnrun.training.build import adapt_preprocessing, build_model, input_shape
+    from nnrun.training.run import _history_csv
 
     keras = _keras()
     training.STOP_REQUESTED.clear()

@@ -1,0 +1,1 @@
+"""Stage 5, inference: a saved model applied to new rows (``predictor``) and the output writers."""
