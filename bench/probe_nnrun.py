@@ -176,7 +176,7 @@ def main() -> None:
 
         workflow = [api]  # the steps of api.train live in nnrun.trainer in later versions
         try:
-            workflow.append(importlib.import_module("nnrun.trainer"))
+            workflow.append(importlib.import_module("nnrun.training.run"))
         except ImportError:
             pass
         for module in workflow:
@@ -208,7 +208,7 @@ def main() -> None:
 
         training.fit = fit_flagged
         try:
-            evaluation = importlib.import_module("nnrun.evaluation")
+            evaluation = importlib.import_module("nnrun.evaluation.evaluate")
             _timed(evaluation, "_plots", phases, "of which plots")
             _timed(evaluation, "evaluate", phases, "evaluation report")
         except ImportError:

@@ -1,4 +1,4 @@
-"""nnrun.config and nnrun.checks: the schema, located errors, ``--set`` overrides and cross-checks.
+"""nnrun.config (load, checks): the schema, located errors, ``--set`` overrides and cross-checks.
 
 Everything here runs without TensorFlow.
 """

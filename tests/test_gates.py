@@ -247,7 +247,7 @@ def test_gate_names_with_markup_are_shown_verbatim():
 
 
 def test_no_tensorflow_import():
-    code = "import sys, nnrun.gates; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, nnrun.evaluation.gates; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -35,7 +35,7 @@ def test_streamed_predictions_equal_one_chunk(pima_run, tmp_path, monkeypatch):
 
     f = _pima_features(tmp_path)
     whole = invoke("predict", pima_run, "--input", f, "--keep", "id")
-    monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 50)  # 768 rows: about 16 chunks
+    monkeypatch.setattr(nnrun.data.table, "PREDICT_CHUNK_ROWS", 50)  # 768 rows: about 16 chunks
     streamed = invoke("predict", pima_run, "--input", f, "--keep", "id")
     assert whole.exit_code == streamed.exit_code == 0, streamed.stderr
     rows, once = _csv(streamed.stdout), _csv(whole.stdout)
@@ -78,7 +78,7 @@ def test_jsonl_and_parquet_inputs_and_outputs_round_trip(pima_run, tmp_path, mon
     frame.to_json(tmp_path / "in.jsonl", orient="records", lines=True)
     frame.to_parquet(tmp_path / "in.parquet")
     want = _csv(invoke("predict", pima_run, "--input", f, "--keep", "id").stdout)
-    monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 100)
+    monkeypatch.setattr(nnrun.data.table, "PREDICT_CHUNK_ROWS", 100)
     for source in ("in.jsonl", "in.parquet"):
         for out in ("out.csv", "out.ndjson", "out.parquet"):
             target = tmp_path / out
@@ -132,7 +132,7 @@ def _bad_file(tmp_path: Path) -> Path:
 def test_skip_bad_rows_reports_lines_and_count(pima_run, tmp_path, monkeypatch):
     import nnrun.data.table
 
-    monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 64)
+    monkeypatch.setattr(nnrun.data.table, "PREDICT_CHUNK_ROWS", 64)
     f = _bad_file(tmp_path)
     out = tmp_path / "out.csv"
     result = invoke("predict", pima_run, "--input", f, "--skip-bad-rows", "--output", out)
@@ -153,7 +153,7 @@ def test_skip_bad_rows_reports_lines_and_count(pima_run, tmp_path, monkeypatch):
 def test_bad_row_without_skip_is_exit_2_and_leaves_no_output(pima_run, tmp_path, monkeypatch):
     import nnrun.data.table
 
-    monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 64)
+    monkeypatch.setattr(nnrun.data.table, "PREDICT_CHUNK_ROWS", 64)
     f = _bad_file(tmp_path)
     out = tmp_path / "out.csv"
     result = invoke("predict", pima_run, "--input", f, "--output", out)

@@ -1,4 +1,4 @@
-"""nnrun.report: every metric against scikit-learn on the same predictions, case 10, and the plots."""
+"""nnrun.evaluation.report: every metric against scikit-learn on the same predictions, case 10, and the plots."""
 
 from __future__ import annotations
 
@@ -263,6 +263,6 @@ def test_report_imports_neither_tensorflow_nor_sklearn():
     import subprocess
     import sys
 
-    code = "import sys, nnrun.report; print(any(m in sys.modules for m in ('tensorflow', 'sklearn', 'matplotlib')))"
+    code = "import sys, nnrun.evaluation.report; print(any(m in sys.modules for m in ('tensorflow', 'sklearn', 'matplotlib')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -360,7 +360,7 @@ def test_streaming_predict_matches_in_memory_and_reports_late_errors(pima_run, t
     f = tmp_path / "many.csv"
     f.write_text("\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n")
     whole = invoke("predict", pima_run, "--input", f)
-    monkeypatch.setattr(nnrun.data, "PREDICT_CHUNK_ROWS", 100)  # 768 rows: 8 chunks
+    monkeypatch.setattr(nnrun.data.table, "PREDICT_CHUNK_ROWS", 100)  # 768 rows: 8 chunks
     streamed = invoke("predict", pima_run, "--input", f, "--keep", "col0")
     assert whole.exit_code == streamed.exit_code == 0
     assert len(streamed.stdout.splitlines()) == 769

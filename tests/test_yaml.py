@@ -1,4 +1,4 @@
-"""nnrun.yamlsrc: safe YAML with YAML 1.2 floats, duplicate keys refused, and a location for every value.
+"""nnrun.config.yamlsrc: safe YAML with YAML 1.2 floats, duplicate keys refused, and a location for every value.
 
 No TensorFlow here: these run in milliseconds.
 """
