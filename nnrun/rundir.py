@@ -28,6 +28,15 @@ DATASET = "dataset.json"
 SPLIT = "split.json"
 EVALUATION = "evaluation.json"
 GATES = "gates.json"
+REPORT = "report.md"
+CONFUSION_PNG = "confusion_matrix.png"
+ROC_PNG = "roc_curve.png"
+CURVES_PREFIX = "learning_curves"  # learning_curves.png, learning_curves_<metric>.png
+LAST_MODEL = "last.keras"  # checkpoint: the latest epoch's model
+BEST_MODEL = "best.keras"  # checkpoint: the best epoch's model so far
+CHECKPOINT = "checkpoint.json"  # checkpoint: epoch, RNG states, callback states
+CV = "cv.json"
+FOLD_PREFIX = "fold_"  # cv: fold_<i>/ holds one fold's run
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
