@@ -1,19 +1,39 @@
-"""The errors nnrun raises on purpose, each with its exit code.
+"""Every error nnrun raises on purpose, and the exit codes they map to.
 
-Exit codes (documented in README):
-    0  success
-    1  runtime failure (training diverged, a file could not be written, a run is broken)
-    2  usage, config or input-data error: fix the command line, the config or the data file
-    3  a quality gate failed (reserved for gates)
+Exit codes (documented in README), as ``ExitStatus``:
+    0    OK           success
+    1    RUNTIME      runtime failure (training diverged, a file could not be written, a run is broken)
+    2    USAGE        usage, config or input-data error: fix the command line, the config or the data file
+                      (``CONFIG`` is the same code)
+    3    GATE         a quality gate failed
+    130  INTERRUPTED  stopped by Ctrl-C or SIGTERM (128 + SIGINT)
+
+The CLI translates these errors in one place (``nnrun.cli.NnrunGroup``): the message on stderr, the exit
+code from ``exit_code``, and a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
-EXIT_GATE = 3
-EXIT_INTERRUPTED = 130
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """The process exit codes of ``nnrun`` (httpie's ``ExitStatus`` shape)."""
+
+    OK = 0
+    RUNTIME = 1
+    USAGE = 2
+    CONFIG = 2  # an alias of USAGE: a config error is fixed like a usage error
+    GATE = 3
+    INTERRUPTED = 130
+
+
+# Module-level names kept for code and tests written before ExitStatus (tests/test_gates.py uses EXIT_GATE).
+EXIT_OK = ExitStatus.OK
+EXIT_RUNTIME = ExitStatus.RUNTIME
+EXIT_USAGE = ExitStatus.USAGE
+EXIT_GATE = ExitStatus.GATE
+EXIT_INTERRUPTED = ExitStatus.INTERRUPTED
 
 
 class NnrunError(Exception):
@@ -24,7 +44,7 @@ class NnrunError(Exception):
         hint: an optional line saying how to fix it.
     """
 
-    exit_code = EXIT_RUNTIME
+    exit_code: ExitStatus = ExitStatus.RUNTIME
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -41,28 +61,34 @@ class ConfigError(NnrunError):
     Messages have the form ``file:line:column: key.path: what was found, what was expected``.
     """
 
-    exit_code = EXIT_USAGE
+    exit_code = ExitStatus.CONFIG
 
 
 class DataError(NnrunError):
     """A data or input file cannot be used (missing, unreadable, wrong shape or type). Exit code 2."""
 
-    exit_code = EXIT_USAGE
+    exit_code = ExitStatus.USAGE
 
 
 class UsageError(NnrunError):
     """The command line is wrong (a missing run directory, an unknown option value). Exit code 2."""
 
-    exit_code = EXIT_USAGE
+    exit_code = ExitStatus.USAGE
 
 
 class RunError(NnrunError):
     """Training or I/O failed at run time (diverged loss, unwritable directory). Exit code 1."""
 
-    exit_code = EXIT_RUNTIME
+    exit_code = ExitStatus.RUNTIME
+
+
+class GateFailed(NnrunError):
+    """One or more quality gates failed. Exit code 3."""
+
+    exit_code = ExitStatus.GATE
 
 
 class Interrupted(NnrunError):
     """Training stopped on Ctrl-C/SIGTERM after saving a checkpoint. Exit code 130 (128 + SIGINT)."""
 
-    exit_code = EXIT_INTERRUPTED
+    exit_code = ExitStatus.INTERRUPTED

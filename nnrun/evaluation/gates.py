@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nnrun.config.registry import suggest
-from nnrun.errors import EXIT_GATE, ConfigError, NnrunError
+from nnrun.errors import ConfigError, GateFailed
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -44,12 +44,6 @@ _METRIC = r"[A-Za-z_][A-Za-z0-9_.\-]*"
 _FULL = re.compile(rf"\s*({_METRIC})\s*({_OPS})\s*({_NUMBER})\s*")
 _CONDITION = re.compile(rf"\s*({_OPS})?\s*({_NUMBER})\s*")
 _OPERATOR_LIST = "operators >=, <=, >, <, =="
-
-
-class GateFailed(NnrunError):
-    """One or more quality gates failed. Exit code 3."""
-
-    exit_code = EXIT_GATE
 
 
 @dataclass(frozen=True)
