@@ -1,0 +1,260 @@
+"""The config schema: one pydantic model per section, the single source of defaults, types, ranges and
+the JSON Schema (``nnrun schema``).
+
+YAML keys are Keras argument names (see README, "Config reference"). Field checks only (types, ranges,
+unknown keys); Keras names are checked by ``keras_args``, cross-field rules by ``checks``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+def _no_bool(value: Any) -> Any:
+    """Refuse YAML booleans where a number is expected (``epochs: yes`` must not become 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "expected a number, got a boolean")
+    return value
+
+
+def _name_or_spec(value: Any) -> Any:
+    """Accept ``adam`` as shorthand for ``{type: adam}``."""
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, bool) or not isinstance(value, dict):
+        raise PydanticCustomError("name_or_spec", "expected a name or a mapping with 'type'")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+# Constraints go before the validator: after it, pydantic writes them into the JSON Schema as 'ge', not 'minimum'.
+PositiveInt = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_no_bool)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1), BeforeValidator(_no_bool)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0), BeforeValidator(_no_bool)]
+Float = Annotated[float, BeforeValidator(_no_bool)]
+NonNegative = Annotated[float, Field(ge=0.0), BeforeValidator(_no_bool)]
+RunName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Column = Annotated[int, Field(strict=True)] | StrictStr
+Missing = Literal["error", "drop", "mean", "median", "most_frequent", "constant"]
+Scalar = Annotated[float, BeforeValidator(_no_bool)] | StrictStr
+
+
+class FileRef(_Strict):
+    """Another file with the same columns as ``data.path`` (read with the same options)."""
+
+    path: StrictStr = Field(description="CSV/TSV/Parquet/JSONL file with the training file's columns.")
+
+
+class CategoricalSpec(_Strict):
+    """How one categorical column is encoded inside the model."""
+
+    encoding: Literal["one_hot", "embedding"] = Field(
+        "one_hot", description="one_hot: keras StringLookup(output_mode='one_hot'); embedding: StringLookup + "
+        "Embedding(output_dim) + Flatten.")
+    output_dim: PositiveInt | None = Field(None, description="Embedding width (encoding: embedding); default 8.")
+
+
+class DataConfig(_Strict):
+    """Where the examples come from: inline arrays (``x``, ``y``) or a file (``path``), and how its columns
+    become the model's inputs."""
+
+    x: list[Any] | None = Field(None, description="Inline features, shape (num_samples, num_features).")
+    y: list[Any] | None = Field(None, description="Inline targets, shape (num_samples,).")
+    path: StrictStr | None = Field(
+        None, description="CSV/TSV, Parquet, JSON Lines, NPZ (arrays x, y) or NPY file; relative paths are tried "
+        "from the working directory, then the config's."
+    )
+    format: Literal["csv", "tsv", "parquet", "jsonl", "npz", "npy", "images", "texts"] | None = Field(
+        None, description="File format; null = from the extension (.csv .tsv .txt .parquet .jsonl .ndjson .npz .npy); "
+        "a folder with one subfolder per class holds images or .txt texts."
+    )
+    target_path: StrictStr | None = Field(None, description="With a .npy features file: the .npy file of targets.")
+    header: StrictBool | None = Field(None, description="Whether the file has a header row; null = detect.")
+    target: Column = Field(-1, description="Target column: name, or 0-based index (negative counts from the end).")
+    features: list[Column] | None = Field(
+        None, description="Feature columns by name or index, in this order; null = every column but the target "
+        "and `drop`.")
+    drop: list[Column] = Field(default_factory=list, description="Columns to ignore (ids, leaks).")
+    delimiter: Annotated[StrictStr, Field(min_length=1, max_length=1, pattern=r'^[^\n\r"]$')] | None = Field(
+        None, description="Field separator, one character (not a line break or quote); null = detect (',', ';', "
+        "tab, '|')."
+    )
+    comment: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
+        None, description="Lines starting with this character are skipped, e.g. '#'."
+    )
+    na_values: list[StrictStr] | None = Field(
+        None, description="Cells that mean 'missing'; null = '', '?', 'NA', 'N/A', 'NaN', 'nan', 'null', 'None'."
+    )
+    missing: Missing | dict[StrictStr, Missing] = Field(
+        "error", description="Missing feature values: error (default; names the column and rows), drop (the row), "
+        "mean, median, most_frequent or constant (fill_value); one policy, or a mapping column -> policy "
+        "(columns not listed: error). Fill values are learnt on the training split only."
+    )
+    fill_value: Scalar | dict[StrictStr, Scalar] | None = Field(
+        None, description="The value for missing: constant (one value, or a mapping column -> value)."
+    )
+    categorical: list[StrictStr] | dict[StrictStr, CategoricalSpec] | None = Field(
+        None, description="Columns encoded as categories inside the model (text columns are detected as "
+        "categorical anyway); a list, or a mapping column -> {encoding, output_dim}."
+    )
+    normalize: StrictBool = Field(
+        False, description="Put a Keras Normalization layer (mean/variance of the training split) at the front "
+        "of the model for the numeric features."
+    )
+    quotechar: Annotated[StrictStr, Field(min_length=1, max_length=1)] | None = Field(
+        '"', description="CSV quote character; null = no quoting (text files whose sentences hold quotes)."
+    )
+    reshape: list[PositiveInt] | None = Field(
+        None, description="Shape of one example after reading, e.g. [8, 8, 1] for 64 pixel columns of an 8x8 image."
+    )
+    image_size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="A folder of images (one subfolder per class): [height, width] to resize to "
+        "(keras.utils.image_dataset_from_directory)."
+    )
+    color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="Images: channels to load.")
+    validation: FileRef | None = Field(None, description="Explicit validation file (instead of validation_split).")
+    test: FileRef | None = Field(None, description="Explicit test file (instead of test_split).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        inline = self.x is not None or self.y is not None
+        if inline and self.path is not None:
+            raise PydanticCustomError("data_source", "give either inline x/y or a file path, not both")
+        if not inline and self.path is None:
+            raise PydanticCustomError("data_source", "expected inline x and y, or a file path")
+        if inline and (self.x is None or self.y is None):
+            raise PydanticCustomError("data_source", "inline data needs both x and y")
+        return self
+
+
+class LayerConfig(BaseModel):
+    """One Keras layer: ``type`` is the class name; every other key is a constructor argument."""
+
+    model_config = ConfigDict(extra="allow")
+    type: StrictStr = Field(description="Keras layer class name, e.g. Dense, Dropout.")
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (everything except ``type``)."""
+        return dict(self.model_extra or {})
+
+
+class NamedSpec(BaseModel):
+    """A loss, optimizer or metric: a Keras name plus optional constructor arguments."""
+
+    model_config = ConfigDict(extra="allow")
+    type: StrictStr
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Constructor arguments (everything except ``type``)."""
+        return dict(self.model_extra or {})
+
+
+Spec = Annotated[NamedSpec, BeforeValidator(_name_or_spec)]
+
+
+class ModelConfig(_Strict):
+    """The layer stack and how it is compiled."""
+
+    layers: list[LayerConfig] = Field(min_length=1, description="Layers, first to last.")
+    loss: Spec = Field(description="Keras loss name, or {type: ..., <kwargs>}.")
+    optimizer: Spec = Field(default_factory=lambda: NamedSpec(type="adam"))
+    metrics: list[Spec] = Field(default_factory=list)
+
+
+class TrainingConfig(_Strict):
+    """``model.fit`` settings (Keras argument names)."""
+
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    validation_split: Fraction = Field(0.0, description="Fraction of the examples held out for validation "
+                                       "(shuffled with the seed, stratified for classification).")
+    test_split: Fraction = Field(0.0, description="Fraction held out as a test set, never seen in training; "
+                                 "`nnrun evaluate RUN` reports it.")
+    shuffle: StrictBool = True
+    steps_per_execution: PositiveInt = Field(
+        32, description="Batches run per call into TensorFlow (Keras compile argument). 32 cuts the per-batch "
+        "overhead of small models several-fold on CPU; epochs stay exact at any value; 1 calls callbacks per batch."
+    )
+    class_weight: Literal["balanced"] | dict[StrictStr | Annotated[int, Field(strict=True)], Float] | None = Field(
+        None, description="'balanced' (n_samples / (n_classes * count), as scikit-learn) or {label: weight}."
+    )
+    deterministic: StrictBool = Field(
+        False, description="Also make TensorFlow's ops deterministic (tf.config.experimental.enable_op_determinism)."
+    )
+    early_stopping: dict[str, Any] | None = Field(
+        None, description="keras.callbacks.EarlyStopping arguments (monitor, patience, min_delta, mode, …); "
+        "the best weights are restored at the end whether or not it stopped early."
+    )
+    reduce_lr_on_plateau: dict[str, Any] | None = Field(
+        None, description="keras.callbacks.ReduceLROnPlateau arguments (monitor, factor, patience, min_lr, …)."
+    )
+    tensorboard: StrictBool = Field(False, description="Write TensorBoard logs to <run>/tensorboard.")
+    checkpoint_interval: NonNegative = Field(
+        10.0, description="Seconds between checkpoints (last.keras, best.keras) during training; 0 = every epoch."
+    )
+
+
+class Config(_Strict):
+    """A whole nnrun experiment."""
+
+    name: RunName = Field(description="Run name: letters, digits, '.', '_', '-'; runs go to runs/<name>.")
+    seed: Seed = Field(0, description="Seed for Python, NumPy and TensorFlow (keras.utils.set_random_seed).")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="auto: classification for cross-entropy/hinge losses, regression otherwise."
+    )
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    gates: dict[StrictStr, StrictStr | Float] = Field(
+        default_factory=dict,
+        description="Quality gates checked after training: {metric: '>= 0.9'}; a failure exits with code 3.",
+    )
+
+
+def fields_at(loc: tuple) -> list[str]:
+    """The keys allowed at key path ``loc`` of a ``Config`` (list indexes skipped), sorted; [] if unknown.
+
+    Example:
+        >>> fields_at(("training",))[:3]
+        ['batch_size', 'checkpoint_interval', 'class_weight']
+    """
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_of(field.annotation)
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside an annotation such as ``list[LayerConfig]`` or ``X | None``."""
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
