@@ -164,22 +164,40 @@ def load_yaml(text: str, name: str, prefix: tuple = (), located: bool = True) ->
         ConfigError: syntax errors, duplicate keys, Python object tags, non-scalar keys, a bad merge key,
             a recursive document, or one that expands past ``MAX_NODES`` nodes.
     """
-    source = Source(name)
-
-    def mark(node: yaml.Node) -> str:
-        return _mark(name, node) if located else name
-
+    loader = _new_loader(text, name, located)
+    node = _compose(loader, name, located)
+    builder = _TreeBuilder(loader, name, located)
+    if node is None:
+        return None, builder.source
+    if _expanded_size(node, builder.mark) > MAX_NODES:
+        raise ConfigError(
+            f"{builder.mark(node)}: the document expands to more than {MAX_NODES:,} values "
+            "(anchors and aliases expanding exponentially?); refusing to load it"
+        )
     try:
-        loader = _Loader(text)
-    except yaml.reader.ReaderError as exc:  # control characters are checked before parsing starts
+        data = builder.build(node, tuple(prefix))
+    except RecursionError:
+        raise ConfigError(f"{name}: the document is nested too deeply to be a config") from None
+    return data, builder.source
+
+
+def _new_loader(text: str, name: str, located: bool) -> _Loader:
+    """A loader over ``text``; control characters (checked before parsing starts) are a ConfigError."""
+    try:
+        return _Loader(text)
+    except yaml.reader.ReaderError as exc:
         pos = exc.position
         line, col = text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1
         where = f"{name}:{line}:{col}" if located else name
         raise ConfigError(
             f"{where}: invalid YAML: control character U+{exc.character:04X} is not allowed; remove it"
         ) from None
+
+
+def _compose(loader: _Loader, name: str, located: bool) -> yaml.Node | None:
+    """The document's node graph (aliases still shared), or None for an empty document."""
     try:
-        node = loader.get_single_node()
+        return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         where = f"{name}:{m.line + 1}:{m.column + 1}" if m and located else name
@@ -193,86 +211,95 @@ def load_yaml(text: str, name: str, prefix: tuple = (), located: bool = True) ->
         raise ConfigError(f"{name}: the document is nested too deeply to be a config") from None
     finally:
         loader.dispose()
-    if node is None:
-        return None, source
-    if _expanded_size(node, mark) > MAX_NODES:
-        raise ConfigError(
-            f"{mark(node)}: the document expands to more than {MAX_NODES:,} values "
-            "(anchors and aliases expanding exponentially?); refusing to load it"
-        )
 
-    def key_of(key_node: yaml.Node, path: tuple) -> object:
-        if not isinstance(key_node, yaml.ScalarNode):
-            raise ConfigError(f"{mark(key_node)}: {format_path(path)}: keys must be plain strings")
-        try:
-            key = loader.construct_object(key_node)
-        except yaml.constructor.ConstructorError as exc:
+
+class _TreeBuilder:
+    """Builds plain data from a composed node graph, recording each value's location in ``source``."""
+
+    def __init__(self, loader: _Loader, name: str, located: bool) -> None:
+        self.loader = loader
+        self.name = name
+        self.located = located
+        self.source = Source(name)
+        self._pairs: dict[int, dict] = {}  # id(mapping node) -> its key -> value node, merges applied
+
+    def mark(self, node: yaml.Node) -> str:
+        """``file:line:column`` of ``node`` (just the name when not ``located``)."""
+        return _mark(self.name, node) if self.located else self.name
+
+    def build(self, n: yaml.Node, path: tuple) -> object:
+        """The plain value of node ``n`` standing at key ``path``."""
+        if isinstance(n, yaml.ScalarNode):
+            self.source.locations[path] = Located(self.mark(n), n.value)
+            try:
+                return self.loader.construct_object(n, deep=True)
+            except yaml.constructor.ConstructorError as exc:
+                raise ConfigError(
+                    f"{self.mark(n)}: {format_path(path)}: {exc.problem}; "
+                    "only plain YAML data (mappings, lists, strings, numbers, booleans) is allowed"
+                ) from None
+        self.source.locations[path] = Located(self.mark(n))
+        if n.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
             raise ConfigError(
-                f"{mark(key_node)}: {format_path(path)}: {exc.problem}; only plain YAML data is allowed"
-            ) from None
-        if isinstance(key, bool) or key is None:
-            return key_node.value  # `no:` as a key means the text "no"
-        return key if isinstance(key, (str, int, float)) else str(key)
+                f"{self.mark(n)}: {format_path(path)}: tag {n.tag!r} is not allowed; only plain YAML data is"
+            )
+        if isinstance(n, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(n.value)]
+        return {key: self.build(value_node, path + (key,)) for key, value_node in self.pairs(n, path).items()}
 
-    pairs_memo: dict[int, dict] = {}
-
-    def pairs(n: yaml.MappingNode, path: tuple) -> dict:
+    def pairs(self, n: yaml.MappingNode, path: tuple) -> dict:
         """Key -> value node of a mapping, merge keys applied: its own keys override merged ones, and of
         several merged mappings (``<<: [*a, *b]``) the first listed wins, as YAML's merge key defines."""
-        if id(n) in pairs_memo:
-            return pairs_memo[id(n)]
+        if id(n) in self._pairs:
+            return self._pairs[id(n)]
         merged: dict = {}
         own: dict = {}
         lines: dict = {}
         for key_node, value_node in n.value:
             if key_node.tag == _MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-                for src in sources:
-                    if not isinstance(src, yaml.MappingNode):
-                        raise ConfigError(
-                            f"{mark(src)}: {format_path(path)}: the merge key << expects a mapping or a list "
-                            "of mappings (such as *defaults), got a "
-                            f"{'list' if isinstance(src, yaml.SequenceNode) else 'scalar'}"
-                        )
-                    for key, value in pairs(src, path).items():
-                        merged.setdefault(key, value)
+                for key, value in self._merged(value_node, path).items():
+                    merged.setdefault(key, value)
                 continue
-            key = key_of(key_node, path)
+            key = self.key_of(key_node, path)
             if key in own:
                 raise ConfigError(
-                    f"{mark(key_node)}: {format_path(path + (key,))}: duplicate key "
+                    f"{self.mark(key_node)}: {format_path(path + (key,))}: duplicate key "
                     f"(first defined at line {lines[key]}); remove one of them"
                 )
             own[key] = value_node
             lines[key] = key_node.start_mark.line + 1
         result = {**merged, **own}
-        pairs_memo[id(n)] = result
+        self._pairs[id(n)] = result
         return result
 
-    def build(n: yaml.Node, path: tuple) -> object:
-        if isinstance(n, yaml.ScalarNode):
-            source.locations[path] = Located(mark(n), n.value)
-            try:
-                return loader.construct_object(n, deep=True)
-            except yaml.constructor.ConstructorError as exc:
+    def _merged(self, value_node: yaml.Node, path: tuple) -> dict:
+        """The pairs a merge key ``<<`` brings in (one mapping, or a list of them: the first listed wins)."""
+        merged: dict = {}
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for src in sources:
+            if not isinstance(src, yaml.MappingNode):
                 raise ConfigError(
-                    f"{mark(n)}: {format_path(path)}: {exc.problem}; "
-                    "only plain YAML data (mappings, lists, strings, numbers, booleans) is allowed"
-                ) from None
-        source.locations[path] = Located(mark(n))
-        if n.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
-            raise ConfigError(
-                f"{mark(n)}: {format_path(path)}: tag {n.tag!r} is not allowed; only plain YAML data is"
-            )
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, path + (i,)) for i, item in enumerate(n.value)]
-        return {key: build(value_node, path + (key,)) for key, value_node in pairs(n, path).items()}
+                    f"{self.mark(src)}: {format_path(path)}: the merge key << expects a mapping or a list "
+                    "of mappings (such as *defaults), got a "
+                    f"{'list' if isinstance(src, yaml.SequenceNode) else 'scalar'}"
+                )
+            for key, value in self.pairs(src, path).items():
+                merged.setdefault(key, value)
+        return merged
 
-    try:
-        data = build(node, tuple(prefix))
-    except RecursionError:
-        raise ConfigError(f"{name}: the document is nested too deeply to be a config") from None
-    return data, source
+    def key_of(self, key_node: yaml.Node, path: tuple) -> object:
+        """A mapping key as plain data: a scalar only; ``no:`` as a key means the text "no"."""
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError(f"{self.mark(key_node)}: {format_path(path)}: keys must be plain strings")
+        try:
+            key = self.loader.construct_object(key_node)
+        except yaml.constructor.ConstructorError as exc:
+            raise ConfigError(
+                f"{self.mark(key_node)}: {format_path(path)}: {exc.problem}; only plain YAML data is allowed"
+            ) from None
+        if isinstance(key, bool) or key is None:
+            return key_node.value
+        return key if isinstance(key, (str, int, float)) else str(key)
 
 
 def read_yaml_file(path: Path) -> tuple[object, Source]:
