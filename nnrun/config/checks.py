@@ -85,6 +85,12 @@ def _policies(missing) -> dict:
 
 def data_config_problems(config) -> list[Problem]:
     """Consistency of the ``data:`` section and the splits (no file is read)."""
+    return (_split_problems(config) + _missing_problems(config.data) + _array_problems(config.data)
+            + _column_problems(config.data) + _text_problems(config))
+
+
+def _split_problems(config) -> list[Problem]:
+    """validation/test splits against each other and against explicit validation/test files."""
     d, t = config.data, config.training
     problems: list[Problem] = []
     if t.validation_split + t.test_split >= 1.0:
@@ -94,6 +100,12 @@ def data_config_problems(config) -> list[Problem]:
         problems.append((("data", "validation"), "give a validation file or training.validation_split, not both"))
     if d.test is not None and t.test_split > 0:
         problems.append((("data", "test"), "give a test file or training.test_split, not both"))
+    return problems
+
+
+def _missing_problems(d) -> list[Problem]:
+    """``missing: constant`` needs a ``fill_value``, and a ``fill_value`` needs ``missing: constant``."""
+    problems: list[Problem] = []
     policies = _policies(d.missing)
     for col, policy in policies.items():
         at = ("data", "missing") if col == "*" else ("data", "missing", col)
@@ -104,6 +116,12 @@ def data_config_problems(config) -> list[Problem]:
                                  "column -> value)"))
     if d.fill_value is not None and "constant" not in policies.values():
         problems.append((("data", "fill_value"), "fill_value is used only with missing: constant"))
+    return problems
+
+
+def _array_problems(d) -> list[Problem]:
+    """NPY/NPZ arrays: where the targets come from, and the table-only options that do not apply."""
+    problems: list[Problem] = []
     fmt = d.format or _extension_format(d.path)
     if d.target_path is not None and fmt != "npy":
         problems.append((("data", "target_path"), "target_path goes with a .npy features file; other formats "
@@ -119,6 +137,12 @@ def data_config_problems(config) -> list[Problem]:
             problems.append((("data", "drop"), f"drop applies to tables, not to {fmt} arrays"))
         if d.missing != "error":
             problems.append((("data", "missing"), f"{fmt} arrays hold numbers only: missing values are an error"))
+    return problems
+
+
+def _column_problems(d) -> list[Problem]:
+    """``features``, ``drop`` and ``target`` must not overlap; a feature is listed once."""
+    problems: list[Problem] = []
     if d.features is not None:
         if d.target in d.features:
             problems.append((("data", "features"), f"the target {d.target!r} is also listed as a feature"))
@@ -130,6 +154,14 @@ def data_config_problems(config) -> list[Problem]:
             problems.append((("data", "features"), f"listed twice: {', '.join(dup)}"))
     if d.target in d.drop:
         problems.append((("data", "drop"), f"the target {d.target!r} is in drop"))
+    return problems
+
+
+def _text_problems(config) -> list[Problem]:
+    """Text models (TextVectorization first) and the numeric/categorical options that do not apply to them;
+    an embedding width without the embedding encoding."""
+    d = config.data
+    problems: list[Problem] = []
     if text_input(config):
         for key in ("categorical", "reshape"):
             if getattr(d, key):
@@ -159,7 +191,12 @@ def _extension_format(path: str | None) -> str | None:
 
 def static_problems(config) -> list[Problem]:
     """Checks that need only the config (run by ``nnrun validate``)."""
-    problems: list[Problem] = data_config_problems(config)
+    return data_config_problems(config) + _loss_problems(config) + head_problems(config)
+
+
+def _loss_problems(config) -> list[Problem]:
+    """The loss against ``task``, metric names that clash with Keras' history, class weights on regression."""
+    problems: list[Problem] = []
     encoding = target_encoding(config)
     loss = config.model.loss.type
     if config.task == "classification" and encoding == "regression":
@@ -177,6 +214,15 @@ def static_problems(config) -> list[Problem]:
     if config.training.class_weight is not None and encoding == "regression":
         problems.append((("training", "class_weight"), f"class weights need a classification loss; {loss} is a "
                          "regression loss"))
+    return problems
+
+
+def head_problems(config) -> list[Problem]:
+    """The output head against the loss: its width (one sigmoid unit, one unit per class) and activation
+    (probabilities unless ``from_logits``); at most one problem, the first that applies."""
+    problems: list[Problem] = []
+    encoding = target_encoding(config)
+    loss = config.model.loss.type
     h = head(config)
     classifier = encoding != "regression"
     if classifier and h is not None and h.after is not None and not _from_logits(config):
