@@ -28,6 +28,34 @@ def validate(config_path: Path | str, overrides: tuple[str, ...] = ()) -> Loaded
     """
     return load_config(config_path, overrides)
 
+
+def schema() -> dict:
+    """The JSON Schema (draft 2020-12) of the config file, for editors (``nnrun schema``)."""
+    from nnrun.config.load import json_schema
+
+    return json_schema()
+
+
+def list_runs(runs_dir: Path | str) -> list[dict]:
+    """The runs under ``runs_dir``, oldest first (``nnrun runs``); reads only run.json and metrics.json.
+
+    See ``nnrun.evaluation.compare.list_runs`` for the entries' keys.
+    """
+    from nnrun.evaluation.compare import list_runs as list_run_dirs
+
+    return list_run_dirs(Path(runs_dir))
+
+
+def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
+    """Every config value and final metric where two runs differ (``nnrun compare``).
+
+    See ``nnrun.evaluation.compare.compare_runs`` for the result and errors.
+    """
+    from nnrun.evaluation.compare import compare_runs as compare_run_dirs
+
+    return compare_run_dirs(Path(run_a), Path(run_b))
+
+
 def train(
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),

@@ -1,6 +1,8 @@
 """The ``nnrun`` command line: parse, call one ``api`` function, render. No TensorFlow import here.
 
-Exit codes: 0 ok, 1 runtime failure, 2 usage/config/data error, 3 quality gate failed (see README).
+Exit codes (``nnrun.errors.ExitStatus``): 0 ok, 1 runtime failure, 2 usage/config/data error, 3 quality gate
+failed, 130 interrupted (see README). Errors are translated in one place, ``exit_status``: the message on
+stderr, the exit code from the error's kind, a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -9,54 +11,113 @@ import io
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from nnrun import __version__
-from nnrun.errors import EXIT_RUNTIME, NnrunError
+from nnrun.errors import ExitStatus, NnrunError
 
 #: Report figures the train table adds to Keras' metrics.
 _HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
 _GATE_HELP = "Quality gate, e.g. 'val_accuracy>=0.9' (repeatable; operators >= <= > < ==); a failure exits 3."
 _SET_HELP = "Override a config value: key.path=value (repeatable; list items by index: model.layers.0.units=16)."
+_JSON_HELP = "Print one JSON document on stdout instead of a table."
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
-def _debug() -> bool:
+# ---------------------------------------------------------------------------------- shared options
+# The options several commands share, as decorators (sqlite-utils' ``output_options`` shape): one flag
+# name and parameter name everywhere; the help text can be made specific to a command.
+def json_option(help: str = _JSON_HELP) -> Decorator:
+    """``--json`` (parameter ``as_json``): one JSON document on stdout instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def set_option() -> Decorator:
+    """``--set KEY=VALUE`` (parameter ``overrides``, repeatable): config overrides."""
+    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+
+
+def gate_option() -> Decorator:
+    """``--gate METRIC>=N`` (parameter ``gates``, repeatable): quality gates; a failure exits 3."""
+    return click.option("--gate", "gates", multiple=True, metavar="METRIC>=N", help=_GATE_HELP)
+
+
+def runs_dir_option(help: str) -> Decorator:
+    """``--runs-dir`` (parameter ``runs_dir``, default ``runs``): where run directories go."""
+    return click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+                        help=help)
+
+
+def quiet_option(help: str = "No progress output on stderr.") -> Decorator:
+    """``--quiet``/``-q`` (parameter ``quiet``): no progress on stderr."""
+    return click.option("--quiet", "-q", is_flag=True, help=help)
+
+
+def no_plots_option(help: str = "Do not write the PNG plots.") -> Decorator:
+    """``--no-plots`` (parameter ``no_plots``): skip the PNG plots."""
+    return click.option("--no-plots", is_flag=True, help=help)
+
+
+# ---------------------------------------------------------------------------------- errors
+def debug_enabled() -> bool:
+    """Whether ``--debug`` (or ``NNRUN_DEBUG=1``) asked for tracebacks and TensorFlow's logs."""
     return os.environ.get("NNRUN_DEBUG", "") not in ("", "0")
 
 
-class _Group(click.Group):
-    """Translates NnrunError into 'error: …' lines on stderr and its exit code; no traceback."""
+def exit_status(exc: BaseException) -> ExitStatus:
+    """The one translation point (httpie's ``raw_main`` shape): report ``exc`` on stderr, return its exit code.
 
-    def invoke(self, ctx: click.Context):
+    An ``NnrunError`` prints as ``error: …`` lines (``  hint: …`` lines as they are) and exits with its kind's
+    code; Ctrl-C exits 130; a closed stdout (``nnrun predict … | head``) stops quietly; anything else is a
+    bug, reported in one line (with ``--debug`` it is re-raised, traceback and all).
+
+    Args:
+        exc: the exception a command raised (not Click's own exits and usage errors).
+
+    Returns:
+        The process exit code.
+    """
+    if isinstance(exc, NnrunError):
+        if debug_enabled():
+            traceback.print_exception(exc)
+        for line in str(exc).splitlines():
+            click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("error: interrupted", err=True)
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, BrokenPipeError):  # stdout closed early: point it at /dev/null so the exit is quiet
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        return ExitStatus.RUNTIME
+    if debug_enabled():
+        raise exc
+    click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
+    return ExitStatus.RUNTIME
+
+
+class NnrunGroup(click.Group):
+    """The ``nnrun`` group: every command's errors go through ``exit_status``; Click's own pass through."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; translate what it raises into a message and an exit code."""
         try:
             return super().invoke(ctx)
-        except NnrunError as exc:
-            if _debug():
-                traceback.print_exc()
-            for line in str(exc).splitlines():
-                click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
-            ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("error: interrupted", err=True)
-            ctx.exit(130)
-        except BrokenPipeError:  # stdout closed early (`nnrun predict … | head`): stop quietly
-            try:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            except (OSError, ValueError, io.UnsupportedOperation):
-                pass
-            ctx.exit(EXIT_RUNTIME)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as exc:  # a bug: say so briefly, keep the traceback for --debug
-            if _debug():
-                raise
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
-            ctx.exit(EXIT_RUNTIME)
+        except (Exception, KeyboardInterrupt) as exc:
+            ctx.exit(exit_status(exc))
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+# ---------------------------------------------------------------------------------- commands
+@click.group(cls=NnrunGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnrun")
 @click.option("--debug", is_flag=True, help="Show TensorFlow's logs and Python tracebacks.")
 def cli(debug: bool) -> None:
@@ -74,18 +135,17 @@ def cli(debug: bool) -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path), required=False)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Where run directories are created.")
+@set_option()
+@runs_dir_option("Where run directories are created.")
 @click.option("--resume", type=click.Path(path_type=Path), metavar="RUN_DIR",
               help="Continue an interrupted run from its last checkpoint (CONFIG optional; only "
                    "training.epochs may change, with --set).")
-@click.option("--gate", "gates", multiple=True, metavar="METRIC>=N", help=_GATE_HELP)
-@click.option("--no-plots", is_flag=True, help="Do not write the PNG plots of the final report.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
-def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resume: Path | None,
-          gates: tuple[str, ...], no_plots: bool, as_json: bool, quiet: bool) -> None:
+@gate_option()
+@no_plots_option("Do not write the PNG plots of the final report.")
+@json_option()
+@quiet_option()
+def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resume: Path | None,  # Click: one
+          gates: tuple[str, ...], no_plots: bool, as_json: bool, quiet: bool) -> None:  # parameter per option
     """Train the model described by CONFIG and save it in a new run directory.
 
     The run goes to RUNS_DIR/<name> (then <name>-2, … : never overwritten). Ctrl-C or SIGTERM stops after
@@ -99,8 +159,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
 
     if config is None and resume is None:
         raise click.UsageError("give a CONFIG file, or --resume RUN_DIR")
-    title = config.stem if config is not None else resume.name
-    progress = None if quiet else console.EpochProgress(title)
+    progress = None if quiet else console.EpochProgress(config.stem if config is not None else resume.name)
     _graceful_stop()
     try:
         result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn, resume=resume,
@@ -111,30 +170,17 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
     if as_json:
         console.print_json(result)
     else:
-        best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
-        title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
-        evaluation = result["evaluation"]
-        prefix = "val_" if evaluation["subset"] == "validation" else ""
-        headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in _HEADLINE}
-        console.out.print(console.metrics_table(title, {**result["metrics"], **headline}))
-        for line in evaluation["warnings"]:
-            console.warn(line)
-        if result.get("stopped_early") and not quiet:
-            console.info(f"early stopping ended training after epoch {result['epochs']}; the model keeps the "
-                         f"weights of epoch {result['best_epoch']}, the best by {result['monitor']}")
-        if not quiet:
-            console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
+        _show_training(result, quiet)
     _finish_gates(result["gates"], as_json)
 
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--folds", "-k", type=click.IntRange(2, 100), default=5, show_default=True, help="Number of folds K.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Parent directory of the run directory (<name>-cv).")
-@click.option("--json", "as_json", is_flag=True, help="Print cv.json on stdout instead of a table.")
-@click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress.")
+@set_option()
+@runs_dir_option("Parent directory of the run directory (<name>-cv).")
+@json_option("Print cv.json on stdout instead of a table.")
+@quiet_option("No per-epoch progress.")
 def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_json: bool, quiet: bool) -> None:
     """K-fold cross-validation of CONFIG (stratified for classification): trains K models, each validated on
     its held-out fold; writes cv.json (per-fold metrics, mean, std) in RUNS_DIR/<name>-cv. Example:
@@ -170,9 +216,9 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path),
               help="A file with the training file's columns (target included).")
-@click.option("--gate", "gates", multiple=True, metavar="METRIC>=N", help=_GATE_HELP)
-@click.option("--no-plots", is_flag=True, help="Do not write the PNG plots.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
+@gate_option()
+@no_plots_option()
+@json_option()
 def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
     """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md.
 
@@ -182,18 +228,12 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
         nnrun evaluate runs/iris --data data/iris.csv --gate 'accuracy>=0.9'
     """
     from nnrun import api, console
-    from nnrun.evaluation.report import format_rows
 
     result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates)
     if as_json:
         console.print_json(result)
     else:
-        title = f"{result['run_dir']}: {result['subset']} data, {result['num_examples']} examples"
-        rows = dict(format_rows(result["report"], result["task"]))
-        rows = {"loss": f"{result['metrics']['loss']:.4f}", **rows}
-        console.out.print(console.metrics_table(title, rows))
-        for line in result["report"].get("warnings", []):
-            console.warn(line)
+        _show_evaluation(result)
     _finish_gates(result["gates"], as_json)
 
 
@@ -215,8 +255,8 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               type=click.Choice(["csv", "tsv", "jsonl", "parquet", "json", "npz", "lines"]),
               default=None, help="Input format (default: from the extension; a text model reads .txt files and "
               "stdin as one text per line: lines).")
-def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None, threshold: float,
-            skip_bad: bool, in_format: str | None) -> None:
+def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
+            threshold: float, skip_bad: bool, in_format: str | None) -> None:  # per option
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
 
@@ -225,29 +265,19 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
         nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
     """
     from nnrun import api, console
-    from nnrun.inference import writers as render
+    from nnrun.inference.writers import output_format
 
-    fmt = render.output_format(fmt, output)
+    fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
                                    input_format=in_format)
-    writer = render.PredictionWriter(output, fmt, meta)
-    ok, skipped = False, 0
-    try:
-        for predictions, rows, problems in batches:
-            for message in problems[: max(0, 20 - skipped)]:
-                console.warn(f"skipped {message}")
-            skipped += len(problems)
-            writer.write(predictions, rows)
-        ok = True
-    finally:
-        writer.close(ok)
+    skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
 
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@set_option()
 @click.option("--print", "show", is_flag=True, help="Print the resolved config (defaults filled in).")
 def validate(config: Path, overrides: tuple[str, ...], show: bool) -> None:
     """Check CONFIG without training (no TensorFlow import): schema, Keras names, cross-checks.
@@ -271,14 +301,14 @@ def schema() -> None:
     """Print the JSON Schema of the config file (for editors' YAML support)."""
     import json
 
-    from nnrun.config.load import json_schema
+    from nnrun import api
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(api.schema(), indent=2))
 
 
 @cli.command()
 @click.argument("runs_dir", required=False, default="runs", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
+@json_option()
 def runs(runs_dir: Path, as_json: bool) -> None:
     """List the runs in RUNS_DIR (default: runs), oldest first: status, epochs and final metrics.
 
@@ -286,37 +316,91 @@ def runs(runs_dir: Path, as_json: bool) -> None:
 
         nnrun runs runs --json
     """
-    from nnrun import console
-    from nnrun.evaluation import compare as overview
+    from nnrun import api, console
+    from nnrun.evaluation.compare import runs_table
 
-    entries = overview.list_runs(runs_dir)
+    entries = api.list_runs(runs_dir)
     for entry in entries:
         for problem in entry["problems"]:
             console.warn(problem)
     if as_json:
         console.print_json(entries)
         return
-    console.out.print(overview.runs_table(entries, f"{runs_dir} ({len(entries)} runs)"))
+    console.out.print(runs_table(entries, f"{runs_dir} ({len(entries)} runs)"))
 
 
 @cli.command()
 @click.argument("run_a", type=click.Path(path_type=Path))
 @click.argument("run_b", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
+@json_option("Print one JSON document on stdout instead of tables.")
 def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
     """Compare two runs: every config value that differs, and each final metric with its delta (B - A).
 
         nnrun compare runs/iris runs/iris-2
     """
-    from nnrun import console
-    from nnrun.evaluation import compare as overview
+    from nnrun import api, console
+    from nnrun.evaluation.compare import compare_tables
 
-    result = overview.compare_runs(run_a, run_b)
+    result = api.compare_runs(run_a, run_b)
     if as_json:
         console.print_json(result)
         return
-    for table in overview.compare_tables(result):
+    for table in compare_tables(result):
         console.out.print(table)
+
+
+# ---------------------------------------------------------------------------------- rendering helpers
+def _show_training(result: dict, quiet: bool) -> None:
+    """The train table (Keras' final metrics and the report's headline figures), its warnings, and where
+    the run went."""
+    from nnrun import console
+
+    best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
+    title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
+    evaluation = result["evaluation"]
+    prefix = "val_" if evaluation["subset"] == "validation" else ""
+    headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in _HEADLINE}
+    console.out.print(console.metrics_table(title, {**result["metrics"], **headline}))
+    for line in evaluation["warnings"]:
+        console.warn(line)
+    if result.get("stopped_early") and not quiet:
+        console.info(f"early stopping ended training after epoch {result['epochs']}; the model keeps the "
+                     f"weights of epoch {result['best_epoch']}, the best by {result['monitor']}")
+    if not quiet:
+        console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
+
+
+def _show_evaluation(result: dict) -> None:
+    """The evaluate table (loss and the report's rows) and the report's warnings."""
+    from nnrun import console
+    from nnrun.evaluation.report import format_rows
+
+    title = f"{result['run_dir']}: {result['subset']} data, {result['num_examples']} examples"
+    rows = dict(format_rows(result["report"], result["task"]))
+    rows = {"loss": f"{result['metrics']['loss']:.4f}", **rows}
+    console.out.print(console.metrics_table(title, rows))
+    for line in result["report"].get("warnings", []):
+        console.warn(line)
+
+
+def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> int:
+    """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);
+    warn about the first 20 skipped rows. Returns the number of rows skipped."""
+    from nnrun import console
+    from nnrun.inference import writers
+
+    writer = writers.PredictionWriter(output, fmt, meta)
+    ok, skipped = False, 0
+    try:
+        for predictions, rows, problems in batches:
+            for message in problems[: max(0, 20 - skipped)]:
+                console.warn(f"skipped {message}")
+            skipped += len(problems)
+            writer.write(predictions, rows)
+        ok = True
+    finally:
+        writer.close(ok)
+    return skipped
 
 
 def _finish_gates(results: list[dict], as_json: bool) -> None:
