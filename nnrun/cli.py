@@ -11,56 +11,17 @@ import io
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from nnrun import __version__
+from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
 from nnrun.errors import ExitStatus, NnrunError
 
 #: Report figures the train table adds to Keras' metrics.
 _HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
-_GATE_HELP = "Quality gate, e.g. 'val_accuracy>=0.9' (repeatable; operators >= <= > < ==); a failure exits 3."
-_SET_HELP = "Override a config value: key.path=value (repeatable; list items by index: model.layers.0.units=16)."
-_JSON_HELP = "Print one JSON document on stdout instead of a table."
-
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
-# ---------------------------------------------------------------------------------- shared options
-# The options several commands share, as decorators (sqlite-utils' ``output_options`` shape): one flag
-# name and parameter name everywhere; the help text can be made specific to a command.
-def json_option(help: str = _JSON_HELP) -> Decorator:
-    """``--json`` (parameter ``as_json``): one JSON document on stdout instead of a table."""
-    return click.option("--json", "as_json", is_flag=True, help=help)
-
-
-def set_option() -> Decorator:
-    """``--set KEY=VALUE`` (parameter ``overrides``, repeatable): config overrides."""
-    return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
-
-
-def gate_option() -> Decorator:
-    """``--gate METRIC>=N`` (parameter ``gates``, repeatable): quality gates; a failure exits 3."""
-    return click.option("--gate", "gates", multiple=True, metavar="METRIC>=N", help=_GATE_HELP)
-
-
-def runs_dir_option(help: str) -> Decorator:
-    """``--runs-dir`` (parameter ``runs_dir``, default ``runs``): where run directories go."""
-    return click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-                        help=help)
-
-
-def quiet_option(help: str = "No progress output on stderr.") -> Decorator:
-    """``--quiet``/``-q`` (parameter ``quiet``): no progress on stderr."""
-    return click.option("--quiet", "-q", is_flag=True, help=help)
-
-
-def no_plots_option(help: str = "Do not write the PNG plots.") -> Decorator:
-    """``--no-plots`` (parameter ``no_plots``): skip the PNG plots."""
-    return click.option("--no-plots", is_flag=True, help=help)
 
 
 # ---------------------------------------------------------------------------------- errors
