@@ -210,3 +210,54 @@ def test_plain_progress_prints_the_last_epoch_of_an_early_stop(capsys):
     progress.close()
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["epoch 1/100  loss=1.0000", "epoch 5/100  loss=0.2000", "epoch 7/100  loss=0.1429"]
+
+
+def test_exit_codes_are_one_enum_and_each_error_kind_maps_to_its_code():
+    from nnrun import errors
+    from nnrun.evaluation import gates
+
+    status = errors.ExitStatus
+    assert (status.OK, status.RUNTIME, status.USAGE, status.CONFIG, status.GATE, status.INTERRUPTED) == (
+        0, 1, 2, 2, 3, 130)
+    kinds = {errors.ConfigError: 2, errors.DataError: 2, errors.UsageError: 2, errors.RunError: 1,
+             errors.GateFailed: 3, errors.Interrupted: 130, errors.NnrunError: 1}
+    assert {kind: kind.exit_code for kind in kinds} == kinds
+    assert gates.GateFailed is errors.GateFailed  # one class, defined in errors
+    assert errors.EXIT_GATE == 3
+
+
+def test_shared_options_have_one_flag_and_one_parameter_name_in_every_command():
+    flags = {"as_json": ["--json"], "overrides": ["--set"], "gates": ["--gate"], "runs_dir": ["--runs-dir"],
+             "quiet": ["--quiet", "-q"], "no_plots": ["--no-plots"]}
+    seen = set()
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if param.name in flags and param.param_type_name == "option":  # `runs RUNS_DIR` is an argument
+                assert param.opts == flags[param.name], (name, param.name)
+                seen.add(param.name)
+    assert seen == set(flags)
+
+
+def test_a_bug_is_one_error_line_and_exit_1_without_debug(monkeypatch):
+    from nnrun import api
+
+    def broken() -> dict:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(api, "schema", broken)
+    result = _run("schema")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == "error: internal error: ValueError: boom (rerun with --debug for details)\n"
+
+
+def test_ctrl_c_outside_training_exits_130(monkeypatch):
+    from nnrun import api
+
+    def interrupted() -> dict:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "schema", interrupted)
+    result = _run("schema")
+    assert result.exit_code == 130
+    assert result.stderr == "error: interrupted\n"
