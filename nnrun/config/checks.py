@@ -219,7 +219,14 @@ def _loss_problems(config) -> list[Problem]:
 
 def head_problems(config) -> list[Problem]:
     """The output head against the loss: its width (one sigmoid unit, one unit per class) and activation
-    (probabilities unless ``from_logits``); at most one problem, the first that applies."""
+    (probabilities unless ``from_logits``).
+
+    Args:
+        config: a config that passed the schema.
+
+    Returns:
+        At most one ``(key path, message)`` pair: the first rule the head breaks.
+    """
     problems: list[Problem] = []
     encoding = target_encoding(config)
     loss = config.model.loss.type

@@ -16,7 +16,14 @@ Problem = tuple[tuple, str]
 
 
 def registry_problems(config: Config) -> list[tuple[tuple, str]]:
-    """Check layer types, their arguments, and loss/optimizer/metric names against Keras' catalog."""
+    """Check layer types, their arguments, and loss/optimizer/metric names against Keras' catalog.
+
+    Args:
+        config: a config that passed the schema.
+
+    Returns:
+        ``(key path, message)`` pairs, in config order; empty when every name and argument is known.
+    """
     problems: list[tuple[tuple, str]] = []
     for i, layer in enumerate(config.model.layers):
         problems += _layer_problems(layer.type, layer.kwargs, ("model", "layers", i))

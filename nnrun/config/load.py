@@ -68,13 +68,36 @@ def load_config(path: Path | str, overrides: tuple[str, ...] | list[str] = ()) -
 
 
 def load_config_text(text: str, name: str = "<string>", overrides: tuple[str, ...] | list[str] = ()) -> LoadedConfig:
-    """Like ``load_config`` for YAML text (tests, stdin)."""
+    """Like ``load_config`` for YAML text (tests, stdin).
+
+    Args:
+        text: the YAML document.
+        name: the file name shown in messages.
+        overrides: ``key.path=value`` strings (``--set``), applied in order.
+
+    Raises:
+        ConfigError: listing every problem found, located.
+    """
     data, source = load_yaml(text, name)
     return validate_data(data, source, overrides)
 
 
 def validate_data(data: object, source: Source, overrides: tuple[str, ...] | list[str] = ()) -> LoadedConfig:
-    """Validate parsed YAML data (after applying ``overrides``) against the schema and Keras' names."""
+    """Validate parsed YAML data (after applying ``overrides``): the schema, Keras' names, the cross-checks
+    and the gates' metric names.
+
+    Args:
+        data: what ``load_yaml`` returned (a mapping for a config).
+        source: the locations of ``data``'s values.
+        overrides: ``key.path=value`` strings (``--set``), applied in order before validation.
+
+    Returns:
+        The validated config with its source locations.
+
+    Raises:
+        ConfigError: an empty or non-mapping document, or every problem of the first step that has any
+            (schema; then Keras names and cross-checks together; then gates), one located line each.
+    """
     if data is None:
         raise ConfigError(f"{source.name}: the config is empty; expected a mapping with name, data and model")
     if not isinstance(data, dict):

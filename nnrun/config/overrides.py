@@ -16,6 +16,14 @@ def apply_override(data: dict, source: Source, item: str) -> dict:
     parsed as YAML, so ``1e-3`` is a float and ``[8, 8]`` a list. Every value it sets or creates is
     located at ``--set key.path=value`` in later messages.
 
+    Args:
+        data: the parsed YAML (a mapping); changed in place.
+        source: its locations; the set key path and everything under it move to ``--set key.path=value``.
+        item: one ``--set`` argument, ``key.path=value``.
+
+    Returns:
+        ``data``, changed.
+
     Raises:
         ConfigError: no ``=``, an empty key, a path through a scalar, or a list index out of range.
     """
