@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from nnrun import __version__
+from nnrun.backend import debug_enabled
 from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
 from nnrun.errors import ExitStatus, NnrunError
 
@@ -25,11 +26,6 @@ _HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline
 
 
 # ---------------------------------------------------------------------------------- errors
-def debug_enabled() -> bool:
-    """Whether ``--debug`` (or ``NNRUN_DEBUG=1``) asked for tracebacks and TensorFlow's logs."""
-    return os.environ.get("NNRUN_DEBUG", "") not in ("", "0")
-
-
 def exit_status(exc: BaseException) -> ExitStatus:
     """The one translation point (httpie's ``raw_main`` shape): report ``exc`` on stderr, return its exit code.
 
