@@ -38,6 +38,9 @@ def exit_status(exc: BaseException) -> ExitStatus:
 
     Returns:
         The process exit code.
+
+    Raises:
+        Exception: ``exc`` itself when it is a bug and ``--debug`` is on.
     """
     if isinstance(exc, NnrunError):
         if debug_enabled():
