@@ -239,7 +239,6 @@ def head_problems(config) -> list[Problem]:
         return problems
     if h is None or h.units is None:
         return problems
-    where = ("model", "layers", h.index)
     if _from_logits(config) and h.activation in ("sigmoid", "softmax"):
         problems.append((h.activation_at, f"the loss has from_logits: true but the head already applies "
                          f"{h.activation}; remove from_logits, or use activation: linear"))
@@ -247,6 +246,15 @@ def head_problems(config) -> list[Problem]:
     hinge = registry.lookup("losses", loss)
     if hinge is not None and hinge.class_name in ("Hinge", "SquaredHinge") and h.units == 1:
         return problems  # hinge losses take any real-valued output (tanh or linear are usual)
+    return problems + _head_shape_problems(config, h)
+
+
+def _head_shape_problems(config, h: Head) -> list[Problem]:
+    """The head's width and activation against the loss's target encoding (a head with ``units``)."""
+    problems: list[Problem] = []
+    encoding = target_encoding(config)
+    loss = config.model.loss.type
+    where = ("model", "layers", h.index)
     if h.activation == "softmax" and h.units == 1:
         problems.append(
             (h.activation_at, "softmax over a single unit always outputs 1.0, so the model cannot learn; "
