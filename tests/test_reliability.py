@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,17 @@ def _start(*args: str, runs: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 90, poll: float = 0.05) -> None:
+def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 90,
+                poll: float = 0.05) -> None:
     end = time.monotonic() + timeout
-    while not path.exists():
+    while not ready():
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < end, f"{path} never appeared"
+        assert time.monotonic() < end, f"{what} never appeared"
         time.sleep(poll)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    _wait_until(path.exists, proc, str(path))
 
 
 def _assert_complete(run: Path, killed: bool = False) -> list[Path]:
@@ -83,11 +89,11 @@ def test_kill_9_mid_training_leaves_complete_files_and_a_truthful_status(tmp_pat
 
 
 def test_kill_9_as_the_run_starts_leaves_nothing_half_written(tmp_path):
-    """Killed the moment the run directory appears, while its first files (run.json, config.yaml, …) are being
-    written: every file there is complete, or a hidden temporary file."""
+    """Killed the moment the first file appears in the new run directory, while its first files (run.json,
+    config.yaml, …) are being written: every file there is complete, or a hidden temporary file."""
     proc = _start("train", PIMA, "--quiet", runs=tmp_path)
     run = tmp_path / "pima"
-    _wait_for(run, proc, poll=0.001)
+    _wait_until(lambda: run.is_dir() and any(run.iterdir()), proc, f"a file in {run}", poll=0.001)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
