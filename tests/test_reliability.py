@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, invoke
 
 from nnrun import rundir
+from nnrun.errors import RunError
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +53,7 @@ def _assert_complete(run: Path, killed: bool = False) -> list[Path]:
     for path in sorted(p for p in run.rglob("*") if p.is_file()):
         if path in temps:
             continue
+        assert ".tmp" not in path.name and not path.name.endswith(".pending"), f"{path}: a visible temporary file"
         data = path.read_bytes()
         assert data, f"{path}: empty"
         if path.suffix == ".json":
@@ -226,3 +228,29 @@ def test_run_names_cannot_escape_the_runs_dir(tmp_path):
         assert "name: expected a run name of letters, digits" in result.stderr
     assert not (tmp_path / "escape").exists() and not (tmp_path / "runs").exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_commits_whole_files_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "evaluation.json"
+    rundir.write_json(target, {"a": 1})
+    with pytest.raises(ValueError), rundir.AtomicWrite(target) as tmp:
+        tmp.write_text('{"a": 2, "half')
+        raise ValueError("failed while writing")
+    assert json.loads(target.read_text()) == {"a": 1}  # the old file, untouched
+    with pytest.raises(RunError, match=r"model.keras: cannot save the model: No space left"):
+        with rundir.AtomicWrite(tmp_path / "model.keras", "cannot save the model", suffix=".keras") as tmp:
+            assert tmp.name.startswith(".model.keras.") and tmp.suffix == ".keras"
+            raise OSError(28, "No space left on device")
+    assert not (tmp_path / "model.keras").exists()
+    assert rundir.temp_files(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["evaluation.json"]
+
+
+def test_temp_files_lists_every_nnrun_temporary_name(tmp_path):
+    (tmp_path / "fold_1").mkdir()
+    names = [".run.json.a1b2.tmp.json", ".last.keras.pending", "fold_1/.history.csv.x.tmp.csv",
+             "..best.keras.pending.q.tmp.keras"]
+    for name in [*names, "run.json", "report.md", "fold_1/history.csv"]:
+        (tmp_path / name).write_text("x")
+    assert rundir.temp_files(tmp_path) == sorted(tmp_path / n for n in names)
+

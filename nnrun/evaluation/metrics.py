@@ -53,6 +53,41 @@ def classification_report(
     """
     labels = [_native(c) for c in classes]
     k = len(labels)
+    y, p = _checked_inputs(y_true, probs, k)
+    pred = (p[:, 1] >= threshold).astype(np.int64) if k == 2 else np.argmax(p, axis=1)
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    n = int(y.size)
+    clipped = np.clip(p[np.arange(n), y], EPS, 1 - EPS)
+    majority = int(np.argmax(support))
+    report: dict[str, Any] = {
+        "num_examples": n,
+        "classes": labels,
+        "accuracy": float(np.mean(pred == y)),
+        "log_loss": float(-np.mean(np.log(clipped))),
+        **_class_scores(cm, [str(c) for c in labels]),
+    }
+    per_class = [_auc_or_none(y == c, p[:, c]) for c in range(k)]
+    if k == 2:
+        report["roc_auc"] = per_class[1]
+        report["threshold"] = float(threshold)
+    else:
+        report["roc_auc"] = None if None in per_class else float(np.mean(per_class))
+        report["roc_auc_per_class"] = dict(zip([str(c) for c in labels], per_class, strict=True))
+    report["baseline_accuracy"] = float(support[majority] / n)
+    report["majority_class"] = labels[majority]
+    predicted_classes = np.flatnonzero(predicted)
+    report["single_class_predicted"] = bool(predicted_classes.size == 1)
+    report["warnings"] = _classification_warnings(report, labels, predicted_classes, support)
+    return report
+
+
+def _checked_inputs(y_true: np.ndarray, probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``y_true`` as int class indices (n,) and ``probs`` as (n, k) (a binary (n,) or (n, 1) widened).
+
+    Raises:
+        ValueError: as ``classification_report``.
+    """
     if k < 2:
         raise ValueError(f"a classification report needs at least two classes, got {k}")
     y = np.asarray(y_true).reshape(-1)
@@ -72,31 +107,21 @@ def classification_report(
         y = y.astype(np.int64)
     if y.min() < 0 or y.max() >= k:
         raise ValueError(f"y_true: class indices must be in [0, {k - 1}], got {int(y.min())}..{int(y.max())}")
+    return y, p
 
-    pred = (p[:, 1] >= threshold).astype(np.int64) if k == 2 else np.argmax(p, axis=1)
-    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+
+def _class_scores(cm: np.ndarray, keys: list[str]) -> dict[str, Any]:
+    """Per-class precision, recall, F1 and support, their macro and weighted averages (nested and flat),
+    and the confusion matrix, from the (k, k) counts ``cm`` (rows true, columns predicted)."""
     tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
     precision = _safe_div(tp, predicted)
     recall = _safe_div(tp, support)
     f1 = _safe_div(2 * tp, support + predicted)  # 2tp / (2tp + fp + fn), as scikit-learn computes it
-    n = int(y.size)
-    weights = support / n
+    weights = support / support.sum()
     macro = {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())}
     weighted = {"precision": float(precision @ weights), "recall": float(recall @ weights), "f1": float(f1 @ weights)}
-    keys = [str(c) for c in labels]
-
-    clipped = np.clip(p[np.arange(n), y], EPS, 1 - EPS)
-    accuracy = float(np.mean(pred == y))
-    majority = int(np.argmax(support))
-    baseline = float(support[majority] / n)
-
-    report: dict[str, Any] = {
-        "num_examples": n,
-        "classes": labels,
-        "accuracy": accuracy,
-        "log_loss": float(-np.mean(np.log(clipped))),
+    return {
         "precision": dict(zip(keys, map(float, precision), strict=True)),
         "recall": dict(zip(keys, map(float, recall), strict=True)),
         "f1": dict(zip(keys, map(float, f1), strict=True)),
@@ -107,19 +132,6 @@ def classification_report(
         **{f"{m}_weighted": weighted[m] for m in ("precision", "recall", "f1")},
         "confusion_matrix": cm.tolist(),
     }
-    per_class = [_auc_or_none(y == c, p[:, c]) for c in range(k)]
-    if k == 2:
-        report["roc_auc"] = per_class[1]
-        report["threshold"] = float(threshold)
-    else:
-        report["roc_auc"] = None if None in per_class else float(np.mean(per_class))
-        report["roc_auc_per_class"] = dict(zip(keys, per_class, strict=True))
-    report["baseline_accuracy"] = baseline
-    report["majority_class"] = labels[majority]
-    predicted_classes = np.flatnonzero(predicted)
-    report["single_class_predicted"] = bool(predicted_classes.size == 1)
-    report["warnings"] = _classification_warnings(report, labels, predicted_classes, support)
-    return report
 
 
 def _classification_warnings(
