@@ -268,3 +268,24 @@ def test_report_imports_neither_tensorflow_nor_sklearn():
             "any(m in sys.modules for m in ('tensorflow', 'sklearn', 'matplotlib', 'rich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_console_evaluation_table_shows_loss_then_the_headline_rows():
+    import io
+
+    from rich.console import Console
+
+    from nnrun.console import evaluation_table
+
+    y = np.array([0, 0, 1, 1])
+    r = report_metrics.classification_report(y, np.array([0.1, 0.6, 0.8, 0.9]), ["no", "yes"])
+    result = {"run_dir": "runs/x", "subset": "validation", "num_examples": 4, "metrics": {"loss": 0.25},
+              "report": r, "task": "classification"}
+    console = Console(width=100, file=io.StringIO())
+    console.print(evaluation_table(result))
+    text = console.file.getvalue()
+    assert "runs/x: validation data, 4 examples" in text
+    lines = [line for line in text.splitlines() if "│" in line]
+    assert "loss" in lines[0] and "0.2500" in lines[0]
+    assert "accuracy" in lines[2] and "0.7500" in lines[2]
+    assert "recall[yes]" in text
