@@ -152,7 +152,8 @@ class AtomicWrite:
 
 
 def replacing(path: Path, failure: str = "cannot write", suffix: str | None = None) -> AtomicWrite:
-    """``AtomicWrite(path, failure, suffix)``: the name earlier code used for the same writer."""
+    """``AtomicWrite(path, failure, suffix)``, under the name earlier code used (compat(merge): remove once no
+    caller is left)."""
     return AtomicWrite(path, failure, suffix)
 
 
