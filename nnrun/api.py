@@ -178,11 +178,11 @@ def evaluate(
 
         def where(i: int) -> str:
             return table.where_row(int(idx[i]))
-    from nnrun.evaluation.evaluate import evaluate as evaluate_model
+    from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
     from nnrun.inference.predictor import load_model
 
-    doc = evaluate_model(run, load_model(run), x, y_raw, meta, subset=subset, source=table.source,
-                         batch_size=cfg.training.batch_size, plots=plots, where=where)
+    doc = evaluate_model(run, load_model(run), meta, EvalData(x, y_raw, subset, table.source, where),
+                         EvalOptions(batch_size=cfg.training.batch_size, plots=plots))
     values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
     values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
     if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates

@@ -1,14 +1,19 @@
-"""Rich consoles: results on stdout, progress, warnings and errors on stderr. No logic here."""
+"""Rich consoles (results on stdout; progress, warnings and errors on stderr) and every rich table nnrun prints:
+metrics, evaluation, quality gates, cross-validation, ``nnrun runs`` and ``nnrun compare``. No logic here: the
+tables render dicts made by ``nnrun.evaluation`` (imported lazily, so that importing this module stays light)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import sys
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from nnrun.rundir import json_safe
 
@@ -63,6 +68,140 @@ def metrics_table(title: str, metrics: dict[str, Any]) -> Table:
         table.add_row(escape(str(key)), f"{value:.4f}" if isinstance(value, float) else escape(str(value)))
     return table
 
+
+def evaluation_table(result: dict) -> Table:
+    """The table ``nnrun evaluate`` prints: Keras' loss, then the report's headline rows (``format_rows``).
+
+    Args:
+        result: the evaluation document (``run_dir``, ``subset``, ``num_examples``, ``metrics``, ``report``,
+            ``task``).
+    """
+    from nnrun.evaluation.markdown import format_rows
+
+    title = f"{result['run_dir']}: {result['subset']} data, {result['num_examples']} examples"
+    rows = {"loss": f"{result['metrics']['loss']:.4f}", **dict(format_rows(result["report"], result["task"]))}
+    return metrics_table(title, rows)
+
+
+def gates_table(results: list[dict]) -> Table:
+    """A rich table of gate results: ✓/✗, the gate, the value (4 decimals; ``n/a`` when missing or NaN)."""
+    from nnrun.evaluation.gates import format_value
+
+    failed = sum(not r["passed"] for r in results)
+    title = "quality gates: passed" if not failed else f"quality gates: {failed} of {len(results)} failed"
+    table = Table(title=title, title_justify="left")
+    table.add_column("", no_wrap=True)
+    table.add_column("gate")
+    table.add_column("value", justify="right")
+    for r in results:
+        mark = Text("✓", style="green") if r["passed"] else Text("✗", style="bold red")
+        table.add_row(mark, Text(r["gate"]), Text(format_value(r["value"])))
+    return table
+
+
+#: Metric columns ``nnrun runs`` shows at most (``--json`` has them all).
+RUNS_TABLE_METRICS = 6
+
+
+def runs_table(runs: list[dict], title: str) -> Table:
+    """A rich table: name, started (UTC), status, epochs, and one column per metric (4 decimals): the
+    ``RUNS_TABLE_METRICS`` metrics most runs have (a cv run's many averaged report metrics would otherwise
+    make the table too wide to read), the others counted in the caption."""
+    from nnrun.evaluation.compare import metric_names
+
+    names = metric_names(runs)
+    hidden = 0
+    if len(names) > RUNS_TABLE_METRICS:
+        count = {n: sum(n in run["metrics"] for run in runs) for n in names}
+        keep = set(sorted(names, key=lambda n: (-count[n], names.index(n)))[:RUNS_TABLE_METRICS])
+        hidden, names = len(names) - len(keep), [n for n in names if n in keep]
+    styles = {"completed": "green", "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
+    rows = [
+        [Text(run["name"]), Text(_short_time(run["started"])), Text(run["status"], style=styles.get(run["status"], "")),
+         Text(_epochs_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
+        for run in runs
+    ]
+    table = _table(title, ["name", "started (UTC)", "status", "epochs", *names], rows, right_from=3)
+    if hidden:
+        table.caption = f"{hidden} more metric(s) in nnrun runs --json"
+    return table
+
+
+def _table(title: str, headers: list[str], rows: list[list[Text]], right_from: int) -> Table:
+    """A table whose cells and headers are never cut or wrapped (wider than a narrow console if need be)."""
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        width = max([len(row[i].plain) for row in rows] + [len(header)])
+        table.add_column(header, justify="right" if i >= right_from else "left", min_width=min(width, 40),
+                         overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def compare_tables(result: dict) -> tuple[Table, Table]:
+    """Two rich tables for ``compare_runs``'s result: config differences, and metrics with their deltas."""
+    config_rows = [
+        [Text(r["key"]), Text(_config_cell(r["a"])), Text(_config_cell(r["b"]))] for r in result["config_diff"]
+    ]
+    config = _table("config differences" + ("" if config_rows else ": none"), ["key", result["a"], result["b"]],
+                    config_rows, right_from=3)
+    metric_rows = [
+        [Text(r["metric"]), Text(_cell(r["a"])), Text(_cell(r["b"])),
+         Text("" if r["delta"] is None else _cell(r["delta"], signed=True))]
+        for r in result["metrics"]
+    ]
+    metrics = _table("metrics", ["metric", result["a"], result["b"], "delta (b - a)"], metric_rows, right_from=1)
+    return config, metrics
+
+
+
+def _short_time(started: str | None) -> str:
+    if not started:
+        return "-"
+    when = dt.datetime.fromisoformat(started)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+
+def _cell(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:+.4f}" if signed else f"{value:.4f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:+d}" if signed else str(value)
+    return str(value)
+
+
+def _epochs_cell(value: Any) -> str:
+    """Epochs: a whole number, or a cv run's mean over folds with one decimal."""
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else f"{value:.1f}"
+    return _cell(value)
+
+
+def _config_cell(value: Any) -> str:
+    """A config value as written in YAML flow style (``1e-05``, ``true``, ``{type: Dense, units: 8}`` as JSON)."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value if _reads_as_string(value) else json.dumps(value)
+    return json.dumps(value, default=str)
+
+
+def _reads_as_string(text: str) -> bool:
+    """Whether YAML would read ``text`` back as this string (``relu``: yes; ``0.9``, ``true``, ``-``: no)."""
+    import yaml
+
+    if text in ("", "-") or text != text.strip():
+        return False
+    try:
+        return yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        return False
 
 
 class EpochProgress:

@@ -11,8 +11,6 @@ import math
 import os
 import platform
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,12 @@ BEST_MODEL = "best.keras"  # checkpoint: the best epoch's model so far
 CHECKPOINT = "checkpoint.json"  # checkpoint: epoch, RNG states, callback states
 CV = "cv.json"
 FOLD_PREFIX = "fold_"  # cv: fold_<i>/ holds one fold's run
+
+#: nnrun's own temporary names in a run directory (``AtomicWrite``'s, and the checkpoint's two-phase
+#: ``.<name>.pending`` files): ``temp_files`` lists what matches, so tests can check that none is left.
+TEMP_MARK = ".tmp"
+PENDING_SUFFIX = ".pending"
+TEMP_PATTERNS = (f".*{TEMP_MARK}*", f".*{PENDING_SUFFIX}")
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -69,26 +73,98 @@ def create(runs_dir: Path, name: str) -> Path:
     raise RunError(f"{runs_dir}: too many runs named {name!r}")
 
 
+class AtomicWrite:
+    """The one way nnrun writes a file: to a dot-named temporary file in the same directory, then fsync and
+    rename into place. A crash leaves the old file or the complete new one, never half a file.
+
+    Use it as a context manager around code that writes the temporary path (Keras, matplotlib and pyarrow
+    write by path): on a normal exit the file is committed, on any error the temporary file is removed and
+    ``path`` is untouched. ``start``, ``commit`` and ``discard`` do the same by hand, for a writer that
+    stays open across calls (the prediction writer).
+
+    Args:
+        path: the final file.
+        failure: the message's middle part when an OS error occurs (``"{path}: {failure}: {reason}"``).
+        suffix: the temporary name's ending (default ``path``'s own suffix: Keras insists on ``.keras``).
+
+    Raises:
+        RunError: an OS error while creating, writing or renaming (the path named).
+
+    Example:
+        >>> with AtomicWrite(run_dir / "model.keras") as tmp:
+        ...     model.save(tmp)
+    """
+
+    def __init__(self, path: Path, failure: str = "cannot write", suffix: str | None = None) -> None:
+        self.path, self.failure = Path(path), failure
+        self.suffix = self.path.suffix if suffix is None else suffix
+        self.tmp: Path | None = None
+
+    def start(self) -> Path:
+        """Create the (empty) temporary file, with the usual file permissions, and return its path."""
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=f"{TEMP_MARK}{self.suffix}",
+                                        dir=self.path.parent)
+            try:
+                os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise self._error(exc) from None
+        self.tmp = Path(name)
+        return self.tmp
+
+    def commit(self) -> None:
+        """Flush the temporary file to disk and rename it to ``path``."""
+        if self.tmp is None:
+            raise RuntimeError("AtomicWrite.commit before start")
+        try:
+            fd = os.open(self.tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise self._error(exc) from None
+        self.tmp = None
+
+    def discard(self) -> None:
+        """Remove the temporary file (``path`` stays as it was)."""
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+            self.tmp = None
+
+    def __enter__(self) -> Path:
+        return self.start()
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.commit()
+            return
+        self.discard()
+        if isinstance(exc, OSError):
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> RunError:
+        return RunError(f"{self.path}: {self.failure}: {exc.strerror or exc}")
+
+
+def replacing(path: Path, failure: str = "cannot write", suffix: str | None = None) -> AtomicWrite:
+    """``AtomicWrite(path, failure, suffix)``, under the name earlier code used (compat(merge): remove once no
+    caller is left)."""
+    return AtomicWrite(path, failure, suffix)
+
+
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temporary file in the same directory, fsync, rename).
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically (``AtomicWrite``).
 
     Raises:
         RunError: the file cannot be written (path named).
     """
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise RunError(f"{path}: cannot write: {exc.strerror}") from None
+    with AtomicWrite(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -138,30 +214,37 @@ def save_model(model: Any, path: Path) -> None:
     Raises:
         RunError: the file cannot be written.
     """
-    with replacing(path, "cannot save the model", suffix=".keras") as tmp:  # Keras insists on .keras
+    with AtomicWrite(path, "cannot save the model", suffix=".keras") as tmp:  # Keras insists on .keras
         model.save(tmp)
 
 
-@contextmanager
-def replacing(path: Path, failure: str = "cannot write", suffix: str | None = None) -> Iterator[Path]:
-    """Write a file through a temporary path in the same directory, then rename it into place.
+def pending_path(path: Path) -> Path:
+    """The two-phase name of an artifact: ``.<name>.pending`` beside ``path`` (checkpoints write there, record
+    the file's SHA-256, then ``commit_pending``)."""
+    return path.with_name(f".{path.name}{PENDING_SUFFIX}")
 
-    Yields the temporary path (with ``suffix``, default ``path``'s own: Keras and matplotlib read it). On any error
-    the temporary file is removed and ``path`` is untouched.
+
+def commit_pending(path: Path) -> None:
+    """Rename ``pending_path(path)`` to ``path`` (the second phase; the pending file is already complete).
 
     Raises:
-        RunError: an OS error while writing or renaming (``"{path}: {failure}: {reason}"``).
+        RunError: the rename fails (path named).
     """
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix if suffix is None else suffix}")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        os.replace(pending_path(path), path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunError(f"{path}: {failure}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        raise RunError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def temp_files(run_dir: Path) -> list[Path]:
+    """nnrun's own temporary files left in ``run_dir`` and its subfolders (``TEMP_PATTERNS``), sorted.
+
+    A run that ended (completed, failed, interrupted) has none; a process killed with ``kill -9`` may leave
+    the one it was writing at that moment (hidden, never mistaken for an artifact). Tests use this to check
+    that nothing is left behind.
+    """
+    found = {p for pattern in TEMP_PATTERNS for p in Path(run_dir).rglob(pattern) if p.is_file()}
+    return sorted(found)
 
 
 def read_json(path: Path) -> Any:

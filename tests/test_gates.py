@@ -11,6 +11,7 @@ import sys
 import pytest
 from rich.console import Console
 
+from nnrun.console import gates_table
 from nnrun.errors import EXIT_GATE, ConfigError
 from nnrun.evaluation.gates import (
     Gate,
@@ -19,7 +20,6 @@ from nnrun.evaluation.gates import (
     evaluate_gates,
     failure_message,
     gates_json,
-    gates_table,
     parse_gate,
     parse_gates,
     raise_if_failed,

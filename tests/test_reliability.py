@@ -9,12 +9,15 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, invoke
 
 from nnrun import rundir
+from nnrun.errors import RunError
 
 pytestmark = pytest.mark.slow
 
@@ -27,20 +30,48 @@ def _start(*args: str, runs: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 90) -> None:
+def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 90,
+                poll: float = 0.05) -> None:
     end = time.monotonic() + timeout
-    while not path.exists():
+    while not ready():
         assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < end, f"{path} never appeared"
-        time.sleep(0.05)
+        assert time.monotonic() < end, f"{what} never appeared"
+        time.sleep(poll)
 
 
-def _assert_complete(run: Path) -> None:
-    """Every artifact present parses; no visible temporary file is left."""
-    for name in (rundir.RUN, rundir.DATASET, rundir.SPLIT, rundir.METRICS):
-        if (run / name).exists():
-            json.loads((run / name).read_text())
-    assert not [p for p in run.iterdir() if not p.name.startswith(".") and p.name.endswith(".tmp")]
+def _wait_for(path: Path, proc: subprocess.Popen) -> None:
+    _wait_until(path.exists, proc, str(path))
+
+
+def _assert_complete(run: Path, killed: bool = False) -> list[Path]:
+    """Every file of the run directory (hidden ones and subfolders included) is either a complete artifact or
+    one of nnrun's own temporary files (``rundir.temp_files``: ``.*.tmp*``, ``.*.pending``), and no temporary
+    file is left behind. A process killed with ``kill -9`` cannot clean up: it may leave the one ``.tmp`` file
+    it was writing (hidden) and a checkpoint's ``.pending`` models (complete by design: the first phase of a
+    two-phase commit). Returns the temporary files found."""
+    temps = rundir.temp_files(run)
+    for path in sorted(p for p in run.rglob("*") if p.is_file()):
+        if path in temps:
+            continue
+        assert ".tmp" not in path.name and not path.name.endswith(".pending"), f"{path}: a visible temporary file"
+        data = path.read_bytes()
+        assert data, f"{path}: empty"
+        if path.suffix == ".json":
+            json.loads(data)
+        elif path.suffix in (".yaml", ".csv", ".txt", ".md"):
+            assert data.endswith(b"\n"), f"{path}: cut short"
+        elif path.suffix == ".keras":
+            assert zipfile.is_zipfile(path) and zipfile.ZipFile(path).testzip() is None, f"{path}: not a whole model"
+        elif path.suffix == ".png":
+            assert data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82"), f"{path}: not a whole PNG"
+    if not killed:
+        assert temps == [], f"temporary files left behind: {temps}"
+        return temps
+    in_flight = [p for p in temps if not p.name.endswith(rundir.PENDING_SUFFIX)]
+    assert len(in_flight) <= 1, f"more than the one file being written is left: {in_flight}"
+    for pending in (p for p in temps if p not in in_flight):
+        assert zipfile.is_zipfile(pending), f"{pending}: a pending checkpoint must be complete"
+    return temps
 
 
 def test_kill_9_mid_training_leaves_complete_files_and_a_truthful_status(tmp_path):
@@ -50,7 +81,7 @@ def test_kill_9_mid_training_leaves_complete_files_and_a_truthful_status(tmp_pat
     time.sleep(1.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    _assert_complete(run)
+    _assert_complete(run, killed=True)
     assert json.loads((run / rundir.RUN).read_text())["status"] == "running"
     assert rundir.status(run) == "died"
     assert not (run / rundir.MODEL).exists()
@@ -59,12 +90,18 @@ def test_kill_9_mid_training_leaves_complete_files_and_a_truthful_status(tmp_pat
     assert result.stderr == f"error: {run}: the run has no model.keras (status: died); train it again\n"
 
 
-def test_kill_9_before_the_run_starts_leaves_nothing(tmp_path):
+def test_kill_9_as_the_run_starts_leaves_nothing_half_written(tmp_path):
+    """Killed the moment the first file appears in the new run directory, while its first files (run.json,
+    config.yaml, …) are being written: every file there is complete, or a hidden temporary file."""
     proc = _start("train", PIMA, "--quiet", runs=tmp_path)
-    time.sleep(0.5)  # still importing TensorFlow
+    run = tmp_path / "pima"
+    _wait_until(lambda: run.is_dir() and any(run.iterdir()), proc, f"a file in {run}", poll=0.001)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (tmp_path / "pima").exists()
+    assert proc.returncode == -signal.SIGKILL
+    _assert_complete(run, killed=True)
+    if (run / rundir.RUN).exists():
+        assert rundir.status(run) == "died"
 
 
 def test_kill_9_during_the_model_save_never_leaves_a_half_model(tmp_path):
@@ -86,7 +123,8 @@ def test_kill_9_during_the_model_save_never_leaves_a_half_model(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == -signal.SIGKILL
     run = tmp_path / "xor"
-    _assert_complete(run)
+    temps = _assert_complete(run, killed=True)
+    assert [p.read_bytes() for p in temps] == [b"PK\x03\x04 half a zip"]  # only the half model, hidden
     assert not (run / rundir.MODEL).exists()
     assert not (run / "last.keras").exists()  # the half file is a hidden .pending, never the checkpoint
     assert not (run / "checkpoint.json").exists()
@@ -107,6 +145,7 @@ def test_interrupt_marks_the_run_interrupted(tmp_path, sig):
     assert "Traceback" not in err
     info = json.loads((run / rundir.RUN).read_text())
     assert info["status"] == "interrupted" and info["ended"] is not None
+    _assert_complete(run)
     assert not (run / rundir.MODEL).exists()
     epoch = json.loads((run / "checkpoint.json").read_text())["epoch"]
     assert err.splitlines()[-2] == f"error: {run}: interrupted after epoch {epoch} of 500 (checkpoint saved)"
@@ -124,6 +163,7 @@ def test_two_trains_at_once_get_distinct_directories(tmp_path):
     for d in dirs:
         info = json.loads((Path(d) / rundir.RUN).read_text())
         assert info["status"] == "completed"
+        _assert_complete(Path(d))
         assert str(info["pid"]) in {str(p.pid) for p in procs}
     pids = {json.loads((Path(d) / rundir.RUN).read_text())["pid"] for d in dirs}
     assert len(pids) == 2  # each directory was written by one process only
@@ -188,3 +228,29 @@ def test_run_names_cannot_escape_the_runs_dir(tmp_path):
         assert "name: expected a run name of letters, digits" in result.stderr
     assert not (tmp_path / "escape").exists() and not (tmp_path / "runs").exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_commits_whole_files_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "evaluation.json"
+    rundir.write_json(target, {"a": 1})
+    with pytest.raises(ValueError), rundir.AtomicWrite(target) as tmp:
+        tmp.write_text('{"a": 2, "half')
+        raise ValueError("failed while writing")
+    assert json.loads(target.read_text()) == {"a": 1}  # the old file, untouched
+    with pytest.raises(RunError, match=r"model.keras: cannot save the model: No space left"):
+        with rundir.AtomicWrite(tmp_path / "model.keras", "cannot save the model", suffix=".keras") as tmp:
+            assert tmp.name.startswith(".model.keras.") and tmp.suffix == ".keras"
+            raise OSError(28, "No space left on device")
+    assert not (tmp_path / "model.keras").exists()
+    assert rundir.temp_files(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["evaluation.json"]
+
+
+def test_temp_files_lists_every_nnrun_temporary_name(tmp_path):
+    (tmp_path / "fold_1").mkdir()
+    names = [".run.json.a1b2.tmp.json", ".last.keras.pending", "fold_1/.history.csv.x.tmp.csv",
+             "..best.keras.pending.q.tmp.keras"]
+    for name in [*names, "run.json", "report.md", "fold_1/history.csv"]:
+        (tmp_path / name).write_text("x")
+    assert rundir.temp_files(tmp_path) == sorted(tmp_path / n for n in names)
+

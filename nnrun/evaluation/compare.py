@@ -1,4 +1,5 @@
-"""Overview of run directories: ``nnrun runs`` lists them, ``nnrun compare`` diffs two. No TensorFlow import.
+"""Overview of run directories: ``nnrun runs`` lists them, ``nnrun compare`` diffs two. No TensorFlow, no rich
+(the tables are in ``nnrun.console``).
 
 Only the small JSON/YAML artifacts are read (``run.json``, ``metrics.json``, ``config.yaml``), never the model,
 so listing hundreds of runs takes milliseconds. A damaged run is listed as ``unreadable``, never a crash.
@@ -7,15 +8,12 @@ so listing hundreds of runs takes milliseconds. A damaged run is listed as ``unr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import numbers
 from pathlib import Path
 from typing import Any
 
 import yaml
-from rich.table import Table
-from rich.text import Text
 
 from nnrun import rundir
 from nnrun.config.yamlsrc import format_path
@@ -134,58 +132,18 @@ def diff(a: Any, b: Any, path: tuple = ()) -> list[dict]:
     return [] if same else [{"key": format_path(path), "a": a, "b": b}]
 
 
-#: Metric columns ``nnrun runs`` shows at most (``--json`` has them all).
-RUNS_TABLE_METRICS = 6
+def runs_table(runs: list[dict], title: str) -> Any:
+    """compat(merge): ``cli.runs`` calls this; switch it to ``nnrun.console.runs_table`` and remove this."""
+    from nnrun import console
+
+    return console.runs_table(runs, title)
 
 
-def runs_table(runs: list[dict], title: str) -> Table:
-    """A rich table: name, started (UTC), status, epochs, and one column per metric (4 decimals): the
-    ``RUNS_TABLE_METRICS`` metrics most runs have (a cv run's many averaged report metrics would otherwise
-    make the table too wide to read), the others counted in the caption."""
-    names = metric_names(runs)
-    hidden = 0
-    if len(names) > RUNS_TABLE_METRICS:
-        count = {n: sum(n in run["metrics"] for run in runs) for n in names}
-        keep = set(sorted(names, key=lambda n: (-count[n], names.index(n)))[:RUNS_TABLE_METRICS])
-        hidden, names = len(names) - len(keep), [n for n in names if n in keep]
-    styles = {"completed": "green", "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
-    rows = [
-        [Text(run["name"]), Text(_short_time(run["started"])), Text(run["status"], style=styles.get(run["status"], "")),
-         Text(_epochs_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
-        for run in runs
-    ]
-    table = _table(title, ["name", "started (UTC)", "status", "epochs", *names], rows, right_from=3)
-    if hidden:
-        table.caption = f"{hidden} more metric(s) in nnrun runs --json"
-    return table
+def compare_tables(result: dict) -> Any:
+    """compat(merge): ``cli.compare`` calls this; switch it to ``nnrun.console.compare_tables`` and remove this."""
+    from nnrun import console
 
-
-def _table(title: str, headers: list[str], rows: list[list[Text]], right_from: int) -> Table:
-    """A table whose cells and headers are never cut or wrapped (wider than a narrow console if need be)."""
-    table = Table(title=title, title_justify="left")
-    for i, header in enumerate(headers):
-        width = max([len(row[i].plain) for row in rows] + [len(header)])
-        table.add_column(header, justify="right" if i >= right_from else "left", min_width=min(width, 40),
-                         overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def compare_tables(result: dict) -> tuple[Table, Table]:
-    """Two rich tables for ``compare_runs``'s result: config differences, and metrics with their deltas."""
-    config_rows = [
-        [Text(r["key"]), Text(_config_cell(r["a"])), Text(_config_cell(r["b"]))] for r in result["config_diff"]
-    ]
-    config = _table("config differences" + ("" if config_rows else ": none"), ["key", result["a"], result["b"]],
-                    config_rows, right_from=3)
-    metric_rows = [
-        [Text(r["metric"]), Text(_cell(r["a"])), Text(_cell(r["b"])),
-         Text("" if r["delta"] is None else _cell(r["delta"], signed=True))]
-        for r in result["metrics"]
-    ]
-    metrics = _table("metrics", ["metric", result["a"], result["b"], "delta (b - a)"], metric_rows, right_from=1)
-    return config, metrics
+    return console.compare_tables(result)
 
 
 def _entry(run: Path) -> dict:
@@ -267,50 +225,5 @@ def _timestamp(started: str | None) -> float | None:
     return when.timestamp()
 
 
-def _short_time(started: str | None) -> str:
-    if not started:
-        return "-"
-    when = dt.datetime.fromisoformat(started)
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _cell(value: Any, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:+.4f}" if signed else f"{value:.4f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:+d}" if signed else str(value)
-    return str(value)
-
-
-def _epochs_cell(value: Any) -> str:
-    """Epochs: a whole number, or a cv run's mean over folds with one decimal."""
-    if isinstance(value, float) and math.isfinite(value):
-        return str(int(value)) if value.is_integer() else f"{value:.1f}"
-    return _cell(value)
-
-
-def _config_cell(value: Any) -> str:
-    """A config value as written in YAML flow style (``1e-05``, ``true``, ``{type: Dense, units: 8}`` as JSON)."""
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value if _reads_as_string(value) else json.dumps(value)
-    return json.dumps(value, default=str)
-
-
-def _reads_as_string(text: str) -> bool:
-    """Whether YAML would read ``text`` back as this string (``relu``: yes; ``0.9``, ``true``, ``-``: no)."""
-    if text in ("", "-") or text != text.strip():
-        return False
-    try:
-        return yaml.safe_load(text) == text
-    except yaml.YAMLError:
-        return False

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,9 @@ import numpy as np
 
 from nnrun import rundir
 from nnrun.data.table import encode_targets
-from nnrun.evaluation import report
-from nnrun.inference.predictor import outputs
-
-REPORT_MD = "report.md"
-CONFUSION_PNG = "confusion_matrix.png"
-ROC_PNG = "roc_curve.png"
-CURVES_PREFIX = "learning_curves"
+from nnrun.evaluation import metrics, plots
+from nnrun.evaluation.markdown import markdown_report
+from nnrun.inference.predictor import inference_batch, keras_inputs, outputs
 
 #: Report keys copied to the flat ``metrics`` mapping (the names gates use).
 _FLAT = {
@@ -31,93 +29,123 @@ _FLAT = {
 }
 
 
-def evaluate(
-    run: Path,
-    model: Any,
-    x: np.ndarray,
-    y_raw: np.ndarray,
-    meta: dict,
-    *,
-    subset: str,
-    source: str,
-    batch_size: int,
-    plots: bool = True,
-    threshold: float = 0.5,
-    where: Any = None,
-) -> dict:
-    """Evaluate ``model`` on ``(x, y_raw)`` and write the run's report files.
+@dataclass(frozen=True)
+class EvalData:
+    """Labelled examples to evaluate a model on.
+
+    Attributes:
+        x: features, shape (num_samples, num_features) (or the dict of a table with categorical columns).
+        y_raw: raw labels/values as in the data file, shape (num_samples,).
+        subset: which examples these are (``validation``, ``training``, ``test``, ``file``).
+        source: where they came from, for messages and the report.
+        where: example index -> ``file:line``, for messages about its label (default ``<source>: row N``).
+    """
+
+    x: Any
+    y_raw: np.ndarray
+    subset: str
+    source: str
+    where: Callable[[int], str] | None = None
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate.
+
+    Attributes:
+        batch_size: the training batch size; evaluation runs bigger batches (``inference_batch``).
+        plots: write the PNG plots.
+        threshold: binary decision threshold on the positive class's probability.
+    """
+
+    batch_size: int = 32
+    plots: bool = True
+    threshold: float = 0.5
+
+
+def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: EvalOptions) -> dict:
+    """Evaluate ``model`` on ``data`` and write the run's report files (``evaluation.json``, ``report.md``,
+    the plots).
 
     Args:
         run: the run directory.
         model: the compiled Keras model.
-        x: features, shape (num_samples, num_features). y_raw: raw labels/values, shape (num_samples,).
         meta: the run's ``dataset.json``.
-        subset: which examples these are (``validation``, ``training``, ``file``).
-        source: where they came from, for messages and the report.
-        batch_size: the training batch size; evaluation runs bigger batches (``inference.inference_batch``).
-        plots: write the PNG plots.
-        threshold: binary decision threshold on the positive class's probability.
-        where: example index -> ``file:line``, for messages about its label (default ``<source>: row N``).
+        data: the examples.
+        options: batch size, plots, threshold.
 
     Returns:
         The ``evaluation.json`` document: ``metrics`` (flat name -> number), ``report`` (full), ``plots``.
 
     Raises:
         DataError: labels the model has never seen.
+        RunError: a report file cannot be written.
     """
-    y = encode_targets(y_raw, meta["target_encoding"], meta["classes"], source, where)
+    y = encode_targets(data.y_raw, meta["target_encoding"], meta["classes"], data.source, data.where)
     from concurrent.futures import ThreadPoolExecutor
 
     # The learning curves need only history.csv: drawn on a second thread (importing matplotlib included)
     # while TensorFlow, which releases the GIL, evaluates and predicts on this one.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnrun-plots") if plots else None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnrun-plots") if options.plots else None
     curves = pool.submit(_curves, run) if pool is not None else None
     try:
-        doc = _evaluate(run, model, x, y, y_raw, meta, subset=subset, source=source, batch_size=batch_size,
-                        curves=curves, threshold=threshold)
+        keras_metrics, out = _predict(model, data.x, y, meta, options.batch_size)
+        full, idx = _report(meta, y, data.y_raw, out, options.threshold)
+        written = [p.name for p in [*curves.result(), *_plots(run, meta, full, out, idx)]] if curves else []
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    return doc
+    return _write(run, meta["task"], data, {k: float(v) for k, v in keras_metrics.items()}, full, written)
 
 
-def _evaluate(run: Path, model: Any, x: np.ndarray, y: np.ndarray, y_raw: np.ndarray, meta: dict, *, subset: str,
-              source: str, batch_size: int, curves: Any, threshold: float) -> dict:
-    from nnrun.inference.predictor import inference_batch, keras_inputs
+def evaluate(  # 11 parameters: compat(merge), training/run.py and crossval.py call this; then remove it
+    run: Path, model: Any, x: Any, y_raw: np.ndarray, meta: dict, *, subset: str, source: str, batch_size: int,
+    plots: bool = True, threshold: float = 0.5, where: Any = None,
+) -> dict:
+    """``evaluate_model`` with the examples and options as separate arguments (the earlier signature)."""
+    data = EvalData(x, y_raw, subset, source, where)
+    return evaluate_model(run, model, meta, data, EvalOptions(batch_size, plots, threshold))
 
+
+def _predict(model: Any, x: Any, y: np.ndarray, meta: dict, batch_size: int) -> tuple[dict, np.ndarray]:
+    """Keras' metrics of ``model`` on ``(x, y)`` and its outputs (probabilities or values)."""
     # Inference only: large batches cost fewer steps and give the same values (Keras weighs each batch's
     # loss and metrics by its size), so the training batch size does not slow the report down.
     big = inference_batch(x, batch_size)
     keras_metrics = model.evaluate(keras_inputs(x), y, batch_size=big, verbose=0, return_dict=True)
-    out = outputs(model, x, meta, batch_size=big)
-    task = meta["task"]
-    idx = _class_indices(y, meta["target_encoding"]) if task == "classification" else None
-    if idx is not None:
-        full = report.classification_report(idx, out, meta["classes"], threshold=threshold)
-    else:
-        full = report.regression_report(np.asarray(y_raw, dtype=np.float64), out)
-    metrics = {k: float(v) for k, v in keras_metrics.items()}
-    metrics.update({k: full[k] for k in _FLAT[task] if isinstance(full.get(k), (int, float))})
-    written: list[str] = []
-    if curves is not None:
-        written = [p.name for p in [*curves.result(), *_plots(run, meta, full, out, idx, task)]]
-    for name in (CONFUSION_PNG, ROC_PNG):  # an earlier evaluation's, of other data: not left beside this report
+    return keras_metrics, outputs(model, x, meta, batch_size=big)
+
+
+def _report(meta: dict, y: np.ndarray, y_raw: np.ndarray, out: np.ndarray, threshold: float) -> tuple[dict, Any]:
+    """The full report and, for classifiers, the true class indices (None for regressors)."""
+    if meta["task"] != "classification":
+        return metrics.regression_report(np.asarray(y_raw, dtype=np.float64), out), None
+    idx = _class_indices(y, meta["target_encoding"])
+    return metrics.classification_report(idx, out, meta["classes"], threshold=threshold), idx
+
+
+def _write(run: Path, task: str, data: EvalData, keras_metrics: dict, full: dict, written: list[str]) -> dict:
+    """Write ``evaluation.json`` and ``report.md``; remove an earlier evaluation's plots not made this time."""
+    flat = dict(keras_metrics)
+    flat.update({k: full[k] for k in _FLAT[task] if isinstance(full.get(k), (int, float))})
+    for name in (rundir.CONFUSION_PNG, rundir.ROC_PNG):  # an earlier evaluation's, of other data: not left here
         if name not in written:
             (run / name).unlink(missing_ok=True)
+    count = int(len(data.y_raw))
     doc = {
         "run_dir": str(run),
-        "data": source,
-        "subset": subset,
-        "num_examples": int(len(y_raw)),
+        "data": data.source,
+        "subset": data.subset,
+        "num_examples": count,
         "task": task,
-        "metrics": metrics,
+        "metrics": flat,
         "report": full,
         "plots": written,
         "evaluated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     rundir.write_json(run / rundir.EVALUATION, doc)
-    title = f"{run.name}: {subset} data ({source}, {len(y_raw)} examples)"
-    rundir.write_text(run / REPORT_MD, report.markdown_report(title, full, task, written))
+    title = f"{run.name}: {data.subset} data ({data.source}, {count} examples)"
+    rundir.write_text(run / rundir.REPORT, markdown_report(title, full, task, written))
     return doc
 
 
@@ -135,18 +163,19 @@ def _curves(run: Path) -> list:
     if not history:
         return []
     best = rundir.read_json(run / rundir.METRICS).get("best_epoch") if (run / rundir.METRICS).exists() else None
-    return report.plot_learning_curves(history, run / CURVES_PREFIX, best)
+    return plots.plot_learning_curves(history, run / rundir.CURVES_PREFIX, best)
 
 
-def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None, task: str) -> list:
-    """The confusion matrix and, for binary classifiers, the ROC curve."""
+def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None) -> list:
+    """The confusion matrix and, for binary classifiers, the ROC curve (none for regressors)."""
     paths = []
-    if task == "classification":
-        paths.append(report.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], run / CONFUSION_PNG))
+    if idx is not None:
+        cm_path = run / rundir.CONFUSION_PNG
+        paths.append(plots.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], cm_path))
         if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:
             positive = (idx == 1).astype(int)
-            paths.append(report.plot_roc_curve(positive, out[:, 1], run / ROC_PNG, full["roc_auc"],
-                                               positive_class=meta["classes"][1]))
+            paths.append(plots.plot_roc_curve(positive, out[:, 1], run / rundir.ROC_PNG, full["roc_auc"],
+                                              positive_class=meta["classes"][1]))
     return paths
 
 

@@ -21,13 +21,10 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nnrun.config.registry import suggest
 from nnrun.errors import ConfigError, GateFailed
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 #: Comparison operators, longest first so that ``>=`` is not read as ``>``.
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -203,7 +200,7 @@ def failure_message(results: list[dict]) -> str | None:
     failed = [r for r in results if not r["passed"]]
     if not failed:
         return None
-    parts = [f"{r['gate']} (got {_value(r['value'])})" for r in failed]
+    parts = [f"{r['gate']} (got {format_value(r['value'])})" for r in failed]
     return f"quality gates failed ({len(failed)} of {len(results)}): " + "; ".join(parts)
 
 
@@ -218,21 +215,11 @@ def raise_if_failed(results: list[dict]) -> None:
         raise GateFailed(message)
 
 
-def gates_table(results: list[dict]) -> Table:
-    """A rich table of gate results: ✓/✗, the gate, the value (4 decimals; ``n/a`` when missing or NaN)."""
-    from rich.table import Table  # imported here: ``nnrun validate`` parses gates but draws no table
-    from rich.text import Text
+def gates_table(results: list[dict]) -> Any:
+    """compat(merge): ``cli._finish_gates`` calls this; switch it to ``nnrun.console.gates_table`` and remove this."""
+    from nnrun import console
 
-    failed = sum(not r["passed"] for r in results)
-    title = "quality gates: passed" if not failed else f"quality gates: {failed} of {len(results)} failed"
-    table = Table(title=title, title_justify="left")
-    table.add_column("", no_wrap=True)
-    table.add_column("gate")
-    table.add_column("value", justify="right")
-    for r in results:
-        mark = Text("✓", style="green") if r["passed"] else Text("✗", style="bold red")
-        table.add_row(mark, Text(r["gate"]), Text(_value(r["value"])))
-    return table
+    return console.gates_table(results)
 
 
 def _finite(value: float, prefix: str, text: object) -> float:
@@ -258,5 +245,6 @@ def _number(x: float) -> str:
     return f"{x:.15g}"
 
 
-def _value(value: float | None) -> str:
+def format_value(value: float | None) -> str:
+    """A gate's metric value as shown in messages and tables: 4 decimals, ``n/a`` when missing or NaN."""
     return "n/a" if value is None else f"{value:.4f}"

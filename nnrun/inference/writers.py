@@ -1,4 +1,5 @@
-"""Predictions to CSV, JSON Lines, Parquet or JSON, column-wise, to a file (atomically) or stdout.
+"""Predictions to CSV, JSON Lines, Parquet or JSON, column-wise, to a file (atomically) or stdout: one small
+writer class per format (``WRITERS``), opened by ``open_writer``.
 
 Every batch is written as columns (pyarrow, pandas): the kept input columns, ``prediction``, then
 ``prob_<class>`` per class for classifiers (regressors: ``prediction``, or ``prediction_<i>`` per output).
@@ -10,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnrun import rundir
 from nnrun.errors import DataError, UsageError
 
 FORMATS = ("csv", "jsonl", "parquet", "json")
@@ -67,48 +67,98 @@ def _shortest(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32).astype("U32").astype(np.float64)
 
 
-class PredictionWriter:
-    """Writes prediction batches, to stdout or atomically to a file.
+def output_names(classes: list | None, width: int, kept: list[str]) -> list[str]:
+    """The output columns after the kept input columns: ``prediction`` then ``prob_<class>`` per class for
+    classifiers; ``prediction`` (one output) or ``prediction_<i>`` (``width`` outputs) for regressors.
+
+    Raises:
+        UsageError: a kept input column has the name of an output column.
+    """
+    if classes is not None:
+        names = ["prediction", *(f"prob_{c}" for c in classes)]
+    else:
+        names = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
+    clash = [c for c in kept if c in names]
+    if clash:
+        raise UsageError(f"--keep: input column {clash[0]!r} has the name of an output column; rename it in "
+                         "the input or leave it out of --keep")
+    return names
+
+
+def arrow_table(preds: Any, rows: Any, classes: list | None, text: bool) -> Any:
+    """A batch as a pyarrow Table: kept columns, then the outputs (probabilities as ``%.6f`` text when ``text``)."""
+    import pyarrow as pa
+
+    cols: dict[str, Any] = {}
+    if rows is not None:
+        kept = pa.Table.from_pandas(rows, preserve_index=False)
+        cols.update(zip(kept.column_names, kept.columns, strict=True))
+    if classes is not None:
+        cols["prediction"] = pa.array(preds.values)
+        for j, c in enumerate(classes):
+            p = preds.probabilities[:, j]
+            cols[f"prob_{c}"] = _text_array(fixed6(p)) if text else pa.array(p)
+    else:
+        values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
+        for i in range(values.shape[1]):
+            cols["prediction" if values.shape[1] == 1 else f"prediction_{i}"] = pa.array(values[:, i])
+    return pa.table(cols)
+
+
+def json_frame(preds: Any, rows: Any, classes: list | None, nested: bool) -> Any:
+    """A batch as a DataFrame for pandas' JSON writer (probabilities rounded to 6 decimals; with ``nested``
+    the probabilities and multi-output values are left out, for the caller to nest)."""
+    import pandas as pd
+
+    cols: dict[str, Any] = {c: rows[c].to_numpy() for c in rows.columns} if rows is not None else {}
+    if classes is not None:
+        cols["prediction"] = preds.values
+        if not nested:
+            for j, c in enumerate(classes):
+                cols[f"prob_{c}"] = np.round(preds.probabilities[:, j], 6)
+    else:
+        values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
+        if values.shape[1] == 1:
+            cols["prediction"] = _shortest(values[:, 0])
+        elif not nested:
+            for i in range(values.shape[1]):
+                cols[f"prediction_{i}"] = _shortest(values[:, i])
+    return pd.DataFrame(cols, index=pd.RangeIndex(len(preds)))
+
+
+class OutputWriter:
+    """Writes prediction batches in one format, to stdout or atomically to a file (``rundir.AtomicWrite``).
 
     A file appears only when ``close(ok=True)`` is called: a failed run never leaves half an output file,
-    and an older file of that name stays as it was.
+    and an older file of that name stays as it was. Subclasses (one per format) write a batch
+    (``write_batch``) and the end of the output (``finish``).
 
     Args:
         target: a path, or ``-`` for stdout (not for Parquet).
-        fmt: csv, jsonl, parquet or json.
         meta: the run's ``dataset.json`` (task and classes).
 
     Raises:
         UsageError: the target is a directory or in a missing directory.
+        RunError: the temporary file cannot be created.
     """
 
-    def __init__(self, target: str, fmt: str, meta: dict) -> None:
-        self.fmt, self.count, self.started, self.schema, self.parquet = fmt, 0, False, None, None
+    fmt = ""
+
+    def __init__(self, target: str, meta: dict) -> None:
+        self.count, self.started = 0, False
         self.classes = list(meta["classes"]) if meta["task"] == "classification" else None
+        self.file: rundir.AtomicWrite | None = None
         if target == "-":
             sys.stdout.flush()
-            self.path, self.tmp, self.fh = None, None, getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
+            self.fh: Any = getattr(sys.stdout, "buffer", None) or _TextSink(sys.stdout)
             return
         path = Path(target)
         if path.is_dir():
             raise UsageError(f"--output {target}: is a directory; give a file name")
         if not path.parent.exists():
             raise UsageError(f"--output {target}: directory {path.parent} does not exist")
-        self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        self.tmp, self.fh = Path(tmp), os.fdopen(fd, "wb")
-
-    # ------------------------------------------------------------------------------------------ columns
-    def _names(self, width: int, kept: list[str]) -> list[str]:
-        if self.classes is not None:
-            names = ["prediction", *(f"prob_{c}" for c in self.classes)]
-        else:
-            names = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
-        clash = [c for c in kept if c in names]
-        if clash:
-            raise UsageError(f"--keep: input column {clash[0]!r} has the name of an output column; rename it in "
-                             "the input or leave it out of --keep")
-        return names
+        self.file = rundir.AtomicWrite(path)
+        self.fh = open(self.file.start(), "wb")  # closed by close()
 
     def write(self, preds: Any, rows: Any = None) -> None:
         """Write one batch.
@@ -116,43 +166,58 @@ class PredictionWriter:
         Args:
             preds: ``nnrun.inference.predictor.Predictions`` for n rows.
             rows: the kept input columns of those rows (a DataFrame with n rows), or None.
+
+        Raises:
+            UsageError: a kept column has an output column's name.
         """
         kept = [str(c) for c in rows.columns] if rows is not None else []
         width = 1 if self.classes is not None else int(np.asarray(preds.values).reshape(len(preds), -1).shape[1])
-        names = self._names(width, kept)
-        getattr(self, f"_{self.fmt}")(preds, rows, kept, names)
+        names = output_names(self.classes, width, kept)
+        self.write_batch(preds, rows, [*kept, *names])
         self.count += len(preds)
         self.started = True
 
-    def _arrow(self, preds: Any, rows: Any, text: bool) -> Any:
-        """The batch as a pyarrow Table (probabilities as ``%.6f`` text when ``text``)."""
-        import pyarrow as pa
+    def write_batch(self, preds: Any, rows: Any, header: list[str]) -> None:
+        """Write one batch's bytes; ``header`` is every column name (kept ones first)."""
+        raise NotImplementedError
 
-        cols: dict[str, Any] = {}
-        if rows is not None:
-            kept = pa.Table.from_pandas(rows, preserve_index=False)
-            cols.update(zip(kept.column_names, kept.columns, strict=True))
-        if self.classes is not None:
-            cols["prediction"] = pa.array(preds.values)
-            for j, c in enumerate(self.classes):
-                p = preds.probabilities[:, j]
-                cols[f"prob_{c}"] = _text_array(fixed6(p)) if text else pa.array(p)
-        else:
-            values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
-            for i in range(values.shape[1]):
-                cols["prediction" if values.shape[1] == 1 else f"prediction_{i}"] = pa.array(values[:, i])
-        return pa.table(cols)
+    def finish(self) -> None:
+        """Write the end of the output (after the last batch; nothing by default)."""
 
-    def _csv(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+    def close(self, ok: bool) -> None:
+        """Finish the output; with ``ok`` False a file target is discarded (the old file stays)."""
+        try:
+            if ok:
+                self.finish()
+            self.fh.flush()
+        finally:
+            if self.file is not None:
+                self.abandon(ok)
+                self.fh.close()
+                if ok:
+                    self.file.commit()
+                else:
+                    self.file.discard()
+
+    def abandon(self, ok: bool) -> None:
+        """Release a format's own resources before the file closes (nothing by default)."""
+
+
+class CsvWriter(OutputWriter):
+    """CSV with a header line; probabilities as ``%.6f``; text cells quoted only when one needs it."""
+
+    fmt = "csv"
+
+    def write_batch(self, preds: Any, rows: Any, header: list[str]) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.csv as pcsv
 
         if not self.started:
             line = io.StringIO()
-            csv.writer(line, lineterminator="\n").writerow([*kept, *names])
+            csv.writer(line, lineterminator="\n").writerow(header)
             self.fh.write(line.getvalue().encode())
-        table = self._arrow(preds, rows, text=True)
+        table = arrow_table(preds, rows, self.classes, text=True)
         quote = any(  # quote (every text cell) only when some cell needs it: a comma, a quote, a line break
             (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and not name.startswith("prob_")
             and pc.any(pc.match_substring_regex(col, r'[,"\r\n]')).as_py()
@@ -167,52 +232,34 @@ class PredictionWriter:
         pcsv.write_csv(table, sink, options)
         self.fh.write(sink.getvalue().to_pybytes())
 
-    def _parquet(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def finish(self) -> None:
+        if not self.started:
+            self.fh.write((",".join(output_names(self.classes, 1, [])) + "\n").encode())
 
-        table = self._arrow(preds, rows, text=False)
-        if self.parquet is None:
-            self.schema = table.schema
-            self.parquet = pq.ParquetWriter(self.fh, self.schema)
-        elif table.schema != self.schema:
-            try:
-                table = table.cast(self.schema)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-                raise DataError(f"--keep: a kept column changes type between chunks of the input ({exc}); keep "
-                                "columns of one type, or write CSV or JSON Lines") from None
-        self.parquet.write_table(table)
 
-    def _frame(self, preds: Any, rows: Any, nested: bool) -> Any:
-        """The batch as a DataFrame for pandas' JSON writer (probabilities rounded to 6 decimals)."""
-        import pandas as pd
+class JsonlWriter(OutputWriter):
+    """JSON Lines: one object per row, probabilities as ``prob_<class>`` keys rounded to 6 decimals."""
 
-        cols: dict[str, Any] = {c: rows[c].to_numpy() for c in rows.columns} if rows is not None else {}
-        if self.classes is not None:
-            cols["prediction"] = preds.values
-            if not nested:
-                for j, c in enumerate(self.classes):
-                    cols[f"prob_{c}"] = np.round(preds.probabilities[:, j], 6)
-        else:
-            values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
-            if values.shape[1] == 1:
-                cols["prediction"] = _shortest(values[:, 0])
-            elif not nested:
-                for i in range(values.shape[1]):
-                    cols[f"prediction_{i}"] = _shortest(values[:, i])
-        return pd.DataFrame(cols, index=pd.RangeIndex(len(preds)))
+    fmt = "jsonl"
 
-    def _jsonl(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+    def write_batch(self, preds: Any, rows: Any, header: list[str]) -> None:
         if len(preds):
-            text = self._frame(preds, rows, nested=False).to_json(orient="records", lines=True, force_ascii=False)
+            frame = json_frame(preds, rows, self.classes, nested=False)
+            text = frame.to_json(orient="records", lines=True, force_ascii=False)
             self.fh.write(text.encode() if text.endswith("\n") else (text + "\n").encode())
 
-    def _json(self, preds: Any, rows: Any, kept: list[str], names: list[str]) -> None:
+
+class JsonWriter(OutputWriter):
+    """One JSON list of ``{…kept, "prediction": …, "probabilities": {class: p}}`` objects."""
+
+    fmt = "json"
+
+    def write_batch(self, preds: Any, rows: Any, header: list[str]) -> None:
         import pandas as pd
 
         if not len(preds):
             return
-        frame = self._frame(preds, rows, nested=True)
+        frame = json_frame(preds, rows, self.classes, nested=True)
         lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines() if frame.shape[1] else \
             ["{}"] * len(preds)
         if self.classes is not None:
@@ -227,43 +274,71 @@ class PredictionWriter:
         sep = "[\n  " if not self.count else ",\n  "
         self.fh.write((sep + ",\n  ".join(lines)).encode())
 
-    # ------------------------------------------------------------------------------------------- close
-    def close(self, ok: bool) -> None:
-        """Finish the output; with ``ok`` False a file target is discarded (the old file stays)."""
-        try:
-            if ok:
-                self._finish()
-            self.fh.flush()
-        finally:
-            if self.path is not None:
-                if self.parquet is not None and not ok:
-                    try:
-                        self.parquet.close()
-                    except Exception:  # noqa: BLE001 (the file is removed below anyway)
-                        pass
-                self.fh.close()
-                if ok:
-                    os.chmod(self.tmp, 0o644)
-                    os.replace(self.tmp, self.path)
-                else:
-                    self.tmp.unlink(missing_ok=True)
+    def finish(self) -> None:
+        self.fh.write(b"[]\n" if not self.count else b"\n]\n")
 
-    def _finish(self) -> None:
-        if self.fmt == "csv" and not self.started:
-            names = self._names(1, [])
-            self.fh.write((",".join(names) + "\n").encode())
-        elif self.fmt == "json":
-            self.fh.write(b"[]\n" if not self.count else b"\n]\n")
-        elif self.fmt == "parquet":
-            if self.parquet is None:
-                import pyarrow.parquet as pq
 
-                from nnrun.inference.predictor import Predictions
+class ParquetWriter(OutputWriter):
+    """Parquet: one row group per batch, probabilities as float64; the schema is the first batch's."""
 
-                empty = Predictions(np.zeros(0, dtype=object if self.classes else np.float32),
-                                    np.zeros((0, len(self.classes or []))), self.classes)
-                self.parquet = pq.ParquetWriter(self.fh, self._arrow(empty, None, text=False).schema)
-            self.parquet.close()
+    fmt = "parquet"
+
+    def __init__(self, target: str, meta: dict) -> None:
+        super().__init__(target, meta)
+        self.schema: Any = None
+        self.parquet: Any = None
+
+    def write_batch(self, preds: Any, rows: Any, header: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = arrow_table(preds, rows, self.classes, text=False)
+        if self.parquet is None:
+            self.schema = table.schema
+            self.parquet = pq.ParquetWriter(self.fh, self.schema)
+        elif table.schema != self.schema:
+            try:
+                table = table.cast(self.schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                raise DataError(f"--keep: a kept column changes type between chunks of the input ({exc}); keep "
+                                "columns of one type, or write CSV or JSON Lines") from None
+        self.parquet.write_table(table)
+
+    def finish(self) -> None:
+        if self.parquet is None:
+            import pyarrow.parquet as pq
+
+            from nnrun.inference.predictor import Predictions
+
+            empty = Predictions(np.zeros(0, dtype=object if self.classes else np.float32),
+                                np.zeros((0, len(self.classes or []))), self.classes)
+            self.parquet = pq.ParquetWriter(self.fh, arrow_table(empty, None, self.classes, text=False).schema)
+        self.parquet.close()
+
+    def abandon(self, ok: bool) -> None:
+        if self.parquet is not None and not ok:
+            try:
+                self.parquet.close()
+            except Exception:  # noqa: BLE001 (the file is removed anyway)
+                pass
+
+
+#: Output format -> its writer class.
+WRITERS: dict[str, type[OutputWriter]] = {w.fmt: w for w in (CsvWriter, JsonlWriter, ParquetWriter, JsonWriter)}
+
+
+def open_writer(target: str, fmt: str, meta: dict) -> OutputWriter:
+    """The writer of ``fmt`` (csv, jsonl, parquet, json) for ``target`` (a path, or ``-`` for stdout).
+
+    Raises:
+        UsageError: the target is a directory or in a missing directory.
+        RunError: the temporary file cannot be created.
+    """
+    return WRITERS[fmt](target, meta)
+
+
+#: compat(merge): ``cli.predict`` calls ``PredictionWriter(output, fmt, meta)``; switch it to ``open_writer``.
+PredictionWriter = open_writer
 
 
 class _TextSink:
