@@ -1,6 +1,6 @@
 """In-process timing of `nnrun predict`'s path (bench section 5): start-up and streaming apart.
 
-Runs what the ``predict`` command runs (``api.predict`` then ``render.PredictionWriter``), timing the import of
+Runs what the ``predict`` command runs (``api.predict`` then ``writers.open_writer``), timing the import of
 TensorFlow, the set-up (run directory, model load, reader) and the streaming of the rows, so that the rows/s
 of the streaming part can be compared with ``model.predict`` on an in-memory array without the start-up noise.
 
@@ -27,7 +27,7 @@ def main() -> None:
 
     t1 = time.perf_counter()
     meta, _, batches = api.predict(run_dir, source)
-    writer = render.PredictionWriter(output, render.output_format(None, output), meta)
+    writer = render.open_writer(output, render.output_format(None, output), meta)
     t2 = time.perf_counter()
     ok = False
     try:

@@ -277,7 +277,6 @@ def runs(runs_dir: Path, as_json: bool) -> None:
         nnrun runs runs --json
     """
     from nnrun import api, console
-    from nnrun.evaluation.compare import runs_table
 
     entries = api.list_runs(runs_dir)
     for entry in entries:
@@ -286,7 +285,7 @@ def runs(runs_dir: Path, as_json: bool) -> None:
     if as_json:
         console.print_json(entries)
         return
-    console.out.print(runs_table(entries, f"{runs_dir} ({len(entries)} runs)"))
+    console.out.print(console.runs_table(entries, f"{runs_dir} ({len(entries)} runs)"))
 
 
 @cli.command()
@@ -299,13 +298,12 @@ def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
         nnrun compare runs/iris runs/iris-2
     """
     from nnrun import api, console
-    from nnrun.evaluation.compare import compare_tables
 
     result = api.compare_runs(run_a, run_b)
     if as_json:
         console.print_json(result)
         return
-    for table in compare_tables(result):
+    for table in console.compare_tables(result):
         console.out.print(table)
 
 
@@ -333,12 +331,8 @@ def _show_training(result: dict, quiet: bool) -> None:
 def _show_evaluation(result: dict) -> None:
     """The evaluate table (loss and the report's rows) and the report's warnings."""
     from nnrun import console
-    from nnrun.evaluation.report import format_rows
 
-    title = f"{result['run_dir']}: {result['subset']} data, {result['num_examples']} examples"
-    rows = dict(format_rows(result["report"], result["task"]))
-    rows = {"loss": f"{result['metrics']['loss']:.4f}", **rows}
-    console.out.print(console.metrics_table(title, rows))
+    console.out.print(console.evaluation_table(result))
     for line in result["report"].get("warnings", []):
         console.warn(line)
 
@@ -349,7 +343,7 @@ def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> int:
     from nnrun import console
     from nnrun.inference import writers
 
-    writer = writers.PredictionWriter(output, fmt, meta)
+    writer = writers.open_writer(output, fmt, meta)
     ok, skipped = False, 0
     try:
         for predictions, rows, problems in batches:
@@ -368,9 +362,9 @@ def _finish_gates(results: list[dict], as_json: bool) -> None:
     if not results:
         return
     from nnrun import console
-    from nnrun.evaluation.gates import gates_table, raise_if_failed
+    from nnrun.evaluation.gates import raise_if_failed
 
-    (console.err if as_json else console.out).print(gates_table(results))
+    (console.err if as_json else console.out).print(console.gates_table(results))
     raise_if_failed(results)
 
 

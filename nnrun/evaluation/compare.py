@@ -132,18 +132,6 @@ def diff(a: Any, b: Any, path: tuple = ()) -> list[dict]:
     return [] if same else [{"key": format_path(path), "a": a, "b": b}]
 
 
-def runs_table(runs: list[dict], title: str) -> Any:
-    """compat(merge): ``cli.runs`` calls this; switch it to ``nnrun.console.runs_table`` and remove this."""
-    from nnrun import console
-
-    return console.runs_table(runs, title)
-
-
-def compare_tables(result: dict) -> Any:
-    """compat(merge): ``cli.compare`` calls this; switch it to ``nnrun.console.compare_tables`` and remove this."""
-    from nnrun import console
-
-    return console.compare_tables(result)
 
 
 def _entry(run: Path) -> dict:

@@ -215,11 +215,6 @@ def raise_if_failed(results: list[dict]) -> None:
         raise GateFailed(message)
 
 
-def gates_table(results: list[dict]) -> Any:
-    """compat(merge): ``cli._finish_gates`` calls this; switch it to ``nnrun.console.gates_table`` and remove this."""
-    from nnrun import console
-
-    return console.gates_table(results)
 
 
 def _finite(value: float, prefix: str, text: object) -> float:

@@ -337,8 +337,6 @@ def open_writer(target: str, fmt: str, meta: dict) -> OutputWriter:
     return WRITERS[fmt](target, meta)
 
 
-#: compat(merge): ``cli.predict`` calls ``PredictionWriter(output, fmt, meta)``; switch it to ``open_writer``.
-PredictionWriter = open_writer
 
 
 class _TextSink:
