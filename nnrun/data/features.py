@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrun.data.sources import NA_VALUES
+from nnrun.data.readers.common import NA_VALUES
 from nnrun.errors import DataError
 
 POLICIES = ("error", "drop", "mean", "median", "most_frequent", "constant")
@@ -231,15 +231,51 @@ def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any],
             out[col] = "categorical"
         else:
             i = int(np.flatnonzero(bad)[0])
-            cell = frame[col].iloc[i]
-            if _overflow(cell):
-                raise DataError(f"{where(frame.index[i])}: column {col!r}: {bad_number(cell)}")
-            raise DataError(
-                f"{where(frame.index[i])}: column {col!r}: expected a number, got {cell!r} (the column's other "
-                f"values are numbers); fix the cell, add it to data.na_values if it means 'missing', or list the "
-                f"column in data.categorical"
-            )
+            raise DataError(bad_cell_message(where(frame.index[i]), col, frame[col].iloc[i]))
     return out
+
+
+def bad_cell_message(at: str, col: str, cell: Any) -> str:
+    """The one message for a cell that is not a number in a numeric column (training, evaluate, predict).
+
+    Args:
+        at: ``file:line`` of the cell. col: its column. cell: the cell as read.
+    """
+    if _overflow(cell):
+        return f"{at}: column {col!r}: {bad_number(cell)}"
+    return (f"{at}: column {col!r}: expected a number, got {cell!r} (the column's other values are numbers); fix "
+            "the cell, add it to data.na_values if it means 'missing', or list the column in data.categorical")
+
+
+def missing_message(where: Callable[[Any], str], labels: list[Any], col: str, cell: Any) -> str:
+    """The one message for missing cells in a column without a fill (training, evaluate, predict).
+
+    Args:
+        where: row label -> ``file:line``. labels: the labels of the rows with a missing cell, in file order.
+        col: the column. cell: the first missing cell as read (``''``, ``'?'``, ``None``).
+    """
+    lines = ", ".join(where(i).rsplit(":", 1)[-1].strip() for i in labels[:5])
+    more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
+    return (f"{where(labels[0])}: column {col!r}: missing value ({cell!r}) in {len(labels)} row(s): {lines}{more}; "
+            f"set data.missing (drop, mean, median, most_frequent, constant; for all columns or as {{{col}: median}}) "
+            "or fix the rows")
+
+
+def check_missing(frame: Any, feats: list[str], kind: dict[str, str], data_cfg: Any,
+                  where: Callable[[Any], str]) -> None:
+    """Missing values in columns whose policy is ``error``: the column and the first rows, before any split.
+
+    Raises:
+        DataError: ``missing_message`` for the first such column.
+    """
+    na = na_set(data_cfg)
+    for col in feats:
+        if policy(data_cfg, col) != "error" or kind[col] == "text":
+            continue
+        mask = parse_numeric(frame[col], na)[1] if kind[col] == "numeric" else parse_category(frame[col], na)[1]
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            raise DataError(missing_message(where, list(frame.index[rows]), col, frame[col].iloc[rows[0]]))
 
 
 # -------------------------------------------------------------------------------------- fit/apply
@@ -398,7 +434,11 @@ def transform(
         rows = np.flatnonzero(mask & ok)
         if rows.size == 0:
             return
-        if not skip_bad:
+        if not skip_bad:  # the messages training gives for the same cells
+            if what is how_to_fill:
+                raise DataError(missing_message(where, list(frame.index[rows]), col, frame[col].iloc[rows[0]]))
+            if what is not dropped:
+                raise DataError(bad_cell_message(where(frame.index[rows[0]]), col, frame[col].iloc[rows[0]]))
             lines = ", ".join(where(frame.index[i]).rsplit(":", 1)[-1].strip() for i in rows[:5])
             more = f" (and {rows.size - 5} more)" if rows.size > 5 else ""
             raise DataError(f"{where(frame.index[rows[0]])}: column {col!r}: {what(int(rows[0]))}"
