@@ -161,14 +161,23 @@ def joined(head: bytes, rest: IO[bytes]) -> IO[bytes]:
     return io.BufferedReader(Joined(), buffer_size=1 << 20)
 
 
+def refuse_binary(raw: bytes, name: str) -> None:
+    """Refuse a binary file: NUL bytes in its first 64 KiB (``raw``: the file's bytes, or its first bytes).
+
+    Raises:
+        DataError: ``file: holds NUL bytes: this is a binary file, not CSV text``.
+    """
+    if b"\x00" in raw[:65536]:
+        raise DataError(f"{name}: holds NUL bytes: this is a binary file, not CSV text")
+
+
 def decode(raw: bytes, name: str) -> str:
     """Decode UTF-8 bytes of a data file (a BOM dropped), refusing binary and empty files with a clear message.
 
     Raises:
         DataError: NUL bytes (binary), not UTF-8 (line named), empty or blank.
     """
-    if b"\x00" in raw[:65536]:
-        raise DataError(f"{name}: holds NUL bytes: this is a binary file, not CSV text")
+    refuse_binary(raw, name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from nnrun.data.readers.common import RawTable, decode, open_binary
+from nnrun.data.readers.common import RawTable, decode, open_binary, refuse_binary
 from nnrun.data.readers.csv import blank_comments, field_count_message, layout, reader
 from nnrun.errors import DataError
 
@@ -35,7 +35,8 @@ def read_chunks(source: Path | IO[bytes], fmt: str, opts: Any, chunk_rows: int, 
 
     fh = open_binary(source, name) if isinstance(source, Path) else source
     head = fh.read(_SAMPLE)
-    cut = head.rfind(b"\n") + 1
+    refuse_binary(head, name)  # before the sample is cut at a line end, as the whole read checks its start
+    cut = head.rfind(b"\n") + 1 if len(head) == _SAMPLE else len(head)
     sample_text = blank_comments(decode(head[:cut] or head, name), opts.comment)
     shape = layout(sample_text, name, fmt, opts)
     info = RawTable(pd.DataFrame(columns=shape.columns), name, None, fmt, shape.header, shape.delimiter, 1, "line")
