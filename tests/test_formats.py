@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nnrun.config.load import DataConfig, load_config_text
-from nnrun.data.features import fit, transform
+from nnrun.data.features import transform
+from nnrun.data.spec import fit
 from nnrun.data.table import read_table, split_three
 from nnrun.errors import ConfigError, DataError
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,6 +21,30 @@ from nnrun.errors import DataError, UsageError
 
 #: What the batch iterators yield: model inputs, the kept input columns (or None), messages for bad rows.
 Batch = tuple[Any, Any, list[str]]
+
+
+@dataclass
+class _Request:
+    """What a predict needs besides the input: the run, the spec, ``--keep``, and how to read; ``feats`` and
+    ``kept`` are the input's columns once ``plan`` has seen its header."""
+
+    meta: dict
+    spec: dict
+    keep: str | None
+    chunk_rows: int
+    skip_bad: bool
+    warn: Callable[[str], None]
+    feats: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def plan(self, columns: list[str], header: bool, name: str) -> tuple[list[str], list[str]]:
+        """The readers' plan: the file's feature columns (``match_columns``) numbers or text, kept columns text."""
+        self.feats = match_columns(columns, header, self.meta, name, warn=self.warn)
+        self.kept = kept_columns(columns, self.keep)
+        numeric = set(self.spec["numeric"])
+        numbers = [f for m, f in zip(self.meta["feature_names"], self.feats, strict=True)
+                   if m in numeric and f not in self.kept]
+        return numbers, [c for c in dict.fromkeys([*self.feats, *self.kept]) if c not in numbers]
 
 
 def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows: int | None = None,
@@ -58,25 +83,11 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
     from nnrun.data.features import plain_spec
 
     spec = meta.get("features") or plain_spec(len(meta["feature_names"]), meta["feature_names"])
-    chunk_rows = chunk_rows or _table.PREDICT_CHUNK_ROWS
+    req = _Request(meta, spec, keep, chunk_rows or _table.PREDICT_CHUNK_ROWS, skip_bad, warn)
     name = "<stdin>" if source == "-" else source
-    if source == "-":
-        head = sys.stdin.buffer.read(65536)
-        stream: Path | IO[bytes] = joined(head, sys.stdin.buffer)
-        if spec.get("text") and fmt in (None, "lines") and (fmt == "lines" or sniff_stdin(head) == "csv"):
-            return "lines", _text_batches(stream.read(), chunk_rows, keep, name)  # one text per line
-        fmt = fmt or sniff_stdin(head)
-    else:
-        stream = Path(source)
-        if not stream.exists():
-            raise DataError(f"{source}: no such input file")
-        if stream.is_dir():
-            return "images", _image_batches(stream, spec, chunk_rows, skip_bad, warn)
-        if not stream.is_file():
-            raise DataError(f"{source}: not a regular file; expected a CSV, JSON Lines, Parquet, JSON or NPZ file")
-        if spec.get("text") and fmt in (None, "lines") and stream.suffix.lower() == ".txt":
-            return "lines", _text_batches(stream, chunk_rows, keep)
-        fmt = fmt or predict_format(stream)
+    stream, fmt, special = _open_input(source, fmt, req)
+    if special is not None:
+        return special
     if fmt in ("json", *ARRAY_FORMATS):
         if keep and strict_keep:
             raise UsageError(f"--keep needs a table input (CSV, TSV, JSON Lines, Parquet): {fmt.upper()} rows have "
@@ -87,27 +98,30 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
     opts = ReadOptions.from_run(meta)
     opts = ReadOptions(delimiter=opts.delimiter if fmt == meta.get("format") else None, comment=opts.comment,
                        quotechar=opts.quotechar)
-    return fmt, _table_batches(stream, name, fmt, opts, _Request(meta, spec, keep, chunk_rows, skip_bad, warn))
+    return fmt, _table_batches(stream, name, fmt, opts, req)
 
 
-class _Request:
-    """What a table predict needs besides the input: the run, the spec, ``--keep``, and how to read."""
-
-    def __init__(self, meta: dict, spec: dict, keep: str | None, chunk_rows: int, skip_bad: bool,
-                 warn: Callable[[str], None]) -> None:
-        self.meta, self.spec, self.keep, self.chunk_rows, self.skip_bad, self.warn = \
-            meta, spec, keep, chunk_rows, skip_bad, warn
-        self.feats: list[str] = []
-        self.kept: list[str] = []
-
-    def plan(self, columns: list[str], header: bool, name: str) -> tuple[list[str], list[str]]:
-        """The readers' plan: the file's feature columns (``match_columns``) numbers or text, kept columns text."""
-        self.feats = match_columns(columns, header, self.meta, name, warn=self.warn)
-        self.kept = kept_columns(columns, self.keep)
-        numeric = set(self.spec["numeric"])
-        numbers = [f for m, f in zip(self.meta["feature_names"], self.feats, strict=True)
-                   if m in numeric and f not in self.kept]
-        return numbers, [c for c in dict.fromkeys([*self.feats, *self.kept]) if c not in numbers]
+def _open_input(source: str, fmt: str | None, req: _Request) -> tuple[Any, str, Any]:
+    """The input as a path or a stream (stdin), its format, and the batches of inputs that are not tables
+    (a folder of images, a text file of one text per line), else None."""
+    spec = req.spec
+    if source == "-":
+        head = sys.stdin.buffer.read(65536)
+        stream: Path | IO[bytes] = joined(head, sys.stdin.buffer)
+        if spec.get("text") and fmt in (None, "lines") and (fmt == "lines" or sniff_stdin(head) == "csv"):
+            lines = _text_batches(stream.read(), req.chunk_rows, req.keep, "<stdin>")  # one text per line
+            return stream, "lines", ("lines", lines)
+        return stream, fmt or sniff_stdin(head), None
+    stream = Path(source)
+    if not stream.exists():
+        raise DataError(f"{source}: no such input file")
+    if stream.is_dir():
+        return stream, "images", ("images", _image_batches(stream, spec, req.chunk_rows, req.skip_bad, req.warn))
+    if not stream.is_file():
+        raise DataError(f"{source}: not a regular file; expected a CSV, JSON Lines, Parquet, JSON or NPZ file")
+    if spec.get("text") and fmt in (None, "lines") and stream.suffix.lower() == ".txt":
+        return stream, "lines", ("lines", _text_batches(stream, req.chunk_rows, req.keep))
+    return stream, fmt or predict_format(stream), None
 
 
 def _table_batches(stream: Path | IO[bytes], name: str, fmt: str, opts: ReadOptions,

@@ -19,7 +19,7 @@ from nnrun.data.readers import ReadOptions, read_whole
 from nnrun.data.readers.arrays import check_shape, load_arrays
 from nnrun.data.readers.common import NA_VALUES, RawTable, resolve_path
 from nnrun.data.readers.csv import is_number
-from nnrun.data.table import Table, match_columns
+from nnrun.data.table import Table, match_columns, select
 from nnrun.errors import DataError
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
@@ -78,7 +78,7 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: Re
         extra = " Set data.delimiter if the file uses another separator" if raw.delimiter else ""
         raise DataError(f"{path}: found 1 column{f' (delimiter {raw.delimiter!r})' if raw.delimiter else ''}; "
                         f"expected features and a target column.{extra}")
-    feats, target = features.select(columns, raw.header, data_cfg, str(path))
+    feats, target = select(columns, raw.header, data_cfg, str(path))
     kinds = features.kinds(raw.frame, feats, data_cfg, raw.where, text=text)
     dropped = features.drop_mask(raw.frame, feats, data_cfg)
     if dropped.all():

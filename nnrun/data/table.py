@@ -117,13 +117,14 @@ class Table:
         """Fit the feature spec on rows ``train_idx`` (fill values, vocabularies, normalization) and encode
         every row with it. Returns the spec."""
         from nnrun.data import features
+        from nnrun.data.spec import fit
 
         if self.raw is None:  # arrays / inline: numbers already
             if self.spec is None:
                 self.spec = _array_spec(self.inputs, self.feature_names, data_cfg, train_idx)
             return self.spec
         cfg = data_cfg if data_cfg is not None else _DefaultData()
-        self.spec = features.fit(self.raw.frame.iloc[train_idx], self.feature_names, self.kinds, cfg, self.source)
+        self.spec = fit(self.raw.frame.iloc[train_idx], self.feature_names, self.kinds, cfg, self.source)
         self.inputs, _, _ = features.transform(self.raw.frame, self.spec, self.raw.where)
         return self.spec
 
@@ -152,6 +153,64 @@ def _array_spec(x: np.ndarray, names: list[str], data_cfg: Any, train_idx: np.nd
         axes = tuple(range(xt.ndim - 1))
         spec.update(normalize=True, mean=xt.mean(axis=axes).tolist(), variance=xt.var(axis=axes).tolist())
     return spec
+
+
+def resolve_column(col: int | str, columns: list[str], header: bool, name: str, key: str) -> str:
+    """A column given by name or 0-based index (negative from the end) as its name.
+
+    Raises:
+        DataError: unknown name (with a suggestion), a name without a header row, an index out of range.
+    """
+    if isinstance(col, str):
+        if col in columns:
+            return col
+        if not header:
+            raise DataError(f"{name}: {key} is the column name {col!r}, but the file has no header row; give the "
+                            f"column index (0..{len(columns) - 1}) or set data.header: true")
+        from nnrun.config.registry import suggest
+
+        raise DataError(f"{name}: {key}: no column named {col!r}{suggest(col, columns)}; columns are: "
+                        f"{', '.join(columns)}")
+    if not -len(columns) <= col < len(columns):
+        raise DataError(f"{name}: {key}: column index {col} is out of range; the file has {len(columns)} columns "
+                        f"(0..{len(columns) - 1}, or -1 for the last)")
+    return columns[col]
+
+
+def select(columns: list[str], header: bool, data_cfg: Any, name: str) -> tuple[list[str], str]:
+    """The feature columns and the target column a ``data:`` section picks from a file's columns.
+
+    Returns:
+        (feature names in order, target name).
+
+    Raises:
+        DataError: unknown columns, or no feature column left.
+    """
+    target = resolve_column(data_cfg.target, columns, header, name, "data.target")
+    drop = {resolve_column(c, columns, header, name, f"data.drop[{i}]") for i, c in enumerate(data_cfg.drop)}
+    if data_cfg.features is not None:
+        features = [resolve_column(c, columns, header, name, f"data.features[{i}]")
+                    for i, c in enumerate(data_cfg.features)]
+        if target in features:
+            raise DataError(f"{name}: data.features: includes the target column {target!r}")
+        dup = sorted({c for c in features if features.count(c) > 1})
+        if dup:
+            raise DataError(f"{name}: data.features: column {dup[0]!r} is listed twice (by name and by index?)")
+    else:
+        features = [c for c in columns if c != target and c not in drop]
+    for key in ("missing", "fill_value", "categorical"):
+        mapping = getattr(data_cfg, key, None)
+        if isinstance(mapping, dict):
+            unknown = [c for c in mapping if c not in features]
+            if unknown:
+                from nnrun.config.registry import suggest
+
+                raise DataError(f"{name}: data.{key}: {unknown[0]!r} is not a feature column"
+                                f"{suggest(unknown[0], features)}; features are: {', '.join(features)}")
+    if not features:
+        raise DataError(f"{name}: no feature columns left (columns: {', '.join(columns)}; target {target!r}; "
+                        f"dropped: {', '.join(sorted(drop)) or 'none'})")
+    return features, target
 
 
 def match_columns(columns: list[str], header: bool, meta: dict, name: str, with_target: bool = False,
