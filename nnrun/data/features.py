@@ -45,6 +45,7 @@ def policy(data_cfg: Any, col: str) -> str:
 
 
 def fill_constant(data_cfg: Any, col: str) -> Any:
+    """The ``data.fill_value`` for column ``col`` (one value for all columns, or a per-column mapping; None)."""
     f = data_cfg.fill_value
     return f.get(col) if isinstance(f, dict) else f
 
