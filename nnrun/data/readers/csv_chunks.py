@@ -40,7 +40,7 @@ def read_chunks(source: Path | IO[bytes], fmt: str, opts: Any, chunk_rows: int, 
     sample_text = blank_comments(decode(head[:cut] or head, name), opts.comment)
     shape = layout(sample_text, name, fmt, opts)
     info = RawTable(pd.DataFrame(columns=shape.columns), name, None, fmt, shape.header, shape.delimiter, 1, "line")
-    blocks = _CsvBlocks(fh, head, name, shape, opts.comment, chunk_rows)
+    blocks = _CsvBlocks(fh, head, name, shape, opts, chunk_rows)
     blocks.owned = isinstance(source, Path)
     return info, blocks.chunks(plan)
 
@@ -48,9 +48,9 @@ def read_chunks(source: Path | IO[bytes], fmt: str, opts: Any, chunk_rows: int, 
 class _CsvBlocks:
     """A CSV byte stream cut into blocks of whole records, each parsed to a DataFrame (see the module doc)."""
 
-    def __init__(self, fh: IO[bytes], head: bytes, name: str, shape: Any, comment: str | None,
-                 chunk_rows: int) -> None:
-        self.fh, self.head, self.name, self.shape, self.comment = fh, head, name, shape, comment
+    def __init__(self, fh: IO[bytes], head: bytes, name: str, shape: Any, opts: Any, chunk_rows: int) -> None:
+        self.fh, self.head, self.name, self.shape = fh, head, name, shape
+        self.comment, self.quotechar = opts.comment, opts.quotechar
         self.columns = shape.columns
         self.owned = False
         line_bytes = max(1, len(head) // max(1, head.count(b"\n"))) if head else 64
@@ -104,7 +104,7 @@ class _CsvBlocks:
                 if buf.strip():
                     yield (buf if buf.endswith(b"\n") else buf + b"\n"), line
                 return
-            cut = _record_end(buf, self.block_bytes)
+            cut = _record_end(buf, self.block_bytes, (self.quotechar or '"').encode())
             if cut is None:  # inside a quoted field, or one long line: read on
                 more = self.fh.read(max(self.block_bytes, _SAMPLE))
                 eof = not more
@@ -124,7 +124,7 @@ class _CsvBlocks:
         import pyarrow.csv as pcsv
 
         n_lines = block.count(b"\n")
-        if not numbers or (self.comment and self.comment.encode() in block):
+        if not numbers or self.quotechar != '"' or (self.comment and self.comment.encode() in block):
             return None, []
         types = {c: (pa.float64() if c in numbers else pa.string()) for c in wanted}
         try:
@@ -161,7 +161,7 @@ class _CsvBlocks:
         width = len(self.columns)
         pick = [self.columns.index(c) for c in wanted]
         rows, labels, problems = [], [], []
-        records = reader(io.StringIO(text), self.shape.delimiter, '"')
+        records = reader(io.StringIO(text), self.shape.delimiter, self.quotechar)
         start = 0
         try:
             for record in records:
@@ -178,13 +178,13 @@ class _CsvBlocks:
         return pd.DataFrame(rows, columns=wanted, index=labels, dtype=object), problems
 
 
-def _record_end(buf: bytes, size: int) -> int | None:
+def _record_end(buf: bytes, size: int, quote: bytes = b'"') -> int | None:
     """The end (after the newline) of the last whole record within the first ``size`` bytes of ``buf`` (or
     beyond, up to the first newline after it), never inside a quoted field; None: no such newline yet."""
     cut = buf.rfind(b"\n", 0, size) + 1 or buf.find(b"\n", size) + 1
     if cut == 0:
         return None
-    while b'"' in buf[:cut] and buf.count(b'"', 0, cut) % 2:
+    while quote in buf[:cut] and buf.count(quote, 0, cut) % 2:
         cut = buf.find(b"\n", cut) + 1
         if cut == 0:
             return None
