@@ -182,3 +182,20 @@ def test_a_run_without_recorded_reading_options_still_predicts(runs, tmp_path):
     result = invoke("predict", run, "--input", f)
     assert result.exit_code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 1 + len(PLAIN_ROWS)
+
+
+def test_a_run_trained_with_another_quotechar_predicts_and_evaluates_its_own_file(tmp_path):
+    """``data.quotechar`` is a reading option too: predict and evaluate read the quoted cells as training did."""
+    f = tmp_path / "quoted.csv"
+    f.write_bytes(_lines(["a,b,y", *[",".join(f"'{v}'" if i == 0 else v for i, v in enumerate(r.split(",")))
+                                     for r in PLAIN_ROWS]]))
+    c = tmp_path / "q.yaml"
+    c.write_text(f"name: q\ndata: {{path: {f}, quotechar: \"'\"}}\n{MODEL}{TRAINING}")
+    trained = invoke("train", c, "--runs-dir", tmp_path / "runs", "--json", "--quiet")
+    assert trained.exit_code == 0, trained.stderr
+    run = Path(json.loads(trained.stdout)["run_dir"])
+    predicted = invoke("predict", run, "--input", f)
+    assert predicted.exit_code == 0, predicted.stderr
+    assert len(predicted.stdout.splitlines()) == 1 + len(PLAIN_ROWS)
+    evaluated = invoke("evaluate", run, "--data", f, "--no-plots")
+    assert evaluated.exit_code == 0, evaluated.stderr
