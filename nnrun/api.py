@@ -107,8 +107,8 @@ def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     import numpy as np
 
     from nnrun.config.checks import text_input
+    from nnrun.data.dataset import read_like, read_table
     from nnrun.data.features import transform
-    from nnrun.data.table import read_like, read_table
 
     if meta["source"] == "inline":
         table = read_table(cfg.data)
@@ -156,8 +156,8 @@ def evaluate(
     import numpy as np
 
     from nnrun.config.load import config_gates
+    from nnrun.data.dataset import read_like
     from nnrun.data.features import take
-    from nnrun.data.table import read_like
     from nnrun.evaluation.gates import parse_gates
 
     run, loaded, meta = _load_run(run_dir)
@@ -196,7 +196,7 @@ def evaluate(
 
 def predict(
     run_dir: Path | str, source: str, keep: str | None = None, threshold: float = 0.5, skip_bad: bool = False,
-    input_format: str | None = None,
+    input_format: str | None = None, warn: Warn | None = None,
 ) -> tuple[dict, str, Iterator[tuple[Any, Any, list[str]]]]:
     """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
@@ -210,6 +210,7 @@ def predict(
         skip_bad: leave out rows that cannot be encoded (wrong type, missing value without a fill, wrong
             number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
+        warn: a sink for warnings (a column matched by position, pixel values out of range); default: stderr.
 
     Returns:
         (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
@@ -220,10 +221,14 @@ def predict(
     Raises:
         UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
     """
-    from nnrun.data.table import predict_batches
+    from nnrun.data.batches import predict_batches
+    from nnrun.data.readers import ReadOptions
 
-    run, _, meta = _load_run(run_dir)
-    fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format)
+    run, loaded, meta = _load_run(run_dir)
+    if "reading" not in meta:  # a run trained before its reading options were recorded: its config's
+        meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
+    fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format,
+                                   warn=warn or _warn_on_stderr)
     from nnrun.inference.predictor import Predictor, load_model
 
     predictor = Predictor(load_model(run), meta)
@@ -233,6 +238,13 @@ def predict(
             yield predictor(x, threshold), rows, problems
 
     return meta, fmt, predicted()
+
+
+def _warn_on_stderr(message: str) -> None:
+    """The default sink of ``predict``'s notes, until the CLI passes its own (``console.warn``)."""
+    import sys
+
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:

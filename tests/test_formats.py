@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from nnrun.config.load import DataConfig, load_config_text
-from nnrun.data.features import fit, transform
+from nnrun.data.features import transform
+from nnrun.data.spec import fit
 from nnrun.data.table import read_table, split_three
 from nnrun.errors import ConfigError, DataError
 
@@ -277,15 +278,16 @@ def test_labels_are_encoded_by_value_text_or_not_at_all():
         encode_labels(np.array([1, 2, 4]), [1, 2], "f")
 
 
-def test_predict_columns_by_name_refuse_a_missing_named_feature(capsys):
-    from nnrun.data.table import _choose_features
+def test_predict_columns_by_name_refuse_a_missing_named_feature():
+    from nnrun.data.table import match_columns
 
     meta = {"feature_names": ["a", "b", "c"], "columns": ["a", "b", "c", "y"], "target_index": 3,
             "target_name": "y", "header": True}
-    assert _choose_features(["id", "c", "a", "b"], True, meta, "in.csv") == ["a", "b", "c"]
+    notes: list[str] = []
+    assert match_columns(["id", "c", "a", "b"], True, meta, "in.csv", warn=notes.append) == ["a", "b", "c"]
     with pytest.raises(DataError, match=r"^in.csv: missing feature column\(s\) 'b'; the model takes: a, b, c$"):
-        _choose_features(["id", "a", "c", "y"], True, meta, "in.csv")
+        match_columns(["id", "a", "c", "y"], True, meta, "in.csv", warn=notes.append)
     # a header that names none of the features: matched by position, the target's position dropped, with a note
-    assert _choose_features(["p", "q", "r", "s"], True, meta, "in.csv") == ["p", "q", "r"]
-    assert "by position: column 3 ('s', where the training file had its target 'y') is ignored" in \
-        capsys.readouterr().err
+    assert match_columns(["p", "q", "r", "s"], True, meta, "in.csv", warn=notes.append) == ["p", "q", "r"]
+    assert len(notes) == 1
+    assert "by position: column 3 ('s', where the training file had its target 'y') is ignored" in notes[0]

@@ -24,70 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from nnrun.data.sources import NA_VALUES
+from nnrun.data.readers.common import NA_VALUES
 from nnrun.errors import DataError
 
 POLICIES = ("error", "drop", "mean", "median", "most_frequent", "constant")
+#: Names that moved to another module -> that module (imported on first use: ``spec`` imports this one).
+_MOVED = {"fit": "nnrun.data.spec", "select": "nnrun.data.table", "resolve_column": "nnrun.data.table"}
 EMBEDDING_DIM = 8
-
-
-# ----------------------------------------------------------------------------------------- columns
-def resolve_column(col: int | str, columns: list[str], header: bool, name: str, key: str) -> str:
-    """A column given by name or 0-based index (negative from the end) as its name.
-
-    Raises:
-        DataError: unknown name (with a suggestion), a name without a header row, an index out of range.
-    """
-    if isinstance(col, str):
-        if col in columns:
-            return col
-        if not header:
-            raise DataError(f"{name}: {key} is the column name {col!r}, but the file has no header row; give the "
-                            f"column index (0..{len(columns) - 1}) or set data.header: true")
-        from nnrun.config.registry import suggest
-
-        raise DataError(f"{name}: {key}: no column named {col!r}{suggest(col, columns)}; columns are: "
-                        f"{', '.join(columns)}")
-    if not -len(columns) <= col < len(columns):
-        raise DataError(f"{name}: {key}: column index {col} is out of range; the file has {len(columns)} columns "
-                        f"(0..{len(columns) - 1}, or -1 for the last)")
-    return columns[col]
-
-
-def select(columns: list[str], header: bool, data_cfg: Any, name: str) -> tuple[list[str], str]:
-    """The feature columns and the target column a ``data:`` section picks from a file's columns.
-
-    Returns:
-        (feature names in order, target name).
-
-    Raises:
-        DataError: unknown columns, or no feature column left.
-    """
-    target = resolve_column(data_cfg.target, columns, header, name, "data.target")
-    drop = {resolve_column(c, columns, header, name, f"data.drop[{i}]") for i, c in enumerate(data_cfg.drop)}
-    if data_cfg.features is not None:
-        features = [resolve_column(c, columns, header, name, f"data.features[{i}]")
-                    for i, c in enumerate(data_cfg.features)]
-        if target in features:
-            raise DataError(f"{name}: data.features: includes the target column {target!r}")
-        dup = sorted({c for c in features if features.count(c) > 1})
-        if dup:
-            raise DataError(f"{name}: data.features: column {dup[0]!r} is listed twice (by name and by index?)")
-    else:
-        features = [c for c in columns if c != target and c not in drop]
-    for key in ("missing", "fill_value", "categorical"):
-        mapping = getattr(data_cfg, key, None)
-        if isinstance(mapping, dict):
-            unknown = [c for c in mapping if c not in features]
-            if unknown:
-                from nnrun.config.registry import suggest
-
-                raise DataError(f"{name}: data.{key}: {unknown[0]!r} is not a feature column"
-                                f"{suggest(unknown[0], features)}; features are: {', '.join(features)}")
-    if not features:
-        raise DataError(f"{name}: no feature columns left (columns: {', '.join(columns)}; target {target!r}; "
-                        f"dropped: {', '.join(sorted(drop)) or 'none'})")
-    return features, target
 
 
 def na_set(data_cfg: Any) -> set[str]:
@@ -102,6 +45,7 @@ def policy(data_cfg: Any, col: str) -> str:
 
 
 def fill_constant(data_cfg: Any, col: str) -> Any:
+    """The ``data.fill_value`` for column ``col`` (one value for all columns, or a per-column mapping; None)."""
     f = data_cfg.fill_value
     return f.get(col) if isinstance(f, dict) else f
 
@@ -231,15 +175,51 @@ def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any],
             out[col] = "categorical"
         else:
             i = int(np.flatnonzero(bad)[0])
-            cell = frame[col].iloc[i]
-            if _overflow(cell):
-                raise DataError(f"{where(frame.index[i])}: column {col!r}: {bad_number(cell)}")
-            raise DataError(
-                f"{where(frame.index[i])}: column {col!r}: expected a number, got {cell!r} (the column's other "
-                f"values are numbers); fix the cell, add it to data.na_values if it means 'missing', or list the "
-                f"column in data.categorical"
-            )
+            raise DataError(bad_cell_message(where(frame.index[i]), col, frame[col].iloc[i]))
     return out
+
+
+def bad_cell_message(at: str, col: str, cell: Any) -> str:
+    """The one message for a cell that is not a number in a numeric column (training, evaluate, predict).
+
+    Args:
+        at: ``file:line`` of the cell. col: its column. cell: the cell as read.
+    """
+    if _overflow(cell):
+        return f"{at}: column {col!r}: {bad_number(cell)}"
+    return (f"{at}: column {col!r}: expected a number, got {cell!r} (the column's other values are numbers); fix "
+            "the cell, add it to data.na_values if it means 'missing', or list the column in data.categorical")
+
+
+def missing_message(where: Callable[[Any], str], labels: list[Any], col: str, cell: Any) -> str:
+    """The one message for missing cells in a column without a fill (training, evaluate, predict).
+
+    Args:
+        where: row label -> ``file:line``. labels: the labels of the rows with a missing cell, in file order.
+        col: the column. cell: the first missing cell as read (``''``, ``'?'``, ``None``).
+    """
+    lines = ", ".join(where(i).rsplit(":", 1)[-1].strip() for i in labels[:5])
+    more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
+    return (f"{where(labels[0])}: column {col!r}: missing value ({cell!r}) in {len(labels)} row(s): {lines}{more}; "
+            f"set data.missing (drop, mean, median, most_frequent, constant; for all columns or as {{{col}: median}}) "
+            "or fix the rows")
+
+
+def check_missing(frame: Any, feats: list[str], kind: dict[str, str], data_cfg: Any,
+                  where: Callable[[Any], str]) -> None:
+    """Missing values in columns whose policy is ``error``: the column and the first rows, before any split.
+
+    Raises:
+        DataError: ``missing_message`` for the first such column.
+    """
+    na = na_set(data_cfg)
+    for col in feats:
+        if policy(data_cfg, col) != "error" or kind[col] == "text":
+            continue
+        mask = parse_numeric(frame[col], na)[1] if kind[col] == "numeric" else parse_category(frame[col], na)[1]
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            raise DataError(missing_message(where, list(frame.index[rows]), col, frame[col].iloc[rows[0]]))
 
 
 # -------------------------------------------------------------------------------------- fit/apply
@@ -256,108 +236,6 @@ def drop_mask(frame: Any, features: list[str], data_cfg: Any) -> np.ndarray:
     return missing_rows(frame, [c for c in features if policy(data_cfg, c) == "drop"], na_set(data_cfg))
 
 
-def fit(frame: Any, features: list[str], kind: dict[str, str], data_cfg: Any, source: str) -> dict:
-    """Learn the feature spec on the training rows: fill values, vocabularies, normalization statistics.
-
-    Args:
-        frame: the training rows (raw columns).
-
-    Returns:
-        The spec (JSON-able): ``{"columns": [{"name", "kind", "missing", "fill"}], "numeric": [...],
-        "categorical": [{"name", "input", "vocabulary", "encoding", "output_dim"}], "na_values": [...],
-        "normalize": bool, "mean": [...], "variance": [...]}``.
-
-    Raises:
-        DataError: a fill that cannot be learnt (a column with no values in the training split, mean of a
-            categorical column).
-    """
-    na = na_set(data_cfg)
-    columns, cats = [], []
-    declared = data_cfg.categorical if isinstance(data_cfg.categorical, dict) else {}
-    for col in features:
-        pol = policy(data_cfg, col)
-        explicit = isinstance(data_cfg.missing, dict)
-        entry: dict[str, Any] = {"name": col, "kind": kind[col], "missing": pol, "fill": None}
-        if kind[col] == "text":
-            columns.append(entry)
-            continue
-        if kind[col] == "numeric":
-            values, missing, _ = parse_numeric(frame[col], na)
-            present = values[~missing & ~np.isnan(values)]
-            if pol in ("mean", "median", "most_frequent") and present.size == 0:
-                raise DataError(f"{source}: column {col!r}: no values in the training split to learn a {pol} from")
-            if pol == "mean":
-                entry["fill"] = float(present.mean())
-            elif pol == "median":
-                entry["fill"] = float(np.median(present))
-            elif pol == "most_frequent":
-                uniq, counts = np.unique(present, return_counts=True)
-                entry["fill"] = float(uniq[np.argmax(counts)])  # ties: the smallest, as scikit-learn's SimpleImputer
-            elif pol == "constant" and fill_constant(data_cfg, col) is None:
-                entry["missing"] = "error"  # a fill_value mapping without this column: its missing cells are errors
-            elif pol == "constant":
-                value = fill_constant(data_cfg, col)
-                try:
-                    entry["fill"] = float(value)
-                except (TypeError, ValueError):
-                    raise DataError(f"{source}: column {col!r} is numeric but fill_value is {value!r}; give a "
-                                    "number") from None
-        else:
-            values, missing = parse_category(frame[col], na)
-            if pol in ("mean", "median"):
-                if explicit:
-                    raise DataError(f"{source}: column {col!r} is categorical: missing: {pol} needs numbers; use "
-                                    "most_frequent or constant")
-                pol = entry["missing"] = "most_frequent"
-            present = values[~missing]
-            if pol == "most_frequent":
-                if present.size == 0:
-                    raise DataError(f"{source}: column {col!r}: no values in the training split")
-                uniq, counts = np.unique(present.astype(str), return_counts=True)
-                entry["fill"] = str(uniq[np.argmax(counts)])
-            elif pol == "constant" and fill_constant(data_cfg, col) is not None:
-                entry["fill"] = str(fill_constant(data_cfg, col))
-            elif pol == "constant":
-                entry["missing"] = "error"
-            vocab = sorted(set(present.tolist()) | ({entry["fill"]} if entry["fill"] is not None else set()))
-            spec = declared.get(col)
-            encoding = spec.encoding if spec is not None else "one_hot"
-            cats.append({
-                "name": col, "input": f"cat_{len(cats)}", "vocabulary": vocab, "encoding": encoding,
-                "output_dim": (spec.output_dim or EMBEDDING_DIM) if encoding == "embedding" else None,
-            })
-        columns.append(entry)
-    out = {
-        "columns": columns,
-        "numeric": [c["name"] for c in columns if c["kind"] == "numeric"],
-        "categorical": cats,
-        "text": next((c["name"] for c in columns if c["kind"] == "text"), None),
-        "na_values": sorted(na),
-        "normalize": bool(data_cfg.normalize),
-        "mean": None,
-        "variance": None,
-    }
-    reshape = getattr(data_cfg, "reshape", None)
-    if reshape:
-        if cats or out["text"]:
-            raise DataError(f"{source}: data.reshape needs numeric feature columns only")
-        if int(np.prod(reshape)) != len(out["numeric"]):
-            raise DataError(f"{source}: data.reshape {list(reshape)} holds {int(np.prod(reshape))} values per example "
-                            f"but there are {len(out['numeric'])} feature columns")
-        out["shape"] = out["reshape"] = list(reshape)
-    if not (reshape or (data_cfg.normalize and out["numeric"])):
-        return out
-    x, _, _ = transform(frame, out, lambda label: source)  # once, for the pixel range and the statistics
-    num = (x["numeric"] if isinstance(x, dict) else x).astype(np.float64)
-    if reshape:
-        out["range"] = [float(num.min()), float(num.max())] if num.size else None
-    if data_cfg.normalize and out["numeric"]:
-        axes = tuple(range(num.ndim - 1))  # per feature; per channel for reshaped images
-        out["mean"] = num.mean(axis=axes).tolist()
-        out["variance"] = num.var(axis=axes).tolist()
-    return out
-
-
 def encoded_width(spec: dict) -> int:
     """Width of the vector the layer stack receives: numeric columns + one-hot widths + embedding widths."""
     width = len(spec["numeric"])
@@ -372,7 +250,7 @@ def transform(
     """Raw rows to model inputs with a learnt spec.
 
     Args:
-        frame: DataFrame holding (at least) the spec's feature columns.
+        frame: DataFrame holding (at least) the spec's feature columns, shape (num_rows, >= num_features).
         where: row label -> ``file:line`` for messages.
         skip_bad: report bad rows instead of raising, and leave them out.
 
@@ -381,7 +259,8 @@ def transform(
         (shape (num_rows,)), and one message per bad row (the first problem in that row).
 
     Raises:
-        DataError: (without ``skip_bad``) the first bad cell: not a number, or missing with no fill.
+        DataError: (without ``skip_bad``) the first bad cell: not a number (``bad_cell_message``), or missing
+            with no fill (``missing_message``), worded as training words them.
     """
     if spec.get("text"):
         col = spec["text"]
@@ -389,56 +268,24 @@ def transform(
             raise DataError(f"{where(frame.index[0]) if len(frame) else 'input'}: no text column {col!r}")
         texts = np.array([clean_text(v) for v in frame[col].tolist()], dtype=object).reshape(-1, 1)
         return texts, np.ones(len(frame), dtype=bool), []
-    na = set(spec["na_values"])
-    n = len(frame)
-    ok = np.ones(n, dtype=bool)
-    problems: dict[int, str] = {}
-
-    def report(col: str, mask: np.ndarray, what: Callable[[int], str]) -> None:
-        rows = np.flatnonzero(mask & ok)
-        if rows.size == 0:
-            return
-        if not skip_bad:
-            lines = ", ".join(where(frame.index[i]).rsplit(":", 1)[-1].strip() for i in rows[:5])
-            more = f" (and {rows.size - 5} more)" if rows.size > 5 else ""
-            raise DataError(f"{where(frame.index[rows[0]])}: column {col!r}: {what(int(rows[0]))}"
-                            + (f"; rows affected: {lines}{more}" if rows.size > 1 else ""))
-        for i in rows:
-            problems.setdefault(int(i), f"{where(frame.index[i])}: column {col!r}: {what(int(i))}")
-        ok[rows] = False
-
-    def how_to_fill(_: int) -> str:
-        return "missing value; set data.missing (drop, mean, median, most_frequent, constant) or fill the cell"
-
-    def dropped(_: int) -> str:
-        return ("missing value; the run was trained with missing: drop for this column, so it has no value to "
-                "fill in: fill the cell (or retrain with mean, median, most_frequent or constant)")
-
-    numeric = np.empty((n, len(spec["numeric"])), dtype=np.float32)
-    by_name = {c["name"]: c for c in spec["columns"]}
     missing_cols = [c["name"] for c in spec["columns"] if c["name"] not in frame.columns]
     if missing_cols:
         raise DataError(f"{where(frame.index[0]).rsplit(':', 1)[0]}: missing feature column(s) "
                         f"{', '.join(map(repr, missing_cols))}")
+    na = set(spec["na_values"])
+    by_name = {c["name"]: c for c in spec["columns"]}
+    report = _Report(frame, where, skip_bad)
+    numeric = np.empty((len(frame), len(spec["numeric"])), dtype=np.float32)
     for j, col in enumerate(spec["numeric"]):
         values, missing, bad = parse_numeric(frame[col], na)
-        report(col, bad, lambda i, col=col: bad_number(frame[col].iloc[i]))
-        fill = by_name[col]["fill"]
-        if fill is None:
-            report(col, missing, dropped if by_name[col]["missing"] == "drop" else how_to_fill)
-        else:
-            values = np.where(missing, fill, values)
-        numeric[:, j] = values
+        report.cells(col, bad, "bad")
+        numeric[:, j] = report.filled(col, values, missing, by_name[col])
     cats = {}
     for c in spec["categorical"]:
         values, missing = parse_category(frame[c["name"]], na)
-        fill = by_name[c["name"]]["fill"]
-        if fill is None:
-            report(c["name"], missing, dropped if by_name[c["name"]]["missing"] == "drop" else how_to_fill)
-        else:
-            values = np.where(missing, fill, values)
-        cats[c["input"]] = values.astype(str).astype(object).reshape(-1, 1)
-    msgs = [problems[i] for i in sorted(problems)]
+        cats[c["input"]] = report.filled(c["name"], values, missing, by_name[c["name"]]).astype(str) \
+            .astype(object).reshape(-1, 1)
+    ok, msgs = report.ok, [report.problems[i] for i in sorted(report.problems)]
     if spec.get("reshape"):
         return numeric[ok].reshape(-1, *spec["reshape"]), ok, msgs
     if not spec["categorical"]:
@@ -446,6 +293,53 @@ def transform(
     inputs = {"numeric": numeric[ok]} if spec["numeric"] else {}
     inputs.update({k: v[ok] for k, v in cats.items()})
     return inputs, ok, msgs
+
+
+_FILL_HINT = "missing value; set data.missing (drop, mean, median, most_frequent, constant) or fill the cell"
+_DROPPED_HINT = ("missing value; the run was trained with missing: drop for this column, so it has no value to "
+                 "fill in: fill the cell (or retrain with mean, median, most_frequent or constant)")
+
+
+class _Report:
+    """The bad cells ``transform`` meets: the first raised, or (``skip_bad``) one message per row collected
+    and the row left out (``ok``)."""
+
+    def __init__(self, frame: Any, where: Callable[[Any], str], skip_bad: bool) -> None:
+        self.frame, self.where, self.skip_bad = frame, where, skip_bad
+        self.ok = np.ones(len(frame), dtype=bool)
+        self.problems: dict[int, str] = {}
+
+    def filled(self, col: str, values: np.ndarray, missing: np.ndarray, column: dict) -> np.ndarray:
+        """``values`` with missing cells filled (the column's learnt fill), or those cells reported."""
+        if column["fill"] is not None:
+            return np.where(missing, column["fill"], values)
+        self.cells(col, missing, "dropped" if column["missing"] == "drop" else "missing")
+        return values
+
+    def cells(self, col: str, mask: np.ndarray, kind: str) -> None:
+        """Report the cells of ``col`` in ``mask`` (rows still good): ``bad``, ``missing`` or ``dropped``."""
+        rows = np.flatnonzero(mask & self.ok)
+        if rows.size == 0:
+            return
+        if not self.skip_bad:
+            raise DataError(self._first(col, rows, kind))
+        for i in rows:
+            what = bad_number(self.frame[col].iloc[i]) if kind == "bad" else \
+                _FILL_HINT if kind == "missing" else _DROPPED_HINT
+            self.problems.setdefault(int(i), f"{self.where(self.frame.index[i])}: column {col!r}: {what}")
+        self.ok[rows] = False
+
+    def _first(self, col: str, rows: np.ndarray, kind: str) -> str:
+        """The message that stops the read: the words training uses for the same cells."""
+        labels, cell = list(self.frame.index[rows]), self.frame[col].iloc[rows[0]]
+        if kind == "missing":
+            return missing_message(self.where, labels, col, cell)
+        if kind == "bad":
+            return bad_cell_message(self.where(labels[0]), col, cell)
+        lines = ", ".join(self.where(i).rsplit(":", 1)[-1].strip() for i in labels[:5])
+        more = f" (and {rows.size - 5} more)" if rows.size > 5 else ""
+        return (f"{self.where(labels[0])}: column {col!r}: {_DROPPED_HINT}"
+                + (f"; rows affected: {lines}{more}" if rows.size > 1 else ""))
 
 
 def plain_spec(num_features: int, names: list[str]) -> dict:
@@ -475,3 +369,12 @@ def concat(parts: list[Any]) -> Any:
     if isinstance(parts[0], dict):
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     return np.concatenate(parts)
+
+
+def __getattr__(name: str) -> Any:
+    """Old import paths (``from nnrun.data.features import fit``) of the names in ``_MOVED``."""
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -104,6 +104,7 @@ def _meta(cfg: Any, table: Any, encoding: str, classes: list | None, spec: dict)
         "delimiter": table.delimiter,
         "format": table.fmt,
         "quotechar": getattr(cfg.data, "quotechar", '"'),
+        "reading": table.read_options(),
         "source": str(Path(table.source).resolve()) if table.source != "inline" else "inline",
         "sha256": table.sha256,
         "dropped_rows": table.dropped,

@@ -1,0 +1,62 @@
+"""A whole JSON document of rows as predict input: ``[[...], ...]``, one row ``[...]``, ``{"x": [[...], ...]}``
+or ``[{"feature": value, ...}, ...]``. Read whole (JSON cannot be cut into chunks). No TensorFlow here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nnrun.errors import DataError
+
+
+def json_rows(text: str, name: str, names: list[str]) -> Any:
+    """A JSON document of rows (lists in feature order, or objects keyed by feature name) as a DataFrame.
+
+    Args:
+        text: the document. name: the input in messages. names: the model's feature names.
+
+    Returns:
+        A DataFrame of objects, one column per feature, rows labelled 0.. (messages cite ``row N``).
+
+    Raises:
+        DataError: invalid JSON (line:column named), not a list of rows, a row of the wrong length or with a
+            nested value, an object without a feature.
+    """
+    import pandas as pd
+
+    names = list(names)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    if isinstance(doc, dict):
+        if "x" not in doc:
+            if set(names) <= set(doc):
+                doc = [doc]
+            else:
+                raise DataError(f"{name}: expected a list of rows, or an object with key \"x\"")
+        else:
+            doc = doc["x"]
+    if not isinstance(doc, list) or not doc:
+        raise DataError(f"{name}: expected a non-empty list of rows")
+    if not isinstance(doc[0], (list, dict)):
+        doc = [doc]
+    rows = []
+    for i, row in enumerate(doc):
+        if isinstance(row, dict):
+            missing = [f for f in names if f not in row]
+            if missing:
+                raise DataError(f"{name}: row {i + 1}: missing feature {missing[0]!r}; the model takes: "
+                                f"{', '.join(names)}")
+            row = [row[f] for f in names]
+        if not isinstance(row, list):
+            raise DataError(f"{name}: row {i + 1}: expected a list of {len(names)} values or an object keyed by "
+                            f"feature name, got {type(row).__name__}")
+        if len(row) != len(names):
+            raise DataError(f"{name}: row {i + 1}: expected {len(names)} features, got {len(row)}")
+        for j, v in enumerate(row):
+            if isinstance(v, (list, dict)) or isinstance(v, bool):
+                raise DataError(f"{name}: row {i + 1}, feature {j}: expected a number or a string, got "
+                                f"{json.dumps(v)}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=names, dtype=object)
