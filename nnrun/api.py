@@ -196,7 +196,7 @@ def evaluate(
 
 def predict(
     run_dir: Path | str, source: str, keep: str | None = None, threshold: float = 0.5, skip_bad: bool = False,
-    input_format: str | None = None, warn: Warn | None = None,
+    input_format: str | None = None, warn: Warn = lambda m: None,
 ) -> tuple[dict, str, Iterator[tuple[Any, Any, list[str]]]]:
     """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
@@ -228,7 +228,7 @@ def predict(
     if "reading" not in meta:  # a run trained before its reading options were recorded: its config's
         meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format,
-                                   warn=warn or _warn_on_stderr)
+                                   warn=warn)
     from nnrun.inference.predictor import Predictor, load_model
 
     predictor = Predictor(load_model(run), meta)
@@ -238,13 +238,6 @@ def predict(
             yield predictor(x, threshold), rows, problems
 
     return meta, fmt, predicted()
-
-
-def _warn_on_stderr(message: str) -> None:
-    """The default sink of ``predict``'s notes, until the CLI passes its own (``console.warn``)."""
-    import sys
-
-    print(f"warning: {message}", file=sys.stderr)
 
 
 def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:

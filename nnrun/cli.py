@@ -229,7 +229,7 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
-                                   input_format=in_format)
+                                   input_format=in_format, warn=console.warn)
     skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
