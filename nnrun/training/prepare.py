@@ -94,25 +94,14 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
         DataError: unreadable or unusable data. ConfigError: the data does not fit the config (classes, head,
             loss, class weights).
     """
-    import numpy as np
-
-    from nnrun.data.table import class_list, encode_targets, read_table, split_three
+    from nnrun.data.table import encode_targets, read_table, split_three
 
     cfg = loaded.config
     table = read_table(cfg.data, loaded.path, text=text_input(cfg))
     if table.dropped:
         warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
     encoding = target_encoding(cfg)
-    _onehot_targets(loaded, table, encoding)
-    classes = class_list(table.y) if encoding != "regression" else None
-    if encoding == "regression" and table.y.dtype == object:
-        raise DataError(
-            f"{table.source}: the target column {table.target_name!r} holds text ({table.y[0]!r}) but "
-            f"{cfg.model.loss.type} is a regression loss; use a classification loss"
-        )
-    problems = data_problems(cfg, classes, _rarest(table) if classes and len(classes) > 2 else "")
-    if problems:
-        raise ConfigError("\n".join(loaded.error(p, m).message for p, m in problems))
+    classes = _check_targets(loaded, table, encoding)
     t = cfg.training
     tr, va, te = split_three(table.y, t.validation_split, t.test_split, cfg.seed, stratify=encoding != "regression")
     if t.validation_split > 0 and len(va) == 0:
@@ -123,7 +112,57 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
         raise DataError(f"{table.source}: no training examples left after the validation/test split")
     spec = table.encode(tr, cfg.data)
     meta = _meta(cfg, table, encoding, classes, spec)
-    files = {}
+    files, appended = _append_files(loaded, table, meta, encoding)
+    va, te = appended.get("validation", va), appended.get("test", te)
+    if cfg.training.batch_size > len(tr):
+        warn(
+            f"batch_size {cfg.training.batch_size} > the {len(tr)} training examples: each epoch is "
+            "a single gradient update"
+        )
+    y = encode_targets(table.y, encoding, classes, table.source)
+    meta.update(num_examples=int(len(table.y)), num_train=int(len(tr)), num_validation=int(len(va)),
+                num_test=int(len(te)), files=files)
+    return Prepared(loaded, table, y, tr, va, te, meta, _sample_weights(loaded, table, meta, tr))
+
+
+def _check_targets(loaded: LoadedConfig, table: Any, encoding: str) -> list | None:
+    """One-hot targets to class indices, then the targets checked against the loss and the head.
+
+    Returns:
+        The sorted class labels, or None for regression.
+
+    Raises:
+        DataError: text targets with a regression loss. ConfigError: the classes do not fit the head/loss.
+    """
+    from nnrun.data.table import class_list
+
+    cfg = loaded.config
+    _onehot_targets(loaded, table, encoding)
+    classes = class_list(table.y) if encoding != "regression" else None
+    if encoding == "regression" and table.y.dtype == object:
+        raise DataError(
+            f"{table.source}: the target column {table.target_name!r} holds text ({table.y[0]!r}) but "
+            f"{cfg.model.loss.type} is a regression loss; use a classification loss"
+        )
+    problems = data_problems(cfg, classes, _rarest(table) if classes and len(classes) > 2 else "")
+    if problems:
+        raise ConfigError("\n".join(loaded.error(p, m).message for p, m in problems))
+    return classes
+
+
+def _append_files(loaded: LoadedConfig, table: Any, meta: dict, encoding: str) -> tuple[dict, dict]:
+    """Read ``data.validation``/``data.test`` files like the training file and append their rows to ``table``.
+
+    Returns:
+        (dataset.json's ``files``: role -> path, sha256, rows; role -> the appended rows' indices).
+
+    Raises:
+        DataError: a file that cannot be read like the training file, or a label the training rows lack.
+    """
+    import numpy as np
+
+    cfg, classes = loaded.config, meta["classes"]
+    files, appended = {}, {}
     for role in ("validation", "test"):
         ref = getattr(cfg.data, role)
         if ref is not None:
@@ -137,18 +176,9 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
 
                 encode_labels(extra.y, classes, extra.source, extra.where_row)
             start = table.append(extra)
-            idx = np.arange(start, start + len(extra.y))
-            va, te = (idx, te) if role == "validation" else (va, idx)
+            appended[role] = np.arange(start, start + len(extra.y))
             files[role] = {"path": str(path.resolve()), "sha256": extra.sha256, "rows": int(len(extra.y))}
-    if cfg.training.batch_size > len(tr):
-        warn(
-            f"batch_size {cfg.training.batch_size} > the {len(tr)} training examples: each epoch is "
-            "a single gradient update"
-        )
-    y = encode_targets(table.y, encoding, classes, table.source)
-    meta.update(num_examples=int(len(table.y)), num_train=int(len(tr)), num_validation=int(len(va)),
-                num_test=int(len(te)), files=files)
-    return Prepared(loaded, table, y, tr, va, te, meta, _sample_weights(loaded, table, meta, tr))
+    return files, appended
 
 
 def _meta(cfg: Any, table: Any, encoding: str, classes: list | None, spec: dict) -> dict:
