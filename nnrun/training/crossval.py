@@ -123,23 +123,28 @@ def cross_validate(loaded: LoadedConfig, folds: int, runs_dir: Path, hooks: CvHo
     rows, stratify = prep.train_idx, prep.meta["task"] == "classification"
     pairs = [(rows[a], rows[b]) for a, b in fold_indices(prep.table.y[rows], folds, cfg.seed, stratify)]
     cv_run = CvRun(prep, Path(runs_dir), pairs, stratify)
-    for i, (tr, va) in enumerate(pairs, 1):
+    for i, pair in enumerate(pairs, 1):
         if hooks.on_fold is not None:
             hooks.on_fold(i, folds)
-        fold = prep.fold(tr, va)
-        cv_run.add(i, fold, _train_fold(cv_run, i, fold, hooks))
+        cv_run.add(i, *_train_fold(cv_run, i, pair, hooks))
     return cv_run.finish("completed")
 
 
-def _train_fold(cv_run: CvRun, i: int, fold: Prepared, hooks: CvHooks) -> tuple[Trained, dict]:
-    """Train fold ``i`` with ``train_one`` and evaluate it on its validation rows; its checkpoint files are
-    removed (a cross-validation does not resume)."""
-    target = FoldRun(cv_run, i, fold.meta)
+def _train_fold(cv_run: CvRun, i: int, pair: tuple[Any, Any], hooks: CvHooks) -> tuple[Prepared, Trained, dict]:
+    """Encode fold ``i`` (its feature spec learnt on its training rows), train it with ``train_one`` and evaluate
+    it on its validation rows; its checkpoint files are removed (a cross-validation does not resume).
+
+    Returns:
+        (the fold's Prepared, the Trained model, the evaluation document).
+    """
+    target: FoldRun | None = None
     try:
+        fold = cv_run.prep.fold(*pair)
+        target = FoldRun(cv_run, i, fold.meta)
         trained = train_one(fold, target, hooks.progress)
         with writing_guard(target):
             _, doc = evaluate_trained(fold, trained, plots=False)
-        return trained, doc
+        return fold, trained, doc
     except KeyboardInterrupt:
         cv_run.finish_if_running("interrupted", f"interrupted in fold {i}")
         raise
@@ -147,7 +152,7 @@ def _train_fold(cv_run: CvRun, i: int, fold: Prepared, hooks: CvHooks) -> tuple[
         cv_run.finish_if_running("failed", f"fold {i}: {exc.message}")
         raise
     finally:
-        if target.run_dir is not None:
+        if target is not None and target.run_dir is not None:
             for name in (rundir.LAST_MODEL, rundir.BEST_MODEL, rundir.CHECKPOINT):
                 (target.run_dir / name).unlink(missing_ok=True)
 
@@ -174,9 +179,8 @@ class CvRun:
             rundir.write_indices(run_dir / rundir.SPLIT, {"folds": [b for _, b in self.pairs], "test": prep.test_idx})
         return self.run_dir
 
-    def add(self, i: int, fold: Prepared, trained_doc: tuple[Trained, dict]) -> None:
-        """Record fold ``i``'s sizes, epochs and validation metrics; rewrite cv.json."""
-        trained, doc = trained_doc
+    def add(self, i: int, fold: Prepared, trained: Trained, doc: dict) -> None:
+        """Record fold ``i``'s sizes, epochs and validation metrics (``doc``: its evaluation); rewrite cv.json."""
         metrics = {f"val_{k}": v for k, v in doc["metrics"].items()}
         metrics.update(epochs=trained.result.epochs_run, best_epoch=trained.result.best_epoch)
         self.results.append({"fold": i, "train": int(len(fold.train_idx)), "validation": int(len(fold.val_idx)),
