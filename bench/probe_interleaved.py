@@ -35,7 +35,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from nnrun.config.load import load_config  # noqa: E402
 from nnrun.training.build import build_model, input_shape  # noqa: E402
-from nnrun.training.run import _prepare  # noqa: E402
+from nnrun.training.fit import FitData  # noqa: E402
+from nnrun.training.prepare import prepare  # noqa: E402
 
 
 def main() -> None:
@@ -50,8 +51,8 @@ def main() -> None:
     keras = _keras()
     loaded = load_config(args.config)
     cfg = loaded.config
-    prep = _prepare(loaded, lambda m: None)
-    meta, x, y = prep["meta"], prep["table"].x, prep["y"]
+    prep = prepare(loaded, lambda m: None)
+    meta, x, y = prep.meta, prep.table.x, prep.y
     t = cfg.training
 
     whole: list[float] = []  # the whole training.fit call: callbacks set up, the final checkpoint written
@@ -60,7 +61,7 @@ def main() -> None:
         keras.utils.set_random_seed(cfg.seed)
         model = build_model(loaded, input_shape(meta["features"]), meta["features"])
         start, cpu = time.perf_counter(), time.process_time()
-        result = training.fit(model, x, y, None, t, None, seed=cfg.seed, run_dir=scratch)
+        result = training.fit(model, FitData(x, y, seed=cfg.seed), t, run_dir=scratch)
         whole.append(time.perf_counter() - start)
         return result.seconds, result.history["loss"][-1], time.process_time() - cpu
 

@@ -6,7 +6,7 @@ not expose. The levers are applied from outside, without editing nnrun:
 
 * trial ``"jit": true``: ``model.jit_compile = True`` on the compiled model (XLA; Keras' ``"auto"`` leaves
   it off on CPU-only machines);
-* trial ``"pipeline": "per-example"``: ``nnrun.training.fit.make_dataset`` replaced by nnrun's earlier pipeline
+* trial ``"pipeline": "per-example"``: ``nnrun.training.pipeline.make_dataset`` replaced by nnrun's earlier pipeline
   (cache, shuffle and batch example by example) instead of its batch-level one (an index permutation per
   epoch, sliced into batches, rows gathered with one ``tf.gather`` per batch);
 * trial ``"set": [...]``: ``--set`` overrides (``training.steps_per_execution=1``, …);
@@ -42,7 +42,7 @@ CURRENT: dict = {}  # the trial being run: read by the patched functions
 
 
 def per_example_dataset(original):
-    """A drop-in for ``nnrun.training.fit.make_dataset`` with nnrun's earlier per-example pipeline (cache, shuffle
+    """A drop-in for ``nnrun.training.pipeline.make_dataset`` with nnrun's earlier per-example pipeline (cache, shuffle
     example by example, batch), kept finite so that epochs stay exact: the lever shows what batching row
     indices and gathering rows per batch (nnrun's pipeline now) buys."""
 
@@ -119,9 +119,10 @@ def main() -> None:
     t_process = time.perf_counter()
     from nnrun import api, rundir
     from nnrun.backend import keras as import_keras
-    from nnrun.data import table as data
+    from nnrun.data import dataset as data
     from nnrun.training import build as builder
     from nnrun.training import fit as training
+    from nnrun.training import pipeline
 
     import_start = time.perf_counter()
     import_keras()
@@ -138,7 +139,7 @@ def main() -> None:
         intra, inter = (int(v) for v in args.threads.split(","))
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    training.make_dataset = per_example_dataset(training.make_dataset)
+    pipeline.make_dataset = per_example_dataset(pipeline.make_dataset)
     original_build = builder.build_model
 
     def build(*a, **kw):
@@ -174,16 +175,17 @@ def main() -> None:
     if args.phases:  # top-level steps of api.train; "of which …" entries are inside one of them
         import importlib
 
-        workflow = [api]  # the steps of api.train live in nnrun.trainer in later versions
-        try:
-            workflow.append(importlib.import_module("nnrun.training.run"))
-        except ImportError:
-            pass
+        workflow = [api]  # the steps of api.train: nnrun.training.run (train_one) and records (summary.txt)
+        for name in ("nnrun.training.run", "nnrun.training.records"):
+            try:
+                workflow.append(importlib.import_module(name))
+            except ImportError:
+                pass
         for module in workflow:
             _timed(module, "load_config", phases, "config")
-            _timed(module, "_prepare", phases, "read_data")
-            _timed(module, "_dry_run", phases, "dry_run")
-            _timed(module, "_summary", phases, "summary")
+            _timed(module, "prepare", phases, "read_data")
+            _timed(module, "dry_run", phases, "dry_run")
+            _timed(module, "model_summary", phases, "summary")
         _timed(builder, "build_model", phases, "build_model")
         _timed(training, "fit", phases, "fit")
         original_save = rundir.save_model

@@ -3,7 +3,7 @@
 nnrun reads every cell as a string first (so that a bad cell can be reported with its line and column),
 then converts column by column; a plain script lets pandas' C parser produce floats directly.
 
-Prints one JSON line: ``rows``, ``nnrun_seconds`` (``nnrun.data.table.read_table``), ``pandas_seconds``
+Prints one JSON line: ``rows``, ``nnrun_seconds`` (``nnrun.data.dataset.read_table``), ``pandas_seconds``
 (``pandas.read_csv`` + ``to_numpy(float32)``) and the ``max_abs_diff`` between the two feature matrices.
 
     python bench/probe_read.py CONFIG
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nnrun.config.load import load_config
-from nnrun.data.table import read_table
+from nnrun.data.dataset import read_table
 
 
 def main() -> None:

@@ -263,7 +263,7 @@ def _overhead(o: dict) -> list[str]:
     r = o.get("csv_read")
     if r:
         lines.append(f"| reading the CSV (in-process, no TF) | {_s(r['nnrun_seconds'])} "
-                     "(`nnrun.data.table.read_table`) | "
+                     "(`nnrun.data.dataset.read_table`) | "
                      f"{_s(r['pandas_seconds'])} (`pandas.read_csv`) | "
                      f"{_x(r['nnrun_seconds'] / r['pandas_seconds'], 1)} |")
     lines.append("")

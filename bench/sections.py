@@ -257,7 +257,7 @@ def overhead(ctx: Context) -> dict:
                         str(s["overhead_rounds"])]), "probe_interleaved.py").json
     out["interleaved"] = {**inter, "nnrun_s": summary(inter["nnrun"]), "plain_s": summary(inter["plain"]),
                           "ratio": summary(inter["ratios"]), "cpu_ratio": summary(inter["cpu_ratios"])}
-    ctx.log("  reading the CSV: nnrun.data.table.read_table vs pandas.read_csv")
+    ctx.log("  reading the CSV: nnrun.data.dataset.read_table vs pandas.read_csv")
     out["csv_read"] = _check(run([PYTHON, str(BENCH / "probe_read.py"), str(config)]), "probe_read.py").json
     if s["phases"]:
         ctx.log("  where nnrun's time outside model.fit goes (in-process phases)")

@@ -1,4 +1,4 @@
-"""The workflows behind the commands: validate, train, evaluate, predict.
+"""The workflows behind the commands: validate, train, cv, evaluate, predict.
 
 Each function takes paths and plain values, returns plain data (dicts) and raises NnrunError subclasses;
 the CLI only parses arguments and renders. TensorFlow is imported inside train/evaluate/predict only.
@@ -56,7 +56,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
     return compare_run_dirs(Path(run_a), Path(run_b))
 
 
-def train(
+def train(  # 8 parameters: the train command's options, one to one
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
@@ -68,11 +68,66 @@ def train(
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
-    See ``nnrun.training.run.train_run`` for the arguments, return value and errors.
-    """
-    from nnrun.training.run import train_run
+    Args:
+        config_path: the YAML config (optional with ``resume``: it must then equal the run's config).
+        overrides: ``--set key.path=value`` strings (with ``resume``, only ``training.epochs`` may change).
+        runs_dir: parent of the run directory (``runs/<name>``, then ``<name>-2``, …).
+        progress: called after each epoch with (epoch, epochs, logs).
+        warn: called with each warning line.
+        resume: a run directory to continue from its last checkpoint.
+        gates: ``--gate`` strings, checked with the config's ``gates:`` after training (results in
+            ``gates.json``; the CLI exits 3 when one fails).
+        plots: write the report's PNG plots.
 
-    return train_run(config_path, overrides, runs_dir, progress, warn, resume, gates, plots)
+    Returns:
+        ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``.
+
+    Raises:
+        ConfigError, DataError: before any file is written.
+        RunError: training diverged (run marked failed) or files could not be written.
+        Interrupted: stopped by Ctrl-C/SIGTERM after a checkpoint (exit 130); resume it with ``resume``.
+    """
+    from nnrun.training import run
+    from nnrun.training.fit import STOP_REQUESTED
+
+    STOP_REQUESTED.clear()
+    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots)
+    if resume is not None:
+        return run.resume(Path(resume), config_path, overrides, options)
+    return run.train(load_config(config_path, overrides), Path(runs_dir), options)
+
+
+def cv(  # 7 parameters: the cv command's options and its three callbacks, one to one
+    config_path: Path | str,
+    folds: int,
+    overrides: tuple[str, ...] = (),
+    runs_dir: Path | str = "runs",
+    progress: Callable[[int, int, dict], None] | None = None,
+    warn: Warn = lambda m: None,
+    on_fold: Callable[[int, int], None] | None = None,
+) -> dict:
+    """K-fold cross-validation of a config: K models, each trained as ``train`` trains one (same checks, dry
+    run and reload check) and validated on its held-out fold; writes a ``<name>-cv`` run directory.
+
+    Args:
+        config_path: the YAML config. folds: K, 2..100. overrides: ``--set`` strings.
+        runs_dir: parent of the run directory. progress: per-epoch callback (epoch, epochs, logs).
+        warn: called with each warning line. on_fold: called with (fold, K) before each fold trains.
+
+    Returns:
+        The ``cv.json`` document (see ``nnrun.training.crossval.cross_validate``).
+
+    Raises:
+        ConfigError, DataError: before any file is written (fold 1's model is checked before the run directory
+            is made). RunError: a fold failed or diverged. Interrupted: Ctrl-C/SIGTERM.
+    """
+    from nnrun.training.crossval import CvHooks, check_folds, cross_validate
+    from nnrun.training.fit import STOP_REQUESTED
+
+    STOP_REQUESTED.clear()
+    check_folds(folds)
+    return cross_validate(load_config(config_path, overrides), folds, Path(runs_dir),
+                          CvHooks(progress=progress, warn=warn, on_fold=on_fold))
 
 
 #: Keys of dataset.json that predict and evaluate rely on.
@@ -188,7 +243,7 @@ def evaluate(
     if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates
         trained = rundir.read_json(run / rundir.METRICS)
         values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
-    from nnrun.training.run import check_gates
+    from nnrun.evaluation.gates import check_gates
 
     doc["gates"] = check_gates(run, gate_list, values)
     return doc
@@ -238,6 +293,20 @@ def predict(
             yield predictor(x, threshold), rows, problems
 
     return meta, fmt, predicted()
+
+
+def request_stop() -> bool:
+    """Ask a running ``train`` or ``cv`` to stop after the current epoch, with a checkpoint (the CLI's
+    SIGINT/SIGTERM handler).
+
+    Returns:
+        True when a stop had already been requested (a second Ctrl-C: the caller stops at once).
+    """
+    from nnrun.training.fit import STOP_REQUESTED
+
+    already = STOP_REQUESTED.is_set()
+    STOP_REQUESTED.set()
+    return already
 
 
 def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:

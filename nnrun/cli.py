@@ -148,8 +148,7 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
     \b
         nnrun cv configs/iris.yaml --folds 5
     """
-    from nnrun import console
-    from nnrun.training.crossval import cross_validate
+    from nnrun import api, console
 
     progress: list = [None]
 
@@ -160,8 +159,8 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 
     _graceful_stop()
     try:
-        doc = cross_validate(config, folds, overrides, runs_dir, warn=console.warn, on_fold=on_fold,
-                             progress=lambda e, n, logs: progress[0](e, n, logs) if progress[0] else None)
+        doc = api.cv(config, folds, overrides, runs_dir, warn=console.warn, on_fold=on_fold,
+                     progress=lambda e, n, logs: progress[0](e, n, logs) if progress[0] else None)
     finally:
         if progress[0] is not None:
             progress[0].close()
@@ -373,13 +372,11 @@ def _graceful_stop() -> None:
     A second one stops at once."""
     import signal
 
-    from nnrun import console
-    from nnrun.training import fit as training
+    from nnrun import api, console
 
     def handler(signum: int, frame: object) -> None:
-        if training.STOP_REQUESTED.is_set():
+        if api.request_stop():
             raise KeyboardInterrupt
-        training.STOP_REQUESTED.set()
         console.info("stopping after this epoch (a checkpoint is saved); press Ctrl-C again to stop at once")
 
     try:

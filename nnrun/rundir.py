@@ -274,7 +274,7 @@ def check_run_dir(run_dir: Path, need_model: bool = True) -> Path:
         raise UsageError(f"{run_dir}: not an nnrun run directory (no {RUN}); pass a directory made by nnrun train")
     if need_model and not (run_dir / MODEL).exists():
         state = status(run_dir)
-        how = (f"resume it: nnrun train --resume {run_dir}" if (run_dir / "checkpoint.json").exists()
+        how = (f"resume it: nnrun train --resume {run_dir}" if (run_dir / CHECKPOINT).exists()
                and state in ("interrupted", "died") else "train it again")
         raise RunError(f"{run_dir}: the run has no {MODEL} (status: {state}); {how}")
     return run_dir

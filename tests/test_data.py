@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 
 from nnrun.config.load import DataConfig
-from nnrun.data.table import (
-    class_list,
-    detect_header,
-    encode_labels,
-    encode_targets,
-    read_predict_input,
-    read_table,
-    split_indices,
-)
+from nnrun.data.batches import read_predict_input
+from nnrun.data.dataset import read_table
+from nnrun.data.labels import class_list, encode_labels, encode_targets
+from nnrun.data.readers.csv import detect_header
+from nnrun.data.splits import split_indices
 from nnrun.errors import DataError
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from nnrun.config.load import DataConfig, load_config_text
+from nnrun.data.dataset import read_table
 from nnrun.data.features import transform
 from nnrun.data.spec import fit
-from nnrun.data.table import read_table, split_three
+from nnrun.data.splits import split_three
 from nnrun.errors import ConfigError, DataError
 
 ROWS = [["1.5", "a", "x", "0"], ["2.5", "b", "y", "1"], ["3.5", "a", "z", "0"], ["4.5", "b", "x", "1"]]
@@ -194,7 +195,7 @@ def test_stratified_test_and_validation_splits_keep_class_proportions(fraction):
 
 
 def test_zero_test_split_is_the_old_validation_split():
-    from nnrun.data.table import split_indices
+    from nnrun.data.splits import split_indices
 
     y = np.array([0, 1] * 20)
     tr, va, te = split_three(y, 0.25, 0.0, seed=1, stratify=True)
@@ -268,7 +269,7 @@ def test_unclean_files_leave_the_fast_path_and_name_the_line(tmp_path, body, mes
 
 
 def test_labels_are_encoded_by_value_text_or_not_at_all():
-    from nnrun.data.table import encode_labels
+    from nnrun.data.labels import encode_labels
 
     assert encode_labels(np.array([3, 1, 2, 3]), [1, 2, 3], "f").tolist() == [2, 0, 1, 2]
     assert encode_labels(np.array(["3", "1"], dtype=object), [1, 2, 3], "f").tolist() == [2, 0]

@@ -32,7 +32,7 @@ def _batches(ds) -> list[np.ndarray]:
     (40, 1, (1, True)),
 ])
 def test_execution_plan_divides_the_epoch_or_ends_the_data_each_epoch(steps, spe, plan):
-    from nnrun.training.fit import execution_plan
+    from nnrun.training.pipeline import execution_plan
 
     assert execution_plan(steps, spe) == plan
 
@@ -40,7 +40,7 @@ def test_execution_plan_divides_the_epoch_or_ends_the_data_each_epoch(steps, spe
 def test_dataset_yields_one_exact_epoch_per_iteration_and_reshuffles_by_epoch():
     import tensorflow as tf
 
-    from nnrun.training.fit import make_dataset, make_epochs_dataset
+    from nnrun.training.pipeline import make_dataset, make_epochs_dataset
 
     x = np.arange(10, dtype=np.float32).reshape(10, 1)
     y = np.arange(10, dtype=np.float32)
@@ -70,7 +70,7 @@ def test_dataset_yields_one_exact_epoch_per_iteration_and_reshuffles_by_epoch():
 
 def _tiny_fit(spe: int, rows: int = 10, batch_size: int = 3) -> tuple[list[int], dict, list[np.ndarray]]:
     from nnrun.backend import keras as _keras
-    from nnrun.training.fit import fit
+    from nnrun.training.fit import FitData, fit
 
     keras = _keras()
     keras.utils.set_random_seed(0)
@@ -82,7 +82,7 @@ def _tiny_fit(spe: int, rows: int = 10, batch_size: int = 3) -> tuple[list[int],
     model.compile(loss="binary_crossentropy", optimizer="adam", steps_per_execution=spe)
     updates: list[int] = []
     training = TrainingConfig(epochs=3, batch_size=batch_size, steps_per_execution=spe)
-    result = fit(model, x, y, (x[:4], y[:4]), training, seed=0,
+    result = fit(model, FitData(x, y, (x[:4], y[:4]), seed=0), training,
                  progress=lambda e, n, logs: updates.append(int(model.optimizer.iterations.numpy())))
     return updates, result.history, model.get_weights()
 
@@ -117,7 +117,7 @@ def test_cli_train_runs_ceil_n_over_batch_updates_per_epoch(tmp_path):
 
 
 def test_unshuffled_and_dict_inputs_stream_every_epoch_in_row_order():
-    from nnrun.training.fit import make_epochs_dataset
+    from nnrun.training.pipeline import make_epochs_dataset
 
     x = {"numeric": np.arange(10, dtype=np.float32).reshape(10, 1),
          "cat_0": np.array([[c] for c in "abcdefghij"], dtype=object)}

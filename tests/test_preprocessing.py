@@ -192,6 +192,27 @@ def test_cv_refuses_more_folds_than_the_smallest_class(tmp_path):
     assert "class 'Iris-setosa' has only 50 examples, fewer than the folds; use --folds 50 or fewer" in result.stderr
 
 
+@pytest.mark.parametrize(("setting", "message"), [
+    # fails the dry run: F1Score wants one-hot labels (cv used to crash inside fold 1: exit 1, fold_1/ left)
+    ("model.metrics=[{type: F1Score}]", ":10:3: model: the model cannot run on this data: FBetaScore expects 2D "
+     "inputs with shape (batch_size, output_dim). Received input shapes: y_pred.shape=(16, 3) and y_true.shape=(16,)."),
+    # a monitor the run does not log (cv used to train every fold regardless)
+    ("training.reduce_lr_on_plateau={monitor: val_acc}",
+     ": training.reduce_lr_on_plateau.monitor: unknown metric 'val_acc' (did you mean 'val_accuracy'?)"),
+])
+def test_cv_folds_get_trains_checks_before_fold_1_trains(tmp_path, setting, message):
+    """Each cv fold is trained as `train` trains a model: a config error is exit 2 with train's message, and
+    nothing is written (fold 1's model is checked before the cv run directory is made)."""
+    train = invoke("train", ROOT / "configs" / "iris.yaml", "--runs-dir", tmp_path / "train", "--quiet",
+                   "--set", setting)
+    assert train.exit_code == 2 and message in train.stderr, train.stderr
+    result = invoke("cv", ROOT / "configs" / "iris.yaml", "--folds", "3", "--runs-dir", tmp_path / "cv", "--quiet",
+                    "--set", setting, "--set", "training.epochs=2")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == train.stderr
+    assert not (tmp_path / "cv").exists() and not (tmp_path / "train").exists()
+
+
 def test_shipped_abalone_config_trains_with_its_categorical_column(tmp_path):
     run, doc = _train(ROOT / "configs" / "abalone.yaml", tmp_path, "--set", "training.epochs=2")
     spec = json.loads((run / "dataset.json").read_text())["features"]

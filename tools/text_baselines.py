@@ -18,7 +18,8 @@ from sklearn.linear_model import LogisticRegression
 
 from nnrun.config.checks import target_encoding, text_input
 from nnrun.config.load import load_config
-from nnrun.data.table import read_table, split_three
+from nnrun.data.dataset import read_table
+from nnrun.data.splits import split_three
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ["configs/sentiment_lstm.yaml", "configs/sentiment_transformer.yaml", "configs/sms_spam.yaml"]

@@ -29,7 +29,6 @@ from nnrun.errors import DataError
 
 POLICIES = ("error", "drop", "mean", "median", "most_frequent", "constant")
 #: Names that moved to another module -> that module (imported on first use: ``spec`` imports this one).
-_MOVED = {"fit": "nnrun.data.spec", "select": "nnrun.data.table", "resolve_column": "nnrun.data.table"}
 EMBEDDING_DIM = 8
 
 
@@ -371,10 +370,3 @@ def concat(parts: list[Any]) -> Any:
     return np.concatenate(parts)
 
 
-def __getattr__(name: str) -> Any:
-    """Old import paths (``from nnrun.data.features import fit``) of the names in ``_MOVED``."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

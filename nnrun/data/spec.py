@@ -7,15 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nnrun.data.features import (
-    EMBEDDING_DIM,
-    fill_constant,
-    na_set,
-    parse_category,
-    parse_numeric,
-    policy,
-    transform,
-)
+from nnrun.data.features import EMBEDDING_DIM, fill_constant, na_set, parse_category, parse_numeric, policy, transform
 from nnrun.errors import DataError
 
 

@@ -5,8 +5,7 @@ Shapes: features ``x`` are float32 ``(num_samples, num_features)``; raw targets 
 No TensorFlow here: the arrays go to ``model.fit`` as NumPy.
 
 Reading lives in ``nnrun.data.dataset`` (``read_table``, ``read_like``) and ``nnrun.data.batches``
-(``predict_batches``); labels in ``nnrun.data.labels``; splits in ``nnrun.data.splits``. Their old names here
-(``nnrun.data.table.read_table`` …) still import, for callers not yet moved.
+(``predict_batches``); labels in ``nnrun.data.labels``; splits in ``nnrun.data.splits``.
 """
 
 from __future__ import annotations
@@ -24,23 +23,8 @@ from nnrun.errors import DataError, UsageError
 PREDICT_CHUNK_ROWS = 65_536
 
 #: Names that moved out of this module -> their module (imported on first use: no import cycle).
-_MOVED = {
-    "read_table": "dataset", "read_like": "dataset", "typed_labels": "dataset",
-    "predict_batches": "batches", "read_predict_input": "batches",
-    "class_list": "labels", "encode_labels": "labels", "encode_targets": "labels",
-    "split_indices": "splits", "split_three": "splits",
-    "resolve_path": "readers.common", "NA_VALUES": "readers.common", "RawTable": "readers.common",
-    "detect_header": "readers.csv", "sniff_delimiter": "readers.csv", "format_of": "formats",
-}
 
 
-def __getattr__(name: str) -> Any:
-    """Old import paths (``from nnrun.data.table import read_table``) of the names in ``_MOVED``."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"nnrun.data.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nnrun import rundir
-from nnrun.data.table import encode_targets
+from nnrun.data.labels import encode_targets
 from nnrun.evaluation import metrics, plots
 from nnrun.evaluation.markdown import markdown_report
 from nnrun.inference.predictor import inference_batch, keras_inputs, outputs

@@ -21,6 +21,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nnrun.config.registry import suggest
@@ -243,3 +244,28 @@ def _number(x: float) -> str:
 def format_value(value: float | None) -> str:
     """A gate's metric value as shown in messages and tables: 4 decimals, ``n/a`` when missing or NaN."""
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def check_gates(run: Path, gate_list: list, values: dict) -> list[dict]:
+    """Evaluate gates (all of them) and write gates.json; the caller exits 3 on a failure.
+
+    Args:
+        run: the run directory. gate_list: parsed gates. values: metric name -> value.
+
+    Returns:
+        One result per gate (see ``evaluation.gates.evaluate_gates``); [] without gates.
+
+    Raises:
+        ConfigError: a gate names a metric that ``values`` lacks.
+    """
+    if not gate_list:
+        return []
+    unknown = check_names(gate_list, {k for k, v in values.items() if isinstance(v, (int, float))
+                                      and not isinstance(v, bool)})
+    if unknown:
+        raise ConfigError("\n".join(unknown))
+    results = evaluate_gates(gate_list, values)
+    from nnrun import rundir
+
+    rundir.write_json(run / rundir.GATES, gates_json(results))
+    return results

@@ -67,29 +67,8 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
         model.add(keras.Input(shape=input_shape))
     if spec.get("normalize") and spec.get("mean") is not None and not spec["categorical"]:
         model.add(_normalization(spec, keras))
-    for i, layer_cfg in enumerate(cfg.layers):
-        path = ("model", "layers", i)
-        try:
-            layer = make_layer(layer_cfg.type, layer_cfg.kwargs)
-        except Exception as exc:  # Keras raises TypeError/ValueError with its own message
-            call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
-            raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None
-        shape_in = model.output_shape if model.layers else (None, *input_shape)
-        if layer_cfg.type == "Flatten" and len(shape_in) == 2:
-            raise loaded.error(
-                path, f"Flatten on input of shape {_shape(shape_in)} does nothing: each example is already a "
-                "flat vector of features; remove the layer"
-            )
-        need = _RANKS.get(layer_cfg.type)
-        if need is not None and len(shape_in) != need[0]:
-            raise loaded.error(path, f"{layer_cfg.type} needs input of shape {need[1]}, got {_shape(shape_in)}; "
-                               f"{need[2]}")
-        try:
-            model.add(layer)
-        except Exception as exc:
-            raise loaded.error(
-                path, f"{layer_cfg.type} cannot take input of shape {_shape(shape_in)}: {_first_line(exc)}"
-            ) from None
+    for i in range(len(cfg.layers)):
+        _add_layer(model, loaded, i, input_shape)
     if spec["categorical"]:
         if any(isinstance(layer, keras.layers.Normalization) for layer in model.layers):
             raise loaded.error(("model", "layers", 0), "a Normalization layer cannot take categorical inputs; use "
@@ -105,6 +84,33 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
     except Exception as exc:
         raise loaded.error(("model",), f"Keras refused to compile the model: {_first_line(exc)}") from None
     return model
+
+
+def _add_layer(model: Any, loaded: Any, i: int, input_shape: tuple[int, ...]) -> None:
+    """Add the config's layer ``i`` to the Sequential ``model``; a refusal is a ConfigError at its key."""
+    layer_cfg = loaded.config.model.layers[i]
+    path = ("model", "layers", i)
+    try:
+        layer = make_layer(layer_cfg.type, layer_cfg.kwargs)
+    except Exception as exc:  # Keras raises TypeError/ValueError with its own message
+        call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
+        raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None
+    shape_in = model.output_shape if model.layers else (None, *input_shape)
+    if layer_cfg.type == "Flatten" and len(shape_in) == 2:
+        raise loaded.error(
+            path, f"Flatten on input of shape {_shape(shape_in)} does nothing: each example is already a "
+            "flat vector of features; remove the layer"
+        )
+    need = _RANKS.get(layer_cfg.type)
+    if need is not None and len(shape_in) != need[0]:
+        raise loaded.error(path, f"{layer_cfg.type} needs input of shape {need[1]}, got {_shape(shape_in)}; "
+                           f"{need[2]}")
+    try:
+        model.add(layer)
+    except Exception as exc:
+        raise loaded.error(
+            path, f"{layer_cfg.type} cannot take input of shape {_shape(shape_in)}: {_first_line(exc)}"
+        ) from None
 
 
 _SEQ = (3, "(batch_size, timesteps, features)", "sequence layers take a sequence per example: for text start with "

@@ -6,20 +6,57 @@ a fresh model on the other K-1 folds (the feature spec — fills, vocabularies, 
 rows only) and evaluates it on fold i. The run directory holds ``cv.json`` (per-fold metrics, their mean and
 standard deviation), ``metrics.json`` (the means, for ``nnrun runs``/``compare``), ``split.json`` (each
 fold's row indices) and one ``fold_<i>/`` per fold with its model, history and evaluation.
+
+Each fold is trained by ``run.train_one``, as ``nnrun train`` trains a model (monitor checks, dry run, reload
+check): fold 1's model is checked before the run directory is made, so a config error writes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nnrun import rundir
-from nnrun.config.load import LoadedConfig, dump_resolved, load_config
-from nnrun.errors import ConfigError, DataError, Interrupted, RunError
+from nnrun.config.load import LoadedConfig, dump_resolved
+from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError
+from nnrun.training import records
+from nnrun.training.prepare import Prepared, prepare
+from nnrun.training.run import Trained, evaluate_trained, train_one, writing_guard
 
-CV_JSON = "cv.json"
 MAX_FOLDS = 100
+
+
+def _ignore(message: str) -> None:
+    """The default warning sink: drop the line."""
+
+
+@dataclass
+class CvHooks:
+    """The callbacks of a cross-validation.
+
+    Attributes:
+        progress: per-epoch callback (epoch, epochs, logs), as for ``train``.
+        warn: called with each warning line.
+        on_fold: called with (fold, K) before each fold trains.
+    """
+
+    progress: Callable[[int, int, dict], None] | None = None
+    warn: Callable[[str], None] = _ignore
+    on_fold: Callable[[int, int], None] | None = None
+
+
+def check_folds(folds: int) -> None:
+    """K must be 2..MAX_FOLDS.
+
+    Raises:
+        ConfigError: otherwise.
+    """
+    if folds < 2:
+        raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds")
+    if folds > MAX_FOLDS:
+        raise ConfigError(f"--folds {folds}: at most {MAX_FOLDS} folds")
 
 
 def fold_indices(y: Any, k: int, seed: int, stratify: bool) -> list[tuple[Any, Any]]:
@@ -59,114 +96,151 @@ def fold_indices(y: Any, k: int, seed: int, stratify: bool) -> list[tuple[Any, A
     return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros(n))]
 
 
-def cross_validate(
-    config_path: Path | str,
-    folds: int,
-    overrides: tuple[str, ...] = (),
-    runs_dir: Path | str = "runs",
-    progress: Callable[[int, int, dict], None] | None = None,
-    warn: Callable[[str], None] = lambda m: None,
-    on_fold: Callable[[int, int], None] | None = None,
-) -> dict:
+def cross_validate(loaded: LoadedConfig, folds: int, runs_dir: Path, hooks: CvHooks) -> dict:
     """Train and evaluate the config's model on K folds; write a ``<name>-cv`` run directory.
 
     Args:
-        folds: K, at least 2.
-        progress: per-epoch callback (epoch, epochs, logs), as for ``train``.
-        on_fold: called with (fold, K) before each fold trains.
+        loaded: the loaded config (a ``validation_split`` is ignored: the folds replace it).
+        folds: K, 2..MAX_FOLDS (see ``check_folds``).
+        runs_dir: parent of the run directory.
+        hooks: progress, warnings and the per-fold callback.
 
     Returns:
         The ``cv.json`` document: ``folds`` (per fold: sizes, epochs, ``metrics``), ``mean``, ``std``
         (population standard deviation, as ``numpy.std``), ``k``, ``stratified``, ``run_dir``.
 
     Raises:
-        ConfigError, DataError: before any file is written (a validation file or split in the config is
-            replaced by the folds; it is refused only when it is a file, which cannot be folded).
-        RunError: a fold diverged. Interrupted: Ctrl-C/SIGTERM (finished folds stay in the run).
+        ConfigError, DataError: before any file is written (a validation file in the config is refused: it
+            cannot be folded; fold 1's model passes train's checks before the run directory is made).
+        RunError: a fold failed or diverged. Interrupted: Ctrl-C/SIGTERM (finished folds stay in the run).
     """
-    from nnrun.training import fit as training
-    from nnrun.training.run import _check_monitor, _prepare, _run_info, _sample_weights
-
-    if folds < 2:
-        raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds")
-    if folds > MAX_FOLDS:
-        raise ConfigError(f"--folds {folds}: at most {MAX_FOLDS} folds")
-    loaded = load_config(config_path, overrides)
     if loaded.config.data.validation is not None:
         raise loaded.error(("data", "validation"), "cv makes its own validation folds; remove data.validation "
                            "(or use nnrun train)")
     t = loaded.config.training.model_copy(update={"validation_split": 0.0})
     cfg = loaded.config.model_copy(update={"training": t})
-    cv_loaded = LoadedConfig(cfg, loaded.source, loaded.path)
-    prep = _prepare(cv_loaded, warn)
-    table, meta, rows = prep["table"], prep["meta"], prep["train_idx"]
-    stratify = meta["task"] == "classification"
-    pairs = [(rows[a], rows[b]) for a, b in fold_indices(table.y[rows], folds, cfg.seed, stratify)]
-    monitor = training.default_monitor(cfg.training, True)
-    _check_monitor(cv_loaded, monitor, True)
+    prep = prepare(LoadedConfig(cfg, loaded.source, loaded.path), hooks.warn)
+    rows, stratify = prep.train_idx, prep.meta["task"] == "classification"
+    pairs = [(rows[a], rows[b]) for a, b in fold_indices(prep.table.y[rows], folds, cfg.seed, stratify)]
+    cv_run = CvRun(prep, Path(runs_dir), pairs, stratify)
+    for i, pair in enumerate(pairs, 1):
+        if hooks.on_fold is not None:
+            hooks.on_fold(i, folds)
+        cv_run.add(i, *_train_fold(cv_run, i, pair, hooks))
+    return cv_run.finish("completed")
 
-    from nnrun.backend import keras as _keras
-    from nnrun.data.features import take
-    from nnrun.evaluation.evaluate import evaluate as evaluate_model
-    from nnrun.training.build import adapt_preprocessing, build_model, input_shape
-    from nnrun.training.run import _history_csv
 
-    keras = _keras()
-    training.STOP_REQUESTED.clear()
-    run_dir = rundir.create(Path(runs_dir), f"{cfg.name}-cv")
-    info = _run_info(cv_loaded, meta, table, keras)
-    info.update(command_kind="cv", folds=folds)
-    rundir.write_json(run_dir / rundir.RUN, info)
-    rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
-    rundir.write_indices(run_dir / rundir.SPLIT, {"folds": [b for _, b in pairs], "test": prep["test_idx"]})
-    results: list[dict] = []
+def _train_fold(cv_run: CvRun, i: int, pair: tuple[Any, Any], hooks: CvHooks) -> tuple[Prepared, Trained, dict]:
+    """Encode fold ``i`` (its feature spec learnt on its training rows), train it with ``train_one`` and evaluate
+    it on its validation rows; its checkpoint files are removed (a cross-validation does not resume).
 
-    def finish(status: str, error: str | None = None) -> dict:
-        doc = _summary(results, folds, stratify, run_dir, cfg.seed)
-        rundir.write_json(run_dir / CV_JSON, doc)
+    Returns:
+        (the fold's Prepared, the Trained model, the evaluation document).
+    """
+    target: FoldRun | None = None
+    try:
+        fold = cv_run.prep.fold(*pair)
+        target = FoldRun(cv_run, i, fold.meta)
+        trained = train_one(fold, target, hooks.progress)
+        with writing_guard(target):
+            _, doc = evaluate_trained(fold, trained, plots=False)
+        return fold, trained, doc
+    except KeyboardInterrupt:
+        cv_run.finish_if_running("interrupted", f"interrupted in fold {i}")
+        raise
+    except NnrunError as exc:
+        cv_run.finish_if_running("failed", f"fold {i}: {exc.message}")
+        raise
+    finally:
+        if target is not None and target.run_dir is not None:
+            for name in (rundir.LAST_MODEL, rundir.BEST_MODEL, rundir.CHECKPOINT):
+                (target.run_dir / name).unlink(missing_ok=True)
+
+
+class CvRun:
+    """The ``<name>-cv`` run directory, made when fold 1's model has passed its checks."""
+
+    def __init__(self, prep: Prepared, runs_dir: Path, pairs: list[tuple[Any, Any]], stratify: bool) -> None:
+        self.prep, self.runs_dir, self.pairs, self.stratify = prep, runs_dir, pairs, stratify
+        self.run_dir: Path | None = None
+        self.info: dict = {}
+        self.results: list[dict] = []
+        self.status = "running"
+
+    def open(self) -> Path:
+        """Create the run directory (once) with run.json, config.yaml and split.json."""
+        if self.run_dir is None:
+            prep, cfg = self.prep, self.prep.config
+            self.run_dir = run_dir = rundir.create(self.runs_dir, f"{cfg.name}-cv")
+            self.info = records.run_info(prep.loaded, prep.meta, prep.table)
+            self.info.update(command_kind="cv", folds=len(self.pairs))
+            rundir.write_json(run_dir / rundir.RUN, self.info)
+            rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
+            rundir.write_indices(run_dir / rundir.SPLIT, {"folds": [b for _, b in self.pairs], "test": prep.test_idx})
+        return self.run_dir
+
+    def add(self, i: int, fold: Prepared, trained: Trained, doc: dict) -> None:
+        """Record fold ``i``'s sizes, epochs and validation metrics (``doc``: its evaluation); rewrite cv.json."""
+        metrics = {f"val_{k}": v for k, v in doc["metrics"].items()}
+        metrics.update(epochs=trained.result.epochs_run, best_epoch=trained.result.best_epoch)
+        self.results.append({"fold": i, "train": int(len(fold.train_idx)), "validation": int(len(fold.val_idx)),
+                             "metrics": metrics})
+        rundir.write_json(self.open() / rundir.CV, self.summary())
+
+    def summary(self) -> dict:
+        """The cv.json document of the folds so far."""
+        return _summary(self.results, len(self.pairs), self.stratify, self.open(), self.prep.config.seed)
+
+    def finish(self, status: str, error: str | None = None) -> dict:
+        """Write cv.json (and, completed, metrics.json: the folds' means) and the status; returns cv.json."""
+        doc = self.summary()
+        rundir.write_json(self.open() / rundir.CV, doc)
         if status == "completed":  # the folds' means, so that `nnrun runs` and `nnrun compare` show the run
-            rundir.write_json(run_dir / rundir.METRICS, {k: v for k, v in doc["mean"].items() if k != "best_epoch"})
-        info.update(status=status, error=error)
-        rundir.write_json(run_dir / rundir.RUN, info)
+            rundir.write_json(self.open() / rundir.METRICS, {k: v for k, v in doc["mean"].items() if k != "best_epoch"})
+        self.info.update(status=status, error=error)
+        rundir.write_json(self.open() / rundir.RUN, self.info)
+        self.status = status
         return doc
 
-    for i, (tr, va) in enumerate(pairs, 1):
-        if on_fold is not None:
-            on_fold(i, folds)
-        spec = table.encode(tr, cfg.data)
-        fold_meta = dict(meta, features=spec, num_train=int(len(tr)), num_validation=int(len(va)))
-        x, y = table.x, prep["y"]
-        keras.utils.set_random_seed(cfg.seed)
-        model = build_model(cv_loaded, input_shape(spec), spec)
-        adapt_preprocessing(cv_loaded, model, take(x, tr))
-        fold_dir = run_dir / f"fold_{i}"
-        fold_dir.mkdir()
-        weights = _sample_weights(cv_loaded, {**prep, "train_idx": tr}, warn)
-        try:
-            result = training.fit(model, take(x, tr), y[tr], (take(x, va), y[va]), cfg.training, progress,
-                                  seed=cfg.seed, run_dir=fold_dir, sample_weight=weights)
-        except KeyboardInterrupt:
-            finish("interrupted", f"interrupted in fold {i}")
-            raise
-        for name in (training.LAST, training.BEST, training.CHECKPOINT):
-            (fold_dir / name).unlink(missing_ok=True)
-        rundir.write_text(fold_dir / rundir.HISTORY, _history_csv(result.history))
-        if result.diverged:
-            finish("failed", f"fold {i}: the loss became NaN/infinite")
-            raise RunError(f"{run_dir}: fold {i}: the loss became NaN/infinite at epoch {result.epochs_run}; "
-                           "lower the learning rate or normalize the features")
-        if result.interrupted:
-            finish("interrupted", f"stopped by the user in fold {i}")
-            raise Interrupted(f"{run_dir}: interrupted in fold {i} of {folds}; finished folds are in cv.json")
-        rundir.write_json(fold_dir / rundir.DATASET, fold_meta)
-        rundir.save_model(model, fold_dir / rundir.MODEL)
-        doc = evaluate_model(fold_dir, model, take(x, va), table.y[va], fold_meta, subset="validation",
-                             source=meta["source"], batch_size=cfg.training.batch_size, plots=False)
-        metrics = {f"val_{k}": v for k, v in doc["metrics"].items()}
-        metrics.update(epochs=result.epochs_run, best_epoch=result.best_epoch)
-        results.append({"fold": i, "train": int(len(tr)), "validation": int(len(va)), "metrics": metrics})
-        rundir.write_json(run_dir / CV_JSON, _summary(results, folds, stratify, run_dir, cfg.seed))
-    return finish("completed")
+    def finish_if_running(self, status: str, error: str) -> None:
+        """Record a failure or interruption unless none is due: no directory yet, or a status recorded."""
+        if self.run_dir is not None and self.status == "running":
+            self.finish(status, error)
+
+
+class FoldRun:
+    """The ``fold_<i>/`` directory of one fold: a ``train_one`` target whose outcome goes to the cv run."""
+
+    def __init__(self, cv_run: CvRun, fold: int, meta: dict) -> None:
+        self.cv_run, self.fold, self.meta = cv_run, fold, meta
+        self.run_dir: Path | None = None
+        self.finished = False
+
+    def restore(self) -> tuple[Any, Any]:
+        """Folds never resume: build a fresh model."""
+        return None, None
+
+    def open(self, preprocessing: list[str]) -> Path:
+        """Create the cv run (fold 1) and this fold's directory with its dataset.json."""
+        self.run_dir = self.cv_run.open() / f"{rundir.FOLD_PREFIX}{self.fold}"
+        self.run_dir.mkdir()
+        rundir.write_json(self.run_dir / rundir.DATASET, self.meta)
+        return self.run_dir
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        """A failure or interruption is the cv run's (``completed`` waits for the last fold)."""
+        self.finished = status != "running"
+        if status == "interrupted":
+            self.cv_run.finish_if_running(status, f"interrupted in fold {self.fold}")
+        elif status != "completed":
+            self.cv_run.finish_if_running(status, f"fold {self.fold}: {error}")
+
+    def interrupted(self, result: Any) -> NnrunError:
+        """Record the stop; the error says where the finished folds are."""
+        self.cv_run.finish_if_running("interrupted", f"stopped by the user in fold {self.fold}")
+        self.finished = True
+        return Interrupted(f"{self.cv_run.run_dir}: interrupted in fold {self.fold} of {len(self.cv_run.pairs)}; "
+                           "finished folds are in cv.json")
 
 
 def _summary(results: list[dict], k: int, stratified: bool, run_dir: Path, seed: int) -> dict:
