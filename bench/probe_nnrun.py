@@ -212,7 +212,7 @@ def main() -> None:
         try:
             evaluation = importlib.import_module("nnrun.evaluation.evaluate")
             _timed(evaluation, "_plots", phases, "of which plots")
-            _timed(evaluation, "evaluate", phases, "evaluation report")
+            _timed(evaluation, "evaluate_model", phases, "evaluation report")
         except ImportError:
             pass
 

@@ -151,11 +151,6 @@ class AtomicWrite:
         return RunError(f"{self.path}: {self.failure}: {exc.strerror or exc}")
 
 
-def replacing(path: Path, failure: str = "cannot write", suffix: str | None = None) -> AtomicWrite:
-    """``AtomicWrite(path, failure, suffix)``, under the name earlier code used (compat(merge): remove once no
-    caller is left)."""
-    return AtomicWrite(path, failure, suffix)
-
 
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically (``AtomicWrite``).

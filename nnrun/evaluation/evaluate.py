@@ -98,14 +98,6 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
     return _write(run, meta["task"], data, {k: float(v) for k, v in keras_metrics.items()}, full, written)
 
 
-def evaluate(  # 11 parameters: compat(merge), training/run.py and crossval.py call this; then remove it
-    run: Path, model: Any, x: Any, y_raw: np.ndarray, meta: dict, *, subset: str, source: str, batch_size: int,
-    plots: bool = True, threshold: float = 0.5, where: Any = None,
-) -> dict:
-    """``evaluate_model`` with the examples and options as separate arguments (the earlier signature)."""
-    data = EvalData(x, y_raw, subset, source, where)
-    return evaluate_model(run, model, meta, data, EvalOptions(batch_size, plots, threshold))
-
 
 def _predict(model: Any, x: Any, y: np.ndarray, meta: dict, batch_size: int) -> tuple[dict, np.ndarray]:
     """Keras' metrics of ``model`` on ``(x, y)`` and its outputs (probabilities or values)."""

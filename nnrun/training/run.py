@@ -232,12 +232,12 @@ def evaluate_trained(prep: Prepared, trained: Trained, plots: bool) -> tuple[str
         (the subset evaluated: ``validation`` or ``training``, the evaluation document).
     """
     from nnrun.data.features import take
-    from nnrun.evaluation.evaluate import evaluate as evaluate_model
+    from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
 
     subset, idx = ("validation", prep.val_idx) if prep.has_validation else ("training", prep.train_idx)
-    doc = evaluate_model(trained.run_dir, trained.model, take(prep.table.x, idx), prep.table.y[idx], prep.meta,
-                         subset=subset, source=prep.meta["source"], batch_size=prep.config.training.batch_size,
-                         plots=plots)
+    data = EvalData(take(prep.table.x, idx), prep.table.y[idx], subset, prep.meta["source"])
+    doc = evaluate_model(trained.run_dir, trained.model, prep.meta, data,
+                         EvalOptions(prep.config.training.batch_size, plots))
     return subset, doc
 
 

@@ -15,7 +15,7 @@ from nnrun import __version__
 from nnrun.cli import cli
 from nnrun.config.load import load_config_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 XOR = """\
 name: xor

@@ -22,7 +22,7 @@ from nnrun.config.load import (
 from nnrun.config.yamlsrc import load_yaml
 from nnrun.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 BASE = """\
 name: t

@@ -16,7 +16,7 @@ from nnrun.cli import cli
 from nnrun.config.load import load_config_text
 from nnrun.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 SHIPPED = {p.name: yaml.safe_load(p.read_text()) for p in CONFIGS}
 NAME = "fuzz.yaml"
