@@ -352,7 +352,7 @@ def metric_names(config, has_validation: bool) -> list[str]:
     return names + [f"val_{n}" for n in names] if has_validation else names
 
 
-#: Metrics that evaluation reports add to Keras' own (see nnrun.report), by task.
+#: Metrics that evaluation reports add to Keras' own (see nnrun.evaluation.metrics), by task.
 REPORT_METRICS = {
     "classification": ["accuracy", "log_loss", "roc_auc", "precision_macro", "recall_macro", "f1_macro",
                        "precision_weighted", "recall_weighted", "f1_weighted", "baseline_accuracy"],

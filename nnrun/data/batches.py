@@ -72,7 +72,7 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
 
     Returns:
         (fmt, batches): the input format and an iterator of ``(x, rows, problems)``: model inputs for the
-        good rows (float32 ``(n, num_features)``, or a dict with categorical inputs: see ``nnrun.features``),
+        good rows (float32 ``(n, num_features)``, or a dict with categorical inputs: see ``nnrun.data.features``),
         the kept columns of the good rows (a DataFrame in the order asked for, or None) and one message per
         bad row (``file:line: column 'c': …``).
 

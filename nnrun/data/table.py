@@ -44,7 +44,7 @@ class Table:
         fmt: csv, tsv, parquet, jsonl, npz, npy or inline.
         raw: the file's columns before encoding (tables; None for arrays and inline data).
         kinds: ``numeric``/``categorical`` per feature column (tables).
-        spec: the feature spec that made ``x`` (``nnrun.features``).
+        spec: the feature spec that made ``x`` (``nnrun.data.features``).
         dropped: rows left out because a ``missing: drop`` column was empty there.
         inputs: the encoded model inputs (see ``x``). options: the ``ReadOptions`` the file was read with.
     """
@@ -91,7 +91,7 @@ class Table:
     @property
     def x(self) -> Any:
         """Model inputs: float32 ``(num_samples, num_features)`` (any rank for arrays), or a dict with
-        categorical inputs (see ``nnrun.features``). Encoded on first use with a spec fitted on every row
+        categorical inputs (see ``nnrun.data.features``). Encoded on first use with a spec fitted on every row
         unless ``encode`` ran first with the training rows."""
         if self.inputs is None:
             self.encode(np.arange(len(self.y)), None)

@@ -1,1 +1,2 @@
-"""Stage 5, inference: a saved model applied to new rows (``predictor``) and the output writers."""
+"""Stage 5, inference: ``predictor`` (a saved model applied to encoded batches) and ``writers`` (one output
+writer class per format, each writing through the run directory's atomic writer)."""

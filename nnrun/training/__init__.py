@@ -1,2 +1,4 @@
-"""Stage 3, training: the model built from the config (``build``), one model trained (``run``), the fit
-loop and its input pipeline (``fit``), and cross-validation (``crossval``)."""
+"""Stage 3, training: ``prepare`` (the data read, split and encoded, as a typed ``Prepared``), ``run``
+(``train_one``: build, dry run, fit, save, reload check — used by train, resume and every cv fold), ``fit``,
+``pipeline`` (tf.data), ``callbacks`` (Keras Callback classes), ``checkpoint``, ``checks``, ``records``,
+``targets``, ``crossval`` and ``build`` (config -> Keras model)."""

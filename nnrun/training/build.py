@@ -48,7 +48,7 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
     Args:
         loaded: the LoadedConfig (its locations name the failing layer in errors).
         input_shape: shape of one example reaching the layers, without the batch axis, e.g. ``(num_features,)``.
-        spec: the feature spec (``nnrun.features``); None = plain numeric input.
+        spec: the feature spec (``nnrun.data.features``); None = plain numeric input.
 
     Returns:
         A compiled model (``keras.Sequential``, or ``keras.Model`` with categorical inputs).
