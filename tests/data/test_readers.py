@@ -199,3 +199,49 @@ def test_a_run_trained_with_another_quotechar_predicts_and_evaluates_its_own_fil
     assert len(predicted.stdout.splitlines()) == 1 + len(PLAIN_ROWS)
     evaluated = invoke("evaluate", run, "--data", f, "--no-plots")
     assert evaluated.exit_code == 0, evaluated.stderr
+
+
+def _gzip_flipped(rows: list[str]) -> bytes:
+    """A gzip file whose header is intact but whose body is damaged (zlib fails mid-stream)."""
+    body = bytearray(gzip.compress(_lines(rows) * 20))
+    for i in (30, 40):
+        body[i] ^= 0xFF
+    return bytes(body)
+
+
+def _parquet_damaged(cut: bool) -> bytes:
+    """A Parquet file cut short (no footer) or with a damaged row group (readable footer)."""
+    body = bytearray(_parquet_bytes({"a": [float(i) for i in range(400)], "b": [float(i) for i in range(400)],
+                                     "y": [i % 2 for i in range(400)]}))
+    if cut:
+        return bytes(body[: len(body) // 2])
+    for i in range(4, 400):
+        body[i] ^= 0x5A
+    return bytes(body)
+
+
+#: damage whose words come from zlib, pyarrow or Python: the same first line on every path, with nnrun's prefix
+DAMAGED = {
+    "gzip_body": ("plain", "flipped.csv.gz", _gzip_flipped(PLAIN_ROWS), "{f}: a damaged gzip file: "),
+    "parquet_cut": ("named", "cut.parquet", _parquet_damaged(True), "{f}: not a readable Parquet file: "),
+    "parquet_body": ("named", "body.parquet", _parquet_damaged(False), "{f}: not a readable Parquet file: "),
+    "jsonl_huge_integer": ("named", "huge.jsonl", b'{"a": 1, "b": 2, "y": 0}\n{"a": ' + b"9" * 5000 + b', "b": 4, "y": 1}\n',
+                           "{f}:2: invalid JSON: "),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED))
+def test_damaged_files_are_data_errors_with_the_same_first_line_on_every_path(runs, tmp_path, case):
+    """Found by trying to break nnrun: these were 'internal error' (exit 1) on some paths, and a cut Parquet
+    file named pyarrow's buffer ('<Buffer>') in the whole read only."""
+    layout, file_name, body, prefix = DAMAGED[case]
+    f = tmp_path / file_name
+    f.write_bytes(body)
+    results = [invoke("train", _config(tmp_path, f, layout), "--runs-dir", tmp_path / "runs", "--quiet"),
+               invoke("evaluate", runs[layout], "--data", f, "--no-plots"),
+               invoke("predict", runs[layout], "--input", f)]
+    assert [r.exit_code for r in results] == [2, 2, 2], [r.stderr for r in results]
+    lines = [_error_line(r) for r in results]
+    assert lines[0].startswith("error: " + prefix.format(f=f)), lines[0]
+    assert lines[1:] == [lines[0], lines[0]]
+    assert "<Buffer>" not in lines[0] and "internal error" not in lines[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -108,7 +109,7 @@ def gunzip(raw: bytes, name: str) -> bytes:
         return raw
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a damaged body behind an intact header
         raise DataError(gzip_message(name, exc)) from None
 
 
@@ -124,7 +125,7 @@ class _GzipStream(io.RawIOBase):
     def readinto(self, buf: Any) -> int:
         try:
             data = self.inner.read(len(buf))
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(gzip_message(self.name_, exc)) from None
         buf[: len(data)] = data
         return len(data)

@@ -29,6 +29,8 @@ def json_rows(text: str, name: str, names: list[str]) -> Any:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise DataError(f"{name}: invalid JSON: {exc}") from None
     if isinstance(doc, dict):
         if "x" not in doc:
             if set(names) <= set(doc):

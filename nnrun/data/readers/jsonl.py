@@ -36,6 +36,8 @@ def json_lines(text: str, name: str, first_line: int = 1) -> Any:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{name}:{first_line + i}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise DataError(f"{name}:{first_line + i}: invalid JSON: {exc}") from None
         if not isinstance(obj, dict):
             raise DataError(f"{name}:{first_line + i}: expected a JSON object {{\"column\": value, …}} per line, "
                             f"got {type(obj).__name__}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -14,7 +15,10 @@ from nnrun.errors import DataError
 
 
 def _unreadable(name: str, exc: BaseException) -> DataError:
+    """pyarrow's own first line, without the name of the buffer or path it read (the same words whether the
+    whole read opened a buffer or the chunked read a path)."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    first = re.sub(r"^Could not open Parquet input source '[^']*': ", "", first)
     return DataError(f"{name}: not a readable Parquet file: {first}")
 
 
@@ -72,7 +76,14 @@ def read_chunks(source: Path | IO[bytes], fmt: str, opts: Any, chunk_rows: int, 
         numbers, text = plan(columns, True)
         wanted = [n for n, c in zip(names, columns, strict=True) if c in set(numbers) | set(text)]
         start = 0
-        for batch in pf.iter_batches(batch_size=chunk_rows, columns=wanted):
+        batches = pf.iter_batches(batch_size=chunk_rows, columns=wanted)
+        while True:
+            try:  # a damaged body surfaces only when its row group is read
+                batch = next(batches, None)
+            except Exception as exc:  # pyarrow raises ArrowInvalid/OSError with its own text
+                raise _unreadable(name, exc) from None
+            if batch is None:
+                return
             frame = batch.to_pandas()
             frame.columns = [str(c).strip() for c in frame.columns]
             _check_values(frame, name)
