@@ -8,7 +8,9 @@ stderr, the exit code from the error's kind, a traceback only with ``--debug``.
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -26,15 +28,18 @@ _HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline
 
 
 # ---------------------------------------------------------------------------------- errors
-def exit_status(exc: BaseException) -> ExitStatus:
+def exit_status(exc: BaseException, as_json: bool = False) -> ExitStatus:
     """The one translation point (httpie's ``raw_main`` shape): report ``exc`` on stderr, return its exit code.
 
     An ``NnrunError`` prints as ``error: …`` lines (``  hint: …`` lines as they are) and exits with its kind's
-    code; Ctrl-C exits 130; a closed stdout (``nnrun predict … | head``) stops quietly; anything else is a
-    bug, reported in one line (with ``--debug`` it is re-raised, traceback and all).
+    code; Ctrl-C exits 130; a closed stdout (``nnrun predict … | head``) stops quietly with exit 0, as Unix
+    tools do; an OS error on a path names the path (exit 1); anything else is a bug, reported in one line (with
+    ``--debug`` it is re-raised, traceback and all). With ``as_json`` (the command had ``--json``), stdout
+    also gets one document ``{"error": {"kind", "message", "file", "line", "exit_code"}}`` (``error_document``).
 
     Args:
         exc: the exception a command raised (not Click's own exits and usage errors).
+        as_json: the command was given ``--json``.
 
     Returns:
         The process exit code.
@@ -42,38 +47,76 @@ def exit_status(exc: BaseException) -> ExitStatus:
     Raises:
         Exception: ``exc`` itself when it is a bug and ``--debug`` is on.
     """
-    if isinstance(exc, NnrunError):
-        if debug_enabled():
-            traceback.print_exception(exc)
-        for line in str(exc).splitlines():
-            click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        click.echo("error: interrupted", err=True)
-        return ExitStatus.INTERRUPTED
     if isinstance(exc, BrokenPipeError):  # stdout closed early: point it at /dev/null so the exit is quiet
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError, io.UnsupportedOperation):
             pass
-        return ExitStatus.RUNTIME
-    if debug_enabled():
-        raise exc
-    click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
-    return ExitStatus.RUNTIME
+        return ExitStatus.OK
+    if isinstance(exc, NnrunError):
+        if debug_enabled():
+            traceback.print_exception(exc)
+        kind, message, code = type(exc).__name__, str(exc), exc.exit_code
+    elif isinstance(exc, KeyboardInterrupt):
+        kind, message, code = "Interrupted", "interrupted", ExitStatus.INTERRUPTED
+    elif isinstance(exc, OSError) and exc.filename:  # a path nnrun could not read or write
+        if debug_enabled():
+            raise exc
+        kind, code = "RunError", ExitStatus.RUNTIME
+        message = (f"{exc.filename}: {exc.strerror or exc}; nnrun needs to read or write this path"
+                   "\n  hint: check its permissions and the free disk space")
+    else:
+        if debug_enabled():
+            raise exc
+        kind, code = "InternalError", ExitStatus.RUNTIME
+        message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
+    for line in message.splitlines():
+        click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
+    if as_json and kind != "GateFailed":  # a failed gate's results are already the JSON document
+        click.echo(json.dumps(error_document(kind, message, code)))
+    return code
+
+
+def error_document(kind: str, message: str, code: int) -> dict:
+    """``--json``'s document for a failure: ``{"error": {"kind", "message", "file", "line", "exit_code"}}``;
+    ``file`` and ``line`` are read from the message's ``file:line:`` (or ``path:``) prefix, else null."""
+    first = message.splitlines()[0] if message else ""
+    located = re.match(r"(?P<file>[^\s:][^:]*?):(?P<line>\d+)(?::\d+)?: ", first)
+    path = re.match(r"(?P<file>[^\s:-][^:\s]*): ", first)
+    where = located or path
+    return {"error": {"kind": kind, "message": message, "file": where["file"] if where else None,
+                      "line": int(located["line"]) if located else None, "exit_code": int(code)}}
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether the command line (the group's arguments) gives ``--json`` (before a ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
 class NnrunGroup(click.Group):
-    """The ``nnrun`` group: every command's errors go through ``exit_status``; Click's own pass through."""
+    """The ``nnrun`` group: every command's errors go through ``exit_status``; Click's own pass through (with
+    ``--json``, their error document too)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Remember whether the command has and was given ``--json``, for errors raised before it is read."""
+        command = next((self.commands[a] for a in args if a in self.commands), None)
+        has_json = command is not None and any(p.name == "as_json" for p in command.params)
+        ctx.meta["nnrun.json"] = has_json and wants_json(list(args))
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; translate what it raises into a message and an exit code."""
+        as_json = bool(ctx.meta.get("nnrun.json"))
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as exc:
+            if as_json:
+                click.echo(json.dumps(error_document("UsageError", exc.format_message(), exc.exit_code)))
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except (Exception, KeyboardInterrupt) as exc:
-            ctx.exit(exit_status(exc))
+            ctx.exit(exit_status(exc, as_json))
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -224,9 +267,10 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
         nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
     """
     from nnrun import api, console
-    from nnrun.inference.writers import output_format
+    from nnrun.inference.writers import check_output, output_format
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
+    check_output(output, source)  # never over the input or a run's files
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
                                    input_format=in_format, warn=console.warn)
     skipped = _write_predictions(batches, meta, output, fmt)
