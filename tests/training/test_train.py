@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 RUN_FILES = {
     "config.yaml", "model.keras", "history.csv", "metrics.json", "summary.txt", "run.json", "dataset.json",
     "split.json", "last.keras", "best.keras", "checkpoint.json", "evaluation.json", "report.md",
-    "learning_curves_loss.png", "learning_curves_accuracy.png", "confusion_matrix.png", "roc_curve.png",
+    "learning_curves_loss.png", "learning_curves_accuracy.png", "confusion_matrix.png", "roc_curve.png", ".lock",
 }
 
 
