@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import sys
 import traceback
 from pathlib import Path
@@ -21,7 +20,7 @@ import click
 from nnrun import __version__
 from nnrun.backend import debug_enabled
 from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
-from nnrun.errors import ExitStatus, NnrunError
+from nnrun.errors import ExitStatus, NnrunError, error_document
 
 #: Report figures the train table adds to Keras' metrics.
 _HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
@@ -75,17 +74,6 @@ def exit_status(exc: BaseException, as_json: bool = False) -> ExitStatus:
     if as_json and kind != "GateFailed":  # a failed gate's results are already the JSON document
         click.echo(json.dumps(error_document(kind, message, code)))
     return code
-
-
-def error_document(kind: str, message: str, code: int) -> dict:
-    """``--json``'s document for a failure: ``{"error": {"kind", "message", "file", "line", "exit_code"}}``;
-    ``file`` and ``line`` are read from the message's ``file:line:`` (or ``path:``) prefix, else null."""
-    first = message.splitlines()[0] if message else ""
-    located = re.match(r"(?P<file>[^\s:][^:]*?):(?P<line>\d+)(?::\d+)?: ", first)
-    path = re.match(r"(?P<file>[^\s:-][^:\s]*): ", first)
-    where = located or path
-    return {"error": {"kind": kind, "message": message, "file": where["file"] if where else None,
-                      "line": int(located["line"]) if located else None, "exit_code": int(code)}}
 
 
 def wants_json(args: list[str]) -> bool:

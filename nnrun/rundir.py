@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from nnrun.errors import NnrunError, RunError, UsageError
+from nnrun.errors import RunError, UsageError
 
 CONFIG = "config.yaml"
 MODEL = "model.keras"
@@ -420,10 +420,3 @@ def with_evaluation(info: dict, doc: dict) -> dict:
              "evaluated": doc["evaluated"]}
     kept = [e for e in info.get("evaluations", []) if isinstance(e, dict) and e.get("file") != entry["file"]]
     return {**info, "evaluations": [*kept, entry]}
-
-
-def unwritable(path: Path, need: str, exc: OSError) -> NnrunError:
-    """The error for a path nnrun cannot write: a permission problem (the user's to fix: exit 2), else exit 1."""
-    kind = UsageError if isinstance(exc, PermissionError) or exc.errno == 30 else RunError  # 30: EROFS
-    return kind(f"{path}: cannot write ({exc.strerror or exc}); nnrun needs to {need}",
-                hint="make it writable, or choose another path" if kind is UsageError else None)
