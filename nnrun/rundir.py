@@ -326,6 +326,8 @@ class RunLock:
         import fcntl
 
         try:
+            if not os.access(self.run_dir, os.W_OK):  # found now, before any work, not at the first write
+                raise PermissionError(13, os.strerror(13))
             fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
         except OSError as exc:
             raise UsageError(f"{self.run_dir}: cannot write in the run directory ({exc.strerror}); nnrun needs "
