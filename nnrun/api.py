@@ -191,7 +191,9 @@ def evaluate(
     plots: bool = True,
     gates: tuple[str, ...] = (),
 ) -> dict:
-    """Evaluate a run's model; write ``evaluation.json``, ``report.md`` and plots in the run directory.
+    """Evaluate a run's model; write its report in the run directory, holding the run's lock: ``evaluation.json``,
+    ``report.md`` and plots for the training-time split, ``evaluation-<name>.json``, ``report-<name>.md``, … for
+    the test split (``test``) or a ``data`` file (its stem); each is listed in run.json's ``evaluations``.
 
     Args:
         run_dir: a directory made by ``train``.
@@ -205,7 +207,8 @@ def evaluate(
         The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results.
 
     Raises:
-        UsageError: not a run directory. DataError: unusable data. RunError: the model cannot be loaded.
+        UsageError: not a run directory, or another process is writing it. DataError: unusable data.
+        RunError: the model cannot be loaded.
         ConfigError: a malformed gate.
     """
     import numpy as np

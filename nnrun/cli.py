@@ -210,7 +210,8 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 @no_plots_option()
 @json_option()
 def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
-    """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md.
+    """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md (for
+    --data FILE or the test split: evaluation-<stem or test>.json and report-<…>.md, next to the training report).
 
     Default data: the run's test split (test_split or data.test), else its validation split, else its
     training data. Example:

@@ -128,7 +128,8 @@ def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, 
         The outcome (see ``outcome``).
 
     Raises:
-        RunError: still training, or no usable checkpoint. ConfigError: a changed config, nothing left to train.
+        UsageError: another process is writing the run (its lock is held). RunError: no usable checkpoint.
+        ConfigError: a changed config, nothing left to train.
         DataError: the data changed since the run started. Others: as ``train``.
     """
     run_dir = rundir.check_run_dir(Path(run_dir), need_model=False)
