@@ -191,7 +191,9 @@ def evaluate(
     plots: bool = True,
     gates: tuple[str, ...] = (),
 ) -> dict:
-    """Evaluate a run's model; write ``evaluation.json``, ``report.md`` and plots in the run directory.
+    """Evaluate a run's model; write its report in the run directory, holding the run's lock: ``evaluation.json``,
+    ``report.md`` and plots for the training-time split, ``evaluation-<name>.json``, ``report-<name>.md``, … for
+    the test split (``test``) or a ``data`` file (its stem); each is listed in run.json's ``evaluations``.
 
     Args:
         run_dir: a directory made by ``train``.
@@ -205,7 +207,8 @@ def evaluate(
         The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results.
 
     Raises:
-        UsageError: not a run directory. DataError: unusable data. RunError: the model cannot be loaded.
+        UsageError: not a run directory, or another process is writing it. DataError: unusable data.
+        RunError: the model cannot be loaded.
         ConfigError: a malformed gate.
     """
     import numpy as np
@@ -234,18 +237,20 @@ def evaluate(
         def where(i: int) -> str:
             return table.where_row(int(idx[i]))
     from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
+    from nnrun.evaluation.gates import check_gates
     from nnrun.inference.predictor import load_model
 
-    doc = evaluate_model(run, load_model(run), meta, EvalData(x, y_raw, subset, table.source, where),
-                         EvalOptions(batch_size=cfg.training.batch_size, plots=plots))
-    values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
-    values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
-    if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates
-        trained = rundir.read_json(run / rundir.METRICS)
-        values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
-    from nnrun.evaluation.gates import check_gates
-
-    doc["gates"] = check_gates(run, gate_list, values)
+    options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
+                          label=rundir.evaluation_label(subset, data))  # never over the training-time report
+    with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
+        doc = evaluate_model(run, load_model(run), meta, EvalData(x, y_raw, subset, table.source, where), options)
+        values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
+        values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
+        if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates
+            trained = rundir.read_json(run / rundir.METRICS)
+            values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
+        doc["gates"] = check_gates(run, gate_list, values)
+        rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
     return doc
 
 

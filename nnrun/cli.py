@@ -8,6 +8,7 @@ stderr, the exit code from the error's kind, a traceback only with ``--debug``.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import traceback
@@ -19,22 +20,25 @@ import click
 from nnrun import __version__
 from nnrun.backend import debug_enabled
 from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
-from nnrun.errors import ExitStatus, NnrunError
+from nnrun.errors import ExitStatus, NnrunError, error_document
 
 #: Report figures the train table adds to Keras' metrics.
 _HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
 
 
 # ---------------------------------------------------------------------------------- errors
-def exit_status(exc: BaseException) -> ExitStatus:
+def exit_status(exc: BaseException, as_json: bool = False) -> ExitStatus:
     """The one translation point (httpie's ``raw_main`` shape): report ``exc`` on stderr, return its exit code.
 
     An ``NnrunError`` prints as ``error: …`` lines (``  hint: …`` lines as they are) and exits with its kind's
-    code; Ctrl-C exits 130; a closed stdout (``nnrun predict … | head``) stops quietly; anything else is a
-    bug, reported in one line (with ``--debug`` it is re-raised, traceback and all).
+    code; Ctrl-C exits 130; a closed stdout (``nnrun predict … | head``) stops quietly with exit 0, as Unix
+    tools do; an OS error on a path names the path (exit 1); anything else is a bug, reported in one line (with
+    ``--debug`` it is re-raised, traceback and all). With ``as_json`` (the command had ``--json``), stdout
+    also gets one document ``{"error": {"kind", "message", "file", "line", "exit_code"}}`` (``error_document``).
 
     Args:
         exc: the exception a command raised (not Click's own exits and usage errors).
+        as_json: the command was given ``--json``.
 
     Returns:
         The process exit code.
@@ -42,38 +46,65 @@ def exit_status(exc: BaseException) -> ExitStatus:
     Raises:
         Exception: ``exc`` itself when it is a bug and ``--debug`` is on.
     """
-    if isinstance(exc, NnrunError):
-        if debug_enabled():
-            traceback.print_exception(exc)
-        for line in str(exc).splitlines():
-            click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        click.echo("error: interrupted", err=True)
-        return ExitStatus.INTERRUPTED
     if isinstance(exc, BrokenPipeError):  # stdout closed early: point it at /dev/null so the exit is quiet
         try:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         except (OSError, ValueError, io.UnsupportedOperation):
             pass
-        return ExitStatus.RUNTIME
-    if debug_enabled():
-        raise exc
-    click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", err=True)
-    return ExitStatus.RUNTIME
+        return ExitStatus.OK
+    if isinstance(exc, NnrunError):
+        if debug_enabled():
+            traceback.print_exception(exc)
+        kind, message, code = type(exc).__name__, str(exc), exc.exit_code
+    elif isinstance(exc, KeyboardInterrupt):
+        kind, message, code = "Interrupted", "interrupted", ExitStatus.INTERRUPTED
+    elif isinstance(exc, OSError) and exc.filename:  # a path nnrun could not read or write
+        if debug_enabled():
+            raise exc
+        kind, code = "RunError", ExitStatus.RUNTIME
+        message = (f"{exc.filename}: {exc.strerror or exc}; nnrun needs to read or write this path"
+                   "\n  hint: check its permissions and the free disk space")
+    else:
+        if debug_enabled():
+            raise exc
+        kind, code = "InternalError", ExitStatus.RUNTIME
+        message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
+    for line in message.splitlines():
+        click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
+    if as_json and kind != "GateFailed":  # a failed gate's results are already the JSON document
+        click.echo(json.dumps(error_document(kind, message, code)))
+    return code
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether the command line (the group's arguments) gives ``--json`` (before a ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
 
 
 class NnrunGroup(click.Group):
-    """The ``nnrun`` group: every command's errors go through ``exit_status``; Click's own pass through."""
+    """The ``nnrun`` group: every command's errors go through ``exit_status``; Click's own pass through (with
+    ``--json``, their error document too)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Remember whether the command has and was given ``--json``, for errors raised before it is read."""
+        command = next((self.commands[a] for a in args if a in self.commands), None)
+        has_json = command is not None and any(p.name == "as_json" for p in command.params)
+        ctx.meta["nnrun.json"] = has_json and wants_json(list(args))
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; translate what it raises into a message and an exit code."""
+        as_json = bool(ctx.meta.get("nnrun.json"))
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as exc:
+            if as_json:
+                click.echo(json.dumps(error_document("UsageError", exc.format_message(), exc.exit_code)))
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except (Exception, KeyboardInterrupt) as exc:
-            ctx.exit(exit_status(exc))
+            ctx.exit(exit_status(exc, as_json))
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -179,7 +210,8 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 @no_plots_option()
 @json_option()
 def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
-    """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md.
+    """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md (for
+    --data FILE or the test split: evaluation-<stem or test>.json and report-<…>.md, next to the training report).
 
     Default data: the run's test split (test_split or data.test), else its validation split, else its
     training data. Example:
@@ -224,9 +256,10 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
         nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
     """
     from nnrun import api, console
-    from nnrun.inference.writers import output_format
+    from nnrun.inference.writers import check_output, output_format
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
+    check_output(output, source)  # never over the input or a run's files
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
                                    input_format=in_format, warn=console.warn)
     skipped = _write_predictions(batches, meta, output, fmt)

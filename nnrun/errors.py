@@ -14,6 +14,7 @@ code from ``exit_code``, and a traceback only with ``--debug``.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -92,3 +93,23 @@ class Interrupted(NnrunError):
     """Training stopped on Ctrl-C/SIGTERM after saving a checkpoint. Exit code 130 (128 + SIGINT)."""
 
     exit_code = ExitStatus.INTERRUPTED
+
+
+def error_document(kind: str, message: str, code: int) -> dict:
+    """``--json``'s document for a failure: ``{"error": {"kind", "message", "file", "line", "exit_code"}}``.
+
+    Args:
+        kind: the error's class name (``ConfigError``, ``DataError``, ``UsageError``, ``RunError``, …).
+        message: the whole message (hint lines included). code: the exit code.
+
+    ``file`` and ``line`` come from the first line's ``file:line[:column]:`` prefix (or ``path:``), else null.
+
+    Example:
+        >>> error_document("ConfigError", "a.yaml:3:7: model.loss: missing", 2)["error"]["line"]
+        3
+    """
+    first = message.splitlines()[0] if message else ""
+    located = re.match(r"(?P<file>[^\s:][^:]*?):(?P<line>\d+)(?::\d+)?: ", first)
+    where = located or re.match(r"(?P<file>[^\s:-][^:\s]*): ", first)
+    return {"error": {"kind": kind, "message": message, "file": where["file"] if where else None,
+                      "line": int(located["line"]) if located else None, "exit_code": int(code)}}

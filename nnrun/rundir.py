@@ -296,3 +296,129 @@ def status(run_dir: Path) -> str:
         except (PermissionError, OverflowError, ValueError):
             pass
     return recorded
+
+
+# ---------------------------------------------------------------------------------- the run lock
+LOCK = ".lock"  #: the run's lock file: ``flock``-ed by the one process writing the run; holds its pid
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held by the one process writing it (train, resume, evaluate, cv).
+
+    ``fcntl.flock`` on ``<run>/.lock`` (the holder's pid written inside, for the refusal's message): the kernel
+    releases it when the process ends, however it ends (``kill -9`` included), so a lock is never stale. On
+    taking it, the leftovers of a writer that died are cleaned up (``recover``).
+
+    Raises:
+        UsageError: another process holds the lock (its pid named), or the directory cannot be written.
+
+    Example:
+        >>> with RunLock(run_dir):
+        ...     write_json(run_dir / EVALUATION, doc)
+    """
+
+    def __init__(self, run_dir: Path, need: str = "write its files there") -> None:
+        self.run_dir, self.need = Path(run_dir), need
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock (without waiting), write this pid into the lock file, clean up a dead writer's files."""
+        import fcntl
+
+        try:
+            if not os.access(self.run_dir, os.W_OK):  # found now, before any work, not at the first write
+                raise PermissionError(13, os.strerror(13))
+            fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        except OSError as exc:
+            raise UsageError(f"{self.run_dir}: cannot write in the run directory ({exc.strerror}); nnrun needs "
+                             f"to {self.need}", hint="make it writable (chmod u+w), or copy the run") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            who = f"process {holder}" if holder.isdigit() else "another process"
+            raise UsageError(f"{self.run_dir}: {who} is writing this run (it holds {self.run_dir / LOCK}); "
+                             "wait until it ends, or stop it, then retry") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        recover(self.run_dir)
+        return self
+
+    def release(self) -> None:
+        """Release the lock (closing the file releases the flock)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def recover(run_dir: Path) -> list[Path]:
+    """Clean up after a writer of ``run_dir`` that died (call it holding the lock): remove nnrun's stale
+    temporary files (``temp_files``; a checkpoint's ``.pending`` model that ``checkpoint.json`` records is kept
+    for the resume to commit) and mark a run still recorded as ``running`` as ``died`` in ``run.json``.
+
+    Returns:
+        The temporary files removed.
+    """
+    record = run_dir / CHECKPOINT
+    files = read_json(record).get("files", {}) if record.exists() else {}
+    removed = []
+    for path in temp_files(run_dir):
+        if path.name.endswith(PENDING_SUFFIX) and path.parent == run_dir:
+            name = path.name[1:-len(PENDING_SUFFIX)]
+            if isinstance(files, dict) and files.get(name) == _sha256(path):
+                continue  # the first phase of a checkpoint commit: complete, recorded
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    info = read_json(run_dir / RUN) if (run_dir / RUN).exists() else None
+    if isinstance(info, dict) and info.get("status") == "running":
+        info.update(status="died", error=f"the writing process (pid {info.get('pid')}) ended without recording "
+                    "an outcome (killed, or out of disk space)")
+        write_json(run_dir / RUN, info)
+    return removed
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------- evaluations
+def evaluation_label(subset: str, data: Path | str | None) -> str | None:
+    """The name of a later evaluation (``evaluate``): None for the training-time split (``evaluation.json``),
+    else the data file's stem or the subset (``test``), made safe for a file name."""
+    import re
+
+    if data is None and subset in ("validation", "training"):
+        return None
+    label = Path(data).stem if data is not None else subset
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "data"
+
+
+def labelled(name: str, label: str | None) -> str:
+    """An artifact's name for evaluation ``label``: ``evaluation.json`` -> ``evaluation-<label>.json``."""
+    if label is None:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}-{label}.{ext}" if dot else f"{name}-{label}"
+
+
+def with_evaluation(info: dict, doc: dict) -> dict:
+    """run.json's ``info`` with evaluation document ``doc`` listed in its ``evaluations`` (file, report, subset,
+    data, time), replacing an earlier evaluation written to the same file."""
+    entry = {"file": doc["file"], "report": doc["report_file"], "subset": doc["subset"], "data": doc["data"],
+             "evaluated": doc["evaluated"]}
+    kept = [e for e in info.get("evaluations", []) if isinstance(e, dict) and e.get("file") != entry["file"]]
+    return {**info, "evaluations": [*kept, entry]}

@@ -56,11 +56,15 @@ class EvalOptions:
         batch_size: the training batch size; evaluation runs bigger batches (``inference_batch``).
         plots: write the PNG plots.
         threshold: binary decision threshold on the positive class's probability.
+        label: None for the training-time split (``evaluation.json``, ``report.md``, the plots); a later
+            evaluation's name (``rundir.evaluation_label``): ``evaluation-<label>.json``, ``report-<label>.md``,
+            ``confusion_matrix-<label>.png``, … so that it never replaces another one.
     """
 
     batch_size: int = 32
     plots: bool = True
     threshold: float = 0.5
+    label: str | None = None
 
 
 def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: EvalOptions) -> dict:
@@ -87,15 +91,19 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
     # The learning curves need only history.csv: drawn on a second thread (importing matplotlib included)
     # while TensorFlow, which releases the GIL, evaluates and predicts on this one.
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnrun-plots") if options.plots else None
-    curves = pool.submit(_curves, run) if pool is not None else None
+    # the learning curves belong to the training-time report; a later evaluation's report links them
+    curves = pool.submit(_curves, run) if pool is not None and options.label is None else None
     try:
         keras_metrics, out = _predict(model, data.x, y, meta, options.batch_size)
         full, idx = _report(meta, y, data.y_raw, out, options.threshold)
-        written = [p.name for p in [*curves.result(), *_plots(run, meta, full, out, idx)]] if curves else []
+        drawn = [*(curves.result() if curves else []), *_plots(run, meta, full, out, idx, options.label)
+                 ] if options.plots else []
+        written = [p.name for p in drawn]
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    return _write(run, meta["task"], data, {k: float(v) for k, v in keras_metrics.items()}, full, written)
+    return _write(run, (meta["task"], options.label), data, {k: float(v) for k, v in keras_metrics.items()}, full,
+                  written)
 
 
 
@@ -116,12 +124,15 @@ def _report(meta: dict, y: np.ndarray, y_raw: np.ndarray, out: np.ndarray, thres
     return metrics.classification_report(idx, out, meta["classes"], threshold=threshold), idx
 
 
-def _write(run: Path, task: str, data: EvalData, keras_metrics: dict, full: dict, written: list[str]) -> dict:
-    """Write ``evaluation.json`` and ``report.md``; remove an earlier evaluation's plots not made this time."""
+def _write(run: Path, kind: tuple[str, str | None], data: EvalData, keras_metrics: dict, full: dict,
+           written: list[str]) -> dict:
+    """Write ``evaluation[-<label>].json`` and ``report[-<label>].md`` (``kind``: the task and the label);
+    remove the same evaluation's earlier plots not made this time."""
+    task, label = kind
     flat = dict(keras_metrics)
     flat.update({k: full[k] for k in _FLAT[task] if isinstance(full.get(k), (int, float))})
-    for name in (rundir.CONFUSION_PNG, rundir.ROC_PNG):  # an earlier evaluation's, of other data: not left here
-        if name not in written:
+    for name in (rundir.labelled(rundir.CONFUSION_PNG, label), rundir.labelled(rundir.ROC_PNG, label)):
+        if name not in written:  # this evaluation's earlier plot (of other data): not left behind
             (run / name).unlink(missing_ok=True)
     count = int(len(data.y_raw))
     doc = {
@@ -135,9 +146,12 @@ def _write(run: Path, task: str, data: EvalData, keras_metrics: dict, full: dict
         "plots": written,
         "evaluated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    rundir.write_json(run / rundir.EVALUATION, doc)
+    if label is not None:  # link the training-time learning curves
+        written = [*sorted(p.name for p in run.glob(f"{rundir.CURVES_PREFIX}*.png")), *written]
+    doc["file"], doc["report_file"] = rundir.labelled(rundir.EVALUATION, label), rundir.labelled(rundir.REPORT, label)
+    rundir.write_json(run / doc["file"], doc)
     title = f"{run.name}: {data.subset} data ({data.source}, {count} examples)"
-    rundir.write_text(run / rundir.REPORT, markdown_report(title, full, task, written))
+    rundir.write_text(run / doc["report_file"], markdown_report(title, full, task, written))
     return doc
 
 
@@ -158,15 +172,16 @@ def _curves(run: Path) -> list:
     return plots.plot_learning_curves(history, run / rundir.CURVES_PREFIX, best)
 
 
-def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None) -> list:
+def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None, label: str | None) -> list:
     """The confusion matrix and, for binary classifiers, the ROC curve (none for regressors)."""
     paths = []
     if idx is not None:
-        cm_path = run / rundir.CONFUSION_PNG
+        cm_path = run / rundir.labelled(rundir.CONFUSION_PNG, label)
         paths.append(plots.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], cm_path))
         if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:
             positive = (idx == 1).astype(int)
-            paths.append(plots.plot_roc_curve(positive, out[:, 1], run / rundir.ROC_PNG, full["roc_auc"],
+            paths.append(plots.plot_roc_curve(positive, out[:, 1], run / rundir.labelled(rundir.ROC_PNG, label),
+                                              full["roc_auc"],
                                               positive_class=meta["classes"][1]))
     return paths
 

@@ -37,6 +37,38 @@ def output_format(fmt: str | None, output: str) -> str:
     return fmt
 
 
+def check_output(output: str, source: str) -> None:
+    """Refuse an ``--output`` that would destroy a file nnrun did not create for it: the input itself (also
+    through a symlink, a hard link or another spelling of the path), or anything inside a run directory (a
+    directory with ``run.json``: its model, config, reports). Checked before anything is read or written.
+
+    Raises:
+        UsageError: such a path, or an output directory that cannot be written (exit 2, nothing written).
+    """
+    import os
+
+    if output == "-":
+        return
+    out = Path(output).resolve()
+    if source != "-" and (out == Path(source).resolve() or _same_file(out, Path(source))):
+        raise UsageError(f"--output {output}: is the input file ({source}); predictions would replace it",
+                         hint="write the predictions to another file")
+    for folder in out.parents:
+        if (folder / rundir.RUN).is_file():
+            raise UsageError(f"--output {output}: is inside the run directory {folder}; predictions would "
+                             "mix with (or replace) the run's own files", hint="write them outside the run directory")
+    if out.parent.is_dir() and not os.access(out.parent, os.W_OK):  # (a missing one: open_writer says so)
+        raise UsageError(f"--output {output}: cannot write in {out.parent} (permission denied); predict needs to "
+                         "create the file there", hint="choose a writable directory")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
 def fixed6(p: np.ndarray) -> np.ndarray:
     """Numbers as ``%.6f`` text, shape (n,) bytes; vectorised for probabilities in [0, 1]."""
     p = np.asarray(p, dtype=np.float64)

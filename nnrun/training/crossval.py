@@ -123,11 +123,15 @@ def cross_validate(loaded: LoadedConfig, folds: int, runs_dir: Path, hooks: CvHo
     rows, stratify = prep.train_idx, prep.meta["task"] == "classification"
     pairs = [(rows[a], rows[b]) for a, b in fold_indices(prep.table.y[rows], folds, cfg.seed, stratify)]
     cv_run = CvRun(prep, Path(runs_dir), pairs, stratify)
-    for i, pair in enumerate(pairs, 1):
-        if hooks.on_fold is not None:
-            hooks.on_fold(i, folds)
-        cv_run.add(i, *_train_fold(cv_run, i, pair, hooks))
-    return cv_run.finish("completed")
+    try:
+        for i, pair in enumerate(pairs, 1):
+            if hooks.on_fold is not None:
+                hooks.on_fold(i, folds)
+            cv_run.add(i, *_train_fold(cv_run, i, pair, hooks))
+        return cv_run.finish("completed")
+    finally:
+        if cv_run.lock is not None:
+            cv_run.lock.release()
 
 
 def _train_fold(cv_run: CvRun, i: int, pair: tuple[Any, Any], hooks: CvHooks) -> tuple[Prepared, Trained, dict]:
@@ -166,12 +170,14 @@ class CvRun:
         self.info: dict = {}
         self.results: list[dict] = []
         self.status = "running"
+        self.lock: rundir.RunLock | None = None
 
     def open(self) -> Path:
         """Create the run directory (once) with run.json, config.yaml and split.json."""
         if self.run_dir is None:
             prep, cfg = self.prep, self.prep.config
             self.run_dir = run_dir = rundir.create(self.runs_dir, f"{cfg.name}-cv")
+            self.lock = rundir.RunLock(run_dir).acquire()  # held until cross_validate returns
             self.info = records.run_info(prep.loaded, prep.meta, prep.table)
             self.info.update(command_kind="cv", folds=len(self.pairs))
             rundir.write_json(run_dir / rundir.RUN, self.info)

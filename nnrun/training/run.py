@@ -22,7 +22,7 @@ from nnrun.evaluation.gates import check_gates
 from nnrun.training import records
 from nnrun.training.checks import check_monitors, check_reload, dry_run, train_gates
 from nnrun.training.prepare import Prepared, Warn, prepare
-from nnrun.training.targets import NewRun, ResumedRun
+from nnrun.training.targets import NewRun, ResumedRun, RunTarget
 
 if TYPE_CHECKING:
     from nnrun.training.checkpoint import ResumeState
@@ -110,8 +110,11 @@ def train(loaded: LoadedConfig, runs_dir: Path, options: Options) -> dict:
     prep = prepare(loaded, options.warn)
     gate_list = train_gates(loaded, options.gates, prep.has_validation)
     target = NewRun(prep, runs_dir)
-    trained = train_one(prep, target, options.progress)
-    return finish_run(prep, target, trained, gate_list, options.plots)
+    try:
+        trained = train_one(prep, target, options.progress)
+        return finish_run(prep, target, trained, gate_list, options.plots)
+    finally:
+        target.release()
 
 
 def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, ...], options: Options) -> dict:
@@ -125,16 +128,19 @@ def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, 
         The outcome (see ``outcome``).
 
     Raises:
-        RunError: still training, or no usable checkpoint. ConfigError: a changed config, nothing left to train.
+        UsageError: another process is writing the run (its lock is held). RunError: no usable checkpoint.
+        ConfigError: a changed config, nothing left to train.
         DataError: the data changed since the run started. Others: as ``train``.
     """
-    run_dir = records.check_resumable(run_dir)
-    loaded = records.resume_config(run_dir, config_path, overrides)
-    prep = prepare(loaded, options.warn)
-    gate_list = train_gates(loaded, options.gates, prep.has_validation)
-    target = ResumedRun(prep, run_dir, overrides)
-    trained = train_one(prep, target, options.progress)
-    return finish_run(prep, target, trained, gate_list, options.plots)
+    run_dir = rundir.check_run_dir(Path(run_dir), need_model=False)
+    with rundir.RunLock(run_dir, "resume training there"):  # one writer: a second resume is refused (exit 2)
+        run_dir = records.check_resumable(run_dir)
+        loaded = records.resume_config(run_dir, config_path, overrides)
+        prep = prepare(loaded, options.warn)
+        gate_list = train_gates(loaded, options.gates, prep.has_validation)
+        target = ResumedRun(prep, run_dir, overrides)
+        trained = train_one(prep, target, options.progress)
+        return finish_run(prep, target, trained, gate_list, options.plots)
 
 
 def train_one(prep: Prepared, target: Target, progress: Progress | None = None) -> Trained:
@@ -183,7 +189,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
     return Trained(model, result, metrics, run_dir)
 
 
-def finish_run(prep: Prepared, target: Target, trained: Trained, gate_list: list, plots: bool) -> dict:
+def finish_run(prep: Prepared, target: RunTarget, trained: Trained, gate_list: list, plots: bool) -> dict:
     """Evaluate a trained run, check its gates and mark it completed.
 
     Args:
@@ -198,6 +204,7 @@ def finish_run(prep: Prepared, target: Target, trained: Trained, gate_list: list
         prefix = "val_" if subset == "validation" else ""
         values = {**{prefix + k: v for k, v in doc["metrics"].items()}, **trained.metrics}
         gate_results = check_gates(trained.run_dir, gate_list, values)
+        target.info = rundir.with_evaluation(target.info, doc)
         target.finish("completed")
     return outcome(trained, subset, doc, gate_results)
 

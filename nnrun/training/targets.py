@@ -28,6 +28,12 @@ class RunTarget:
         self.run_dir: Path | None = None
         self.info: dict = {}
         self.finished = False
+        self.lock: rundir.RunLock | None = None
+
+    def release(self) -> None:
+        """Release the run's lock (``NewRun`` takes it when it creates the directory)."""
+        if self.lock is not None:
+            self.lock.release()
 
     def restore(self) -> tuple[Any, ResumeState | None]:
         """No checkpoint: build a fresh model."""
@@ -62,6 +68,7 @@ class NewRun(RunTarget):
         """Create the run directory and write what the run starts from."""
         prep, cfg = self.prep, self.prep.config
         self.run_dir = run_dir = rundir.create(self.runs_dir, cfg.name)
+        self.lock = rundir.RunLock(run_dir).acquire()  # a resume or evaluate started meanwhile is refused
         self.info = records.run_info(prep.loaded, prep.meta, prep.table)
         self.info["preprocessing"] = preprocessing
         rundir.write_json(run_dir / rundir.RUN, self.info)
@@ -104,12 +111,12 @@ class ResumedRun(RunTarget):
         return model, state
 
     def open(self, preprocessing: list[str]) -> Path:
-        """Mark the run running again (its model.keras removed until it finishes)."""
+        """Mark the run running again. A finished run's model.keras stays until the new one replaces it
+        (atomically), so a stop or a failure while extending a run never leaves it without a model."""
         import os
         import platform
 
         run_dir = self.run_dir
-        (run_dir / rundir.MODEL).unlink(missing_ok=True)  # the run is no longer complete until it finishes
         self.info.setdefault("resumed", []).append({"at": records.now(), "from_epoch": self.from_epoch})
         self.info.update(status="running", ended=None, error=None, pid=os.getpid(), host=platform.node())
         rundir.write_json(run_dir / rundir.RUN, self.info)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 RUN_FILES = {
     "config.yaml", "model.keras", "history.csv", "metrics.json", "summary.txt", "run.json", "dataset.json",
     "split.json", "last.keras", "best.keras", "checkpoint.json", "evaluation.json", "report.md",
-    "learning_curves_loss.png", "learning_curves_accuracy.png", "confusion_matrix.png", "roc_curve.png",
+    "learning_curves_loss.png", "learning_curves_accuracy.png", "confusion_matrix.png", "roc_curve.png", ".lock",
 }
 
 
@@ -264,7 +264,8 @@ def test_diverging_loss_fails_the_run_without_saving_a_model(tmp_path):
     )
     result = invoke("train", config, "--runs-dir", tmp_path / "runs", "--json", "--quiet")
     assert result.exit_code == 1
-    assert result.stdout == ""
+    error = json.loads(result.stdout)["error"]  # --json: the failure is the JSON document (issue 18, item 16)
+    assert error["kind"] == "RunError" and error["exit_code"] == 1 and error["file"] == str(tmp_path / "runs/diverge")
     assert "the loss became NaN/infinite at epoch 1" in result.stderr
     assert "normalize the features" in result.stderr
     run = tmp_path / "runs" / "diverge"
