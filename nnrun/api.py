@@ -211,47 +211,59 @@ def evaluate(
         RunError: the model cannot be loaded.
         ConfigError: a malformed gate.
     """
-    import numpy as np
-
     from nnrun.config.load import config_gates
-    from nnrun.data.dataset import read_like
-    from nnrun.data.features import take
-    from nnrun.evaluation.gates import parse_gates
+    from nnrun.evaluation.evaluate import EvalOptions, evaluate_model
+    from nnrun.evaluation.gates import check_gates, parse_gates
+    from nnrun.inference.predictor import load_model
 
     run, loaded, meta = _load_run(run_dir)
     cfg = loaded.config
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
-    if data is not None:
-        table = read_like(data, meta, cfg.data)
-        x, y_raw, subset = table.x, table.y, "file"
-        where = table.where_row
-    else:
-        table = _rebuild(cfg, meta, warn)
-        split = rundir.read_json(run / rundir.SPLIT)
-        subset = "test" if split.get("test") else "validation" if split["validation"] else "training"
-        idx = np.asarray(split[subset if subset != "training" else "train"], dtype=np.int64)
-        if idx.size and idx.max() >= len(table.y):
-            raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
-        x, y_raw = take(table.x, idx), table.y[idx]
-
-        def where(i: int) -> str:
-            return table.where_row(int(idx[i]))
-    from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
-    from nnrun.evaluation.gates import check_gates
-    from nnrun.inference.predictor import load_model
-
+    examples = _examples(run, cfg, meta, data, warn)
     options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
-                          label=rundir.evaluation_label(subset, data))  # never over the training-time report
+                          label=rundir.evaluation_label(examples.subset, data))  # never over the training report
     with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
-        doc = evaluate_model(run, load_model(run), meta, EvalData(x, y_raw, subset, table.source, where), options)
-        values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
-        values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
-        if (run / rundir.METRICS).exists():  # run-level numbers (epochs, best_epoch, …) for config gates
-            trained = rundir.read_json(run / rundir.METRICS)
-            values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
-        doc["gates"] = check_gates(run, gate_list, values)
+        doc = evaluate_model(run, load_model(run), meta, examples, options)
+        doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]))
         rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
     return doc
+
+
+def _examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn) -> Any:
+    """What ``evaluate`` evaluates: the ``data`` file read like the training file, else the run's test split,
+    else its validation split, else its training rows (``split.json``), as an ``EvalData``.
+
+    Raises:
+        DataError: the file is unusable, or the training file has fewer rows than when the run was trained.
+    """
+    import numpy as np
+
+    from nnrun.data.dataset import read_like
+    from nnrun.data.features import take
+    from nnrun.evaluation.evaluate import EvalData
+
+    if data is not None:
+        table = read_like(data, meta, cfg.data)
+        return EvalData(table.x, table.y, "file", table.source, table.where_row)
+    table = _rebuild(cfg, meta, warn)
+    split = rundir.read_json(run / rundir.SPLIT)
+    subset = "test" if split.get("test") else "validation" if split["validation"] else "training"
+    idx = np.asarray(split[subset if subset != "training" else "train"], dtype=np.int64)
+    if idx.size and idx.max() >= len(table.y):
+        raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
+    return EvalData(take(table.x, idx), table.y[idx], subset, table.source, lambda i: table.where_row(int(idx[i])))
+
+
+def _gate_values(run: Path, metrics: dict) -> dict:
+    """The values gates read after ``evaluate``: each metric as itself and as ``val_<metric>`` (a gate written
+    for train reads the same metric on the data evaluated here), plus the run-level numbers (epochs,
+    train_seconds, best_epoch) from metrics.json."""
+    values = dict(metrics)
+    values.update({f"val_{k}": v for k, v in metrics.items()})
+    if (run / rundir.METRICS).exists():
+        trained = rundir.read_json(run / rundir.METRICS)
+        values.update({k: trained[k] for k in ("epochs", "train_seconds", "best_epoch") if k in trained})
+    return values
 
 
 def predict(
