@@ -1,0 +1,356 @@
+"""``nnrun tune``: a hyperparameter search on Optuna, every trial one ordinary nnrun training.
+
+    check the config and its search: section (exit 2 before anything is written)
+    -> runs/<name>-tune/ with study.db (Optuna's SQLite store; --resume reopens it)
+    -> J processes (--jobs) each: ask Optuna for values -> run.train(config + --set values) into trial_<n>/
+       -> report the metric per epoch (the pruner may stop the trial between epochs) -> tell Optuna the value
+    -> trials.csv, best.yaml, tune.json, plots (see ``tune_report``)
+
+Optuna's own ``study.optimize(n_jobs=...)`` runs trials in threads; TensorFlow/Keras state and nnrun's stop
+flag are per process, so parallel trials run in processes (``multiprocessing`` spawn) on the one SQLite store.
+The trial loop uses Optuna's ask/tell interface so that a failed trial is recorded with nnrun's message, a
+pruned one stops through nnrun's clean stop (checkpoint, run marked interrupted), and the count of trials
+leaves out those killed mid-way (their values are enqueued again on ``--resume``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnrun import rundir
+from nnrun.config.load import LoadedConfig, dump_resolved, load_config
+from nnrun.config.search import Search, check_search, override
+from nnrun.errors import ConfigError, Interrupted, NnrunError, UsageError
+
+STUDY_DB = "study.db"
+TUNE_SUFFIX = "-tune"
+TRIAL_PREFIX = "trial_"
+#: A trial's user attribute marking it killed or interrupted mid-way: not counted, its values run again.
+CUT = "interrupted"
+
+
+@dataclass
+class TuneOptions:
+    """What a ``tune`` call asks for besides the config.
+
+    Attributes:
+        trials: --trials (None: the config's). timeout: seconds after which no new trial starts (None: no
+        limit). jobs: trials at once, each in its own process. plots: write plots (trials' and the search's).
+        progress: makes the per-epoch progress callback of trial n (main process only), or None.
+        announce: called with one line per finished trial; must be a module-level function (it is sent to
+        the worker processes).
+    """
+
+    trials: int | None = None
+    timeout: float | None = None
+    jobs: int = 1
+    plots: bool = True
+    progress: Callable[[int], Callable[[int, int, dict], None] | None] | None = None
+    announce: Callable[[str], None] | None = None
+
+
+@dataclass
+class Worker:
+    """What one process needs to run trials (picklable: sent to spawned processes).
+
+    Attributes:
+        config_path: the config. overrides: the user's --set strings. tune_dir: the search's directory.
+        trials: the number of trials wanted. deadline: time.time() after which no trial starts (None: none).
+        plots: trials write their plots. announce: see TuneOptions.
+    """
+
+    config_path: str
+    overrides: tuple[str, ...]
+    tune_dir: str
+    trials: int
+    deadline: float | None = None
+    plots: bool = True
+    announce: Callable[[str], None] | None = None
+    progress: Any = field(default=None, repr=False)  # main process only
+
+
+def tune(config_path: Path, overrides: tuple[str, ...], runs_dir: Path, options: TuneOptions,
+         resume: Path | None = None) -> dict:
+    """Run (or continue) the search the config's ``search:`` section describes.
+
+    Args:
+        config_path: the YAML config with a search: section. overrides: --set strings (fixed for every trial).
+        runs_dir: parent of ``<name>-tune``. options: trials, timeout, jobs, plots, progress.
+        resume: an earlier search's directory: its study continues (finished trials are kept).
+
+    Returns:
+        The tune.json document (see ``tune_report.summary``) plus ``gates`` (the best trial's).
+
+    Raises:
+        ConfigError: the config or its search section is invalid (nothing written). UsageError: --resume of a
+        directory without study.db, or --jobs < 1. RunError: no trial completed. Interrupted: Ctrl-C.
+    """
+    from nnrun.training import tune_report
+
+    loaded = load_config(config_path, overrides)
+    search = check_search(loaded, options.trials)
+    if options.jobs < 1:
+        raise UsageError(f"--jobs {options.jobs}: expected 1 or more")
+    tune_dir = _open_dir(loaded, runs_dir, resume)
+    study = open_study(loaded, search, tune_dir)
+    if resume is not None:
+        retry_cut_trials(study, tune_dir)
+    deadline = time.time() + options.timeout if options.timeout else None
+    worker = Worker(str(Path(config_path).resolve()), overrides, str(tune_dir), search.trials, deadline,
+                    options.plots, options.announce, options.progress)
+    _run_workers(worker, options.jobs)
+    return tune_report.write_results(study, loaded, search, tune_dir, options.plots)
+
+
+def _open_dir(loaded: LoadedConfig, runs_dir: Path, resume: Path | None) -> Path:
+    """A new ``<name>-tune`` directory, or the resumed one (which must hold study.db)."""
+    if resume is None:
+        return rundir.create(runs_dir, loaded.config.name + TUNE_SUFFIX)
+    if not (resume / STUDY_DB).is_file():
+        raise UsageError(f"{resume}: not a tune directory (no {STUDY_DB}); give the directory `nnrun tune` made")
+    return resume
+
+
+def open_study(loaded: LoadedConfig, search: Search, tune_dir: Path) -> Any:
+    """Create or load the Optuna study in ``tune_dir/study.db``; a loaded one must have the same config.
+
+    Raises:
+        ConfigError: resuming with a config that differs from the one the search started with.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = storage_url(tune_dir)
+    study = optuna.create_study(study_name=loaded.config.name, storage=storage, direction=search.direction,
+                                sampler=_sampler(loaded, search), pruner=_pruner(search), load_if_exists=True)
+    fixed = dump_resolved(loaded.config.model_copy(update={"search": None}))
+    started = study.user_attrs.get("config")
+    if started is None:
+        study.set_user_attr("config", fixed)
+        study.set_user_attr("search", [p.__dict__ for p in search.params])
+    elif started != fixed or study.user_attrs.get("search") != [p.__dict__ for p in search.params]:
+        raise ConfigError(f"{loaded.source.name}: differs from the config the search in {tune_dir} started with; "
+                          "resume with the same config and --set values (only --trials and --timeout may change)")
+    return study
+
+
+def storage_url(tune_dir: Path) -> str:
+    """The SQLite URL of the search's study.db."""
+    return f"sqlite:///{Path(tune_dir).resolve() / STUDY_DB}"
+
+
+def _sampler(loaded: LoadedConfig, search: Search) -> Any:
+    """Optuna's sampler, seeded with the config's seed."""
+    import optuna
+
+    seed = loaded.config.seed
+    if search.sampler == "grid":
+        return optuna.samplers.GridSampler({p.key: p.grid() for p in search.params}, seed=seed)
+    if search.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def _pruner(search: Search) -> Any:
+    """Optuna's MedianPruner (after 2 trials, from epoch 2), or none."""
+    import optuna
+
+    if search.pruner == "none":
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+
+
+def distributions(search: Search) -> dict[str, Any]:
+    """The Optuna distribution of each space entry, by key path."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out: dict[str, Any] = {}
+    for p in search.params:
+        if p.kind == "int":
+            out[p.key] = IntDistribution(p.values[0], p.values[1], log=p.log)
+        elif p.kind == "float":
+            out[p.key] = FloatDistribution(p.values[0], p.values[1], log=p.log)
+        else:
+            out[p.key] = CategoricalDistribution(p.values)
+    return out
+
+
+def retry_cut_trials(study: Any, tune_dir: Path) -> None:
+    """After a kill: every trial still RUNNING is marked failed (``interrupted``) and its values enqueued, so
+    the search draws them again; a trial interrupted by Ctrl-C (already failed) is enqueued too."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = optuna.storages.RDBStorage(storage_url(tune_dir))  # the study's own storage is a private name
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.FAIL)):
+        if trial.state == TrialState.FAIL and (not trial.user_attrs.get(CUT) or trial.user_attrs.get("retried")):
+            continue
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        if trial.state == TrialState.RUNNING:
+            storage.set_trial_user_attr(trial_id, CUT, True)
+            storage.set_trial_user_attr(trial_id, "error", "killed while running; its values are drawn again")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        storage.set_trial_user_attr(trial_id, "retried", True)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+
+
+def counted(study: Any) -> int:
+    """Trials that count towards --trials: finished (complete, pruned, failed) or running, less those cut."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(CUT) and t.state.name != "WAITING")
+
+
+def _run_workers(worker: Worker, jobs: int) -> None:
+    """Run the trial loop in this process and in ``jobs - 1`` spawned ones; wait for them all."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no TensorFlow state shared
+    remote = Worker(**{**worker.__dict__, "progress": None})
+    procs = [context.Process(target=run_trials, args=(remote,), daemon=True) for _ in range(jobs - 1)]
+    for proc in procs:
+        proc.start()
+    try:
+        run_trials(worker)
+    finally:
+        for proc in procs:
+            proc.join()
+
+
+def run_trials(worker: Worker) -> None:
+    """The trial loop of one process: until the study has ``worker.trials`` counted trials or the deadline.
+
+    Raises:
+        Interrupted: Ctrl-C/SIGTERM (the trial running is marked failed and drawn again on --resume).
+    """
+    import optuna
+
+    from nnrun.training.fit import STOP_REQUESTED
+
+    loaded = load_config(worker.config_path, worker.overrides)
+    search = check_search(loaded, worker.trials)
+    tune_dir = Path(worker.tune_dir)
+    study = optuna.load_study(study_name=loaded.config.name, storage=storage_url(tune_dir),
+                              sampler=_sampler(loaded, search), pruner=_pruner(search))
+    space = distributions(search)
+    while counted(study) < worker.trials and (worker.deadline is None or time.time() < worker.deadline):
+        if STOP_REQUESTED.is_set():
+            raise Interrupted(f"{tune_dir}: search interrupted", hint=f"continue with: nnrun tune "
+                              f"{worker.config_path} --resume {tune_dir}")
+        trial = study.ask(space)
+        state = run_trial(trial, worker, search)
+        if worker.announce is not None:
+            worker.announce(_trial_line(study, trial.number, state, search))
+
+
+def run_trial(trial: Any, worker: Worker, search: Search) -> str:
+    """Train trial ``trial.number`` into ``trial_<n>/`` and tell Optuna its outcome.
+
+    Returns:
+        The trial's final state name (COMPLETE, PRUNED or FAIL).
+    """
+    from optuna.trial import TrialState
+
+    from nnrun.training import run
+    from nnrun.training.fit import STOP_REQUESTED
+
+    params = {p.key: trial.params[p.key] for p in search.params}
+    sets = worker.overrides + (f"name={TRIAL_PREFIX}{trial.number}",) + tuple(
+        override(p, params[p.key]) for p in search.params)
+    pruned, done = [False], [0]
+    shown = worker.progress(trial.number) if worker.progress else None
+
+    def progress(epoch: int, epochs: int, logs: dict) -> None:
+        done[0] = epoch
+        if shown is not None:
+            shown(epoch, epochs, logs)
+        value = logs.get(search.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            trial.report(float(value), epoch)
+            if trial.should_prune():
+                pruned[0] = True
+                STOP_REQUESTED.set()  # nnrun's clean stop: the epoch ends, a checkpoint is saved
+
+    started = time.perf_counter()
+    try:
+        loaded = load_config(worker.config_path, sets)
+        result = run.train(loaded, Path(worker.tune_dir), run.Options(progress=progress, plots=worker.plots))
+    except Interrupted as exc:
+        if not pruned[0]:
+            _cut(trial, exc.message)
+            raise
+        STOP_REQUESTED.clear()
+        _attrs(trial, {"epochs": done[0], "seconds": round(time.perf_counter() - started, 3),
+                       "run_dir": _trial_dir(worker, trial.number)})
+        trial.study.tell(trial, state=TrialState.PRUNED)
+        return "PRUNED"
+    except KeyboardInterrupt:
+        _cut(trial, "interrupted by the user")
+        raise
+    except NnrunError as exc:
+        _attrs(trial, {"error": exc.message.splitlines()[0], "seconds": round(time.perf_counter() - started, 3),
+                       "epochs": done[0], "run_dir": _trial_dir(worker, trial.number)})
+        trial.study.tell(trial, state=TrialState.FAIL)
+        return "FAIL"
+    finally:
+        if shown is not None and hasattr(shown, "close"):
+            shown.close()
+    value = metric_value(result, search.metric)
+    _attrs(trial, {"run_dir": result["run_dir"], "epochs": result["epochs"], "seconds": result["train_seconds"],
+                   "gates": result["gates"]})
+    if value is None or not math.isfinite(value):
+        trial.set_user_attr("error", f"{search.metric} is {value}")
+        trial.study.tell(trial, state=TrialState.FAIL)
+        return "FAIL"
+    trial.study.tell(trial, value)
+    return "COMPLETE"
+
+
+def _trial_dir(worker: Worker, number: int) -> str | None:
+    """The run directory trial ``number`` made, if it made one."""
+    path = Path(worker.tune_dir) / f"{TRIAL_PREFIX}{number}"
+    return str(path) if path.is_dir() else None
+
+
+def _attrs(trial: Any, attrs: dict) -> None:
+    """Set the trial's user attributes that are not None."""
+    for key, value in attrs.items():
+        if value is not None:
+            trial.set_user_attr(key, value)
+
+
+def _cut(trial: Any, message: str) -> None:
+    """Record a trial stopped by the user: failed, not counted, drawn again on --resume."""
+    from optuna.trial import TrialState
+
+    trial.set_user_attr(CUT, True)
+    trial.set_user_attr("error", message)
+    trial.study.tell(trial, state=TrialState.FAIL)
+
+
+def metric_value(result: dict, metric: str) -> float | None:
+    """The trial's value of ``metric`` as a gate reads it: the evaluation's figures (``val_`` prefixed on the
+    validation split), then Keras' final metrics and the run-level numbers."""
+    evaluation = result["evaluation"]
+    prefix = "val_" if evaluation["subset"] == "validation" else ""
+    values = {prefix + k: v for k, v in evaluation["metrics"].items()}
+    values.update(result["metrics"])
+    values.update({k: result[k] for k in ("epochs", "train_seconds", "best_epoch") if result.get(k) is not None})
+    value = values.get(metric)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _trial_line(study: Any, number: int, state: str, search: Search) -> str:
+    """``trial 3 COMPLETE val_accuracy=0.9667 (best 0.9667, 4/10)``."""
+    trial = study.get_trials(deepcopy=False)[number]
+    shown = f" {search.metric}={trial.value:.4f}" if trial.value is not None else ""
+    error = f": {trial.user_attrs['error']}" if trial.user_attrs.get("error") else ""
+    try:
+        best = f" (best {study.best_value:.4f}"
+    except ValueError:
+        best = " (no best yet"
+    return f"trial {number} {state}{shown}{error}{best}, {counted(study)}/{search.trials})"
