@@ -22,12 +22,17 @@ Warn = Callable[[str], None]
 
 
 def validate(config_path: Path | str, overrides: tuple[str, ...] = ()) -> LoadedConfig:
-    """Check a config (schema, Keras names, cross-checks) without importing TensorFlow.
+    """Check a config (schema, Keras names, cross-checks, its ``search:`` section) without importing TensorFlow.
 
     Raises:
         ConfigError: every problem found, located.
     """
-    return load_config(config_path, overrides)
+    loaded = load_config(config_path, overrides)
+    if loaded.config.search is not None:
+        from nnrun.config.search import check_search
+
+        check_search(loaded)
+    return loaded
 
 
 def schema() -> dict:

@@ -133,6 +133,9 @@ def open_study(loaded: LoadedConfig, search: Search, tune_dir: Path) -> Any:
     if started is None:
         study.set_user_attr("config", fixed)
         study.set_user_attr("search", [p.__dict__ for p in search.params])
+        baseline = config_values(loaded, search)
+        if baseline is not None and search.sampler != "grid":  # a grid visits every value anyway
+            study.enqueue_trial(baseline, user_attrs={"baseline": True})
     elif started != fixed or study.user_attrs.get("search") != [p.__dict__ for p in search.params]:
         raise ConfigError(f"{loaded.source.name}: differs from the config the search in {tune_dir} started with; "
                           "resume with the same config and --set values (only --trials and --timeout may change)")
@@ -142,6 +145,23 @@ def open_study(loaded: LoadedConfig, search: Search, tune_dir: Path) -> Any:
 def storage_url(tune_dir: Path) -> str:
     """The SQLite URL of the search's study.db."""
     return f"sqlite:///{Path(tune_dir).resolve() / STUDY_DB}"
+
+
+def config_values(loaded: LoadedConfig, search: Search) -> dict[str, Any] | None:
+    """The config's own values of the space's keys, when every one lies in its range or choices (trial 0 then
+    trains the config as written, so the best trial is at least as good as it); else None."""
+    data: Any = loaded.config.model_dump(mode="json")
+    values = {}
+    for p in search.params:
+        node = data
+        for part in p.key.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        inside = node in p.values if p.kind == "choice" else (
+            isinstance(node, (int, float)) and not isinstance(node, bool) and p.values[0] <= node <= p.values[1])
+        if not inside or (p.kind == "int" and node != int(node)):
+            return None
+        values[p.key] = int(node) if p.kind == "int" else node
+    return values
 
 
 def _sampler(loaded: LoadedConfig, search: Search) -> Any:

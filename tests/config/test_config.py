@@ -103,9 +103,9 @@ def test_every_shipped_config_validates(config):
 
 def test_shipped_configs_are_the_known_ones():
     assert sorted(p.name for p in (ROOT / "configs").glob("*.yaml")) == [
-        "abalone.yaml", "banknote.yaml", "digits_cnn.yaml", "ionosphere.yaml", "iris.yaml", "pima.yaml",
-        "seed_xor.yaml", "sentiment_lstm.yaml", "sentiment_transformer.yaml", "sms_spam.yaml", "wine_quality.yaml",
-        "xor.yaml"
+        "abalone.yaml", "banknote.yaml", "digits_cnn.yaml", "ionosphere.yaml", "iris.yaml", "iris_tune.yaml",
+        "pima.yaml", "seed_xor.yaml", "sentiment_lstm.yaml", "sentiment_transformer.yaml", "sms_spam.yaml",
+        "wine_quality.yaml", "xor.yaml"
     ]
 
 
@@ -696,7 +696,7 @@ def test_json_schema_describes_the_config():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "nnrun config"
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training", "gates"}
+    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training", "gates", "search"}
     assert set(schema["required"]) == {"name", "data", "model"}
     assert schema["additionalProperties"] is False
     assert schema["properties"]["task"]["enum"] == ["auto", "classification", "regression"]
