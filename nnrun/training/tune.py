@@ -127,7 +127,7 @@ def open_study(loaded: LoadedConfig, search: Search, tune_dir: Path) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = storage_url(tune_dir)
     study = optuna.create_study(study_name=loaded.config.name, storage=storage, direction=search.direction,
-                                sampler=_sampler(loaded, search), pruner=_pruner(search), load_if_exists=True)
+                                sampler=sampler_for(loaded, search), pruner=pruner_for(loaded, search), load_if_exists=True)
     fixed = dump_resolved(loaded.config.model_copy(update={"search": None}))
     started = study.user_attrs.get("config")
     if started is None:
@@ -164,7 +164,7 @@ def config_values(loaded: LoadedConfig, search: Search) -> dict[str, Any] | None
     return values
 
 
-def _sampler(loaded: LoadedConfig, search: Search) -> Any:
+def sampler_for(loaded: LoadedConfig, search: Search) -> Any:
     """Optuna's sampler, seeded with the config's seed."""
     import optuna
 
@@ -176,13 +176,13 @@ def _sampler(loaded: LoadedConfig, search: Search) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def _pruner(search: Search) -> Any:
-    """Optuna's MedianPruner (after 2 trials, from epoch 2), or none."""
+def pruner_for(loaded: LoadedConfig, search: Search) -> Any:
+    """Optuna's MedianPruner (after 5 trials, from a fifth of the epochs on), or none."""
     import optuna
 
     if search.pruner == "none":
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, loaded.config.training.epochs // 5))
 
 
 def distributions(search: Search) -> dict[str, Any]:
@@ -255,7 +255,7 @@ def run_trials(worker: Worker) -> None:
     search = check_search(loaded, worker.trials)
     tune_dir = Path(worker.tune_dir)
     study = optuna.load_study(study_name=loaded.config.name, storage=storage_url(tune_dir),
-                              sampler=_sampler(loaded, search), pruner=_pruner(search))
+                              sampler=sampler_for(loaded, search), pruner=pruner_for(loaded, search))
     space = distributions(search)
     while counted(study) < worker.trials and (worker.deadline is None or time.time() < worker.deadline):
         if STOP_REQUESTED.is_set():
@@ -306,7 +306,7 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
         STOP_REQUESTED.clear()
         _attrs(trial, {"epochs": done[0], "seconds": round(time.perf_counter() - started, 3),
                        "run_dir": _trial_dir(worker, trial.number)})
-        trial.study.tell(trial, state=TrialState.PRUNED)
+        _tell(trial, state=TrialState.PRUNED)
         return "PRUNED"
     except KeyboardInterrupt:
         _cut(trial, "interrupted by the user")
@@ -314,7 +314,7 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
     except NnrunError as exc:
         _attrs(trial, {"error": exc.message.splitlines()[0], "seconds": round(time.perf_counter() - started, 3),
                        "epochs": done[0], "run_dir": _trial_dir(worker, trial.number)})
-        trial.study.tell(trial, state=TrialState.FAIL)
+        _tell(trial, state=TrialState.FAIL)
         return "FAIL"
     finally:
         if shown is not None and hasattr(shown, "close"):
@@ -324,10 +324,21 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
                    "gates": result["gates"]})
     if value is None or not math.isfinite(value):
         trial.set_user_attr("error", f"{search.metric} is {value}")
-        trial.study.tell(trial, state=TrialState.FAIL)
+        _tell(trial, state=TrialState.FAIL)
         return "FAIL"
-    trial.study.tell(trial, value)
+    _tell(trial, value)
     return "COMPLETE"
+
+
+def _tell(trial: Any, value: float | None = None, state: Any = None) -> None:
+    """Tell Optuna a trial's outcome. GridSampler calls ``study.stop()`` from ``tell`` once the grid is
+    exhausted, which raises outside ``study.optimize``; the outcome is stored before that (Optuna stores it in a
+    ``finally``), and the trial count ends this loop, so that error is dropped."""
+    try:
+        trial.study.tell(trial, value, state=state)
+    except RuntimeError as exc:
+        if "Study.stop" not in str(exc):
+            raise
 
 
 def _trial_dir(worker: Worker, number: int) -> str | None:
@@ -349,7 +360,7 @@ def _cut(trial: Any, message: str) -> None:
 
     trial.set_user_attr(CUT, True)
     trial.set_user_attr("error", message)
-    trial.study.tell(trial, state=TrialState.FAIL)
+    _tell(trial, state=TrialState.FAIL)
 
 
 def metric_value(result: dict, metric: str) -> float | None:
