@@ -208,16 +208,18 @@ def retry_cut_trials(study: Any, tune_dir: Path) -> None:
 
     storage = optuna.storages.RDBStorage(storage_url(tune_dir))  # the study's own storage is a private name
     study_id = storage.get_study_id_from_name(study.study_name)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.FAIL)):
-        if trial.state == TrialState.FAIL and (not trial.user_attrs.get(CUT) or trial.user_attrs.get("retried")):
-            continue
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for trial in trials:
         if trial.state == TrialState.RUNNING:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             storage.set_trial_user_attr(trial_id, CUT, True)
             storage.set_trial_user_attr(trial_id, "error", "killed while running; its values are drawn again")
             storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        storage.set_trial_user_attr(trial_id, "retried", True)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        elif not (trial.state == TrialState.FAIL and trial.user_attrs.get(CUT)):
+            continue
+        if trial.number not in retried:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
 
 
 def counted(study: Any) -> int:
