@@ -238,7 +238,8 @@ class SearchConfig(_Strict):
                                                       "GridSampler (int and choice entries only), seeded with seed.")
     pruner: Literal["median", "none"] = Field(
         "median", description="median: stop a trial at an epoch end when its metric is worse than the median of "
-        "earlier trials at that epoch (Optuna's MedianPruner, after 5 trials, from a fifth of the epochs on); none: never.")
+        "earlier trials at that epoch (Optuna's MedianPruner, after 5 trials, from a fifth of the epochs on); "
+        "none: never.")
     space: dict[StrictStr, SearchParam] = Field(
         min_length=1, description="--set key paths (model.layers.0.units) -> how to draw the value.")
 

@@ -127,7 +127,8 @@ def open_study(loaded: LoadedConfig, search: Search, tune_dir: Path) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = storage_url(tune_dir)
     study = optuna.create_study(study_name=loaded.config.name, storage=storage, direction=search.direction,
-                                sampler=sampler_for(loaded, search), pruner=pruner_for(loaded, search), load_if_exists=True)
+                                sampler=sampler_for(loaded, search), pruner=pruner_for(loaded, search),
+                                load_if_exists=True)
     fixed = dump_resolved(loaded.config.model_copy(update={"search": None}))
     started = study.user_attrs.get("config")
     if started is None:
@@ -283,30 +284,17 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
     params = {p.key: trial.params[p.key] for p in search.params}
     sets = worker.overrides + (f"name={TRIAL_PREFIX}{trial.number}",) + tuple(
         override(p, params[p.key]) for p in search.params)
-    pruned, done = [False], [0]
-    shown = worker.progress(trial.number) if worker.progress else None
-
-    def progress(epoch: int, epochs: int, logs: dict) -> None:
-        done[0] = epoch
-        if shown is not None:
-            shown(epoch, epochs, logs)
-        value = logs.get(search.metric)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            trial.report(float(value), epoch)
-            if trial.should_prune():
-                pruned[0] = True
-                STOP_REQUESTED.set()  # nnrun's clean stop: the epoch ends, a checkpoint is saved
-
+    reporter = Reporter(trial, search.metric, worker.progress(trial.number) if worker.progress else None)
     started = time.perf_counter()
     try:
         loaded = load_config(worker.config_path, sets)
-        result = run.train(loaded, Path(worker.tune_dir), run.Options(progress=progress, plots=worker.plots))
+        result = run.train(loaded, Path(worker.tune_dir), run.Options(progress=reporter, plots=worker.plots))
     except Interrupted as exc:
-        if not pruned[0]:
+        if not reporter.pruned:
             _cut(trial, exc.message)
             raise
         STOP_REQUESTED.clear()
-        _attrs(trial, {"epochs": done[0], "seconds": round(time.perf_counter() - started, 3),
+        _attrs(trial, {"epochs": reporter.epochs, "seconds": round(time.perf_counter() - started, 3),
                        "run_dir": _trial_dir(worker, trial.number)})
         _tell(trial, state=TrialState.PRUNED)
         return "PRUNED"
@@ -315,12 +303,11 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
         raise
     except NnrunError as exc:
         _attrs(trial, {"error": exc.message.splitlines()[0], "seconds": round(time.perf_counter() - started, 3),
-                       "epochs": done[0], "run_dir": _trial_dir(worker, trial.number)})
+                       "epochs": reporter.epochs, "run_dir": _trial_dir(worker, trial.number)})
         _tell(trial, state=TrialState.FAIL)
         return "FAIL"
     finally:
-        if shown is not None and hasattr(shown, "close"):
-            shown.close()
+        reporter.close()
     value = metric_value(result, search.metric)
     _attrs(trial, {"run_dir": result["run_dir"], "epochs": result["epochs"], "seconds": result["train_seconds"],
                    "gates": result["gates"]})
@@ -330,6 +317,37 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
         return "FAIL"
     _tell(trial, value)
     return "COMPLETE"
+
+
+class Reporter:
+    """The progress callback of one trial: shows the epoch, reports the metric to Optuna and, when the pruner
+    says so, asks nnrun's training to stop cleanly after this epoch (``STOP_REQUESTED``).
+
+    Attributes:
+        pruned: the pruner stopped the trial. epochs: epochs finished.
+    """
+
+    def __init__(self, trial: Any, metric: str, shown: Callable[[int, int, dict], None] | None) -> None:
+        self.trial, self.metric, self.shown = trial, metric, shown
+        self.pruned, self.epochs = False, 0
+
+    def __call__(self, epoch: int, epochs: int, logs: dict) -> None:
+        from nnrun.training.fit import STOP_REQUESTED
+
+        self.epochs = epoch
+        if self.shown is not None:
+            self.shown(epoch, epochs, logs)
+        value = logs.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            self.trial.report(float(value), epoch)
+            if epoch < epochs and self.trial.should_prune():
+                self.pruned = True
+                STOP_REQUESTED.set()  # the epoch ends, a checkpoint is saved, the run is marked interrupted
+
+    def close(self) -> None:
+        """Close the progress display."""
+        if self.shown is not None and hasattr(self.shown, "close"):
+            self.shown.close()
 
 
 def _tell(trial: Any, value: float | None = None, state: Any = None) -> None:
