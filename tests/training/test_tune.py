@@ -94,7 +94,7 @@ def test_same_seed_draws_the_same_values():
 
     from nnrun.config.load import load_config_text
     from nnrun.config.search import check_search
-    from nnrun.training.tune import distributions, sampler_for
+    from nnrun.training.tune_study import distributions, sampler_for
 
     loaded = load_config_text(CONFIG % "x.csv", "c.yaml")
     search = check_search(loaded)
@@ -163,3 +163,31 @@ def test_timeout_starts_no_trial_after_it_and_no_completed_trial_exits_1(tmp_pat
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {tmp_path / 'runs' / 'iris-tune'}: no trial completed")
     assert not list((tmp_path / "runs" / "iris-tune").glob("trial_*"))
+
+
+def test_the_pruner_stops_a_trial_through_nnruns_clean_stop_but_not_at_its_last_epoch():
+    from nnrun.training.fit import STOP_REQUESTED
+    from nnrun.training.tune import Reporter
+
+    class Trial:  # Optuna's side of the exchange: what was reported, and the pruner's answer
+        def __init__(self):
+            self.reported = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return True
+
+    STOP_REQUESTED.clear()
+    last = Reporter(Trial(), "val_loss", None)
+    last(3, 3, {"loss": 0.5, "val_loss": 0.25})
+    assert (last.pruned, STOP_REQUESTED.is_set(), last.trial.reported) == (False, False, [(3, 0.25)])
+    middle = Reporter(Trial(), "val_loss", None)
+    middle(1, 3, {"loss": 0.5, "val_loss": float("nan")})  # not reported: Optuna refuses NaN
+    middle(2, 3, {"loss": 0.5, "val_loss": 0.75})
+    try:
+        assert (middle.pruned, middle.epochs, STOP_REQUESTED.is_set(), middle.trial.reported) == (
+            True, 2, True, [(2, 0.75)])
+    finally:
+        STOP_REQUESTED.clear()
