@@ -191,3 +191,22 @@ def test_the_pruner_stops_a_trial_through_nnruns_clean_stop_but_not_at_its_last_
             True, 2, True, [(2, 0.75)])
     finally:
         STOP_REQUESTED.clear()
+
+
+def test_resuming_with_a_changed_config_is_a_config_error(tmp_path):
+    from nnrun.config.load import load_config_text
+    from nnrun.config.search import check_search
+    from nnrun.errors import ConfigError
+    from nnrun.training.tune_study import open_study
+
+    loaded = load_config_text(CONFIG % "x.csv", "c.yaml")
+    study = open_study(loaded, check_search(loaded), tmp_path)
+    waiting = study.get_trials()
+    assert [(t.state.name, t.user_attrs) for t in waiting] == [("WAITING", {"baseline": True})]
+    assert waiting[0].system_attrs["fixed_params"] == {  # trial 0 will train the config's own values
+        "model.layers.0.units": 16, "model.optimizer.learning_rate": 0.01}
+    changed = load_config_text(CONFIG % "x.csv", "c.yaml", ("training.epochs=3",))
+    with pytest.raises(ConfigError) as info:
+        open_study(changed, check_search(changed), tmp_path)
+    assert str(info.value).startswith("c.yaml: differs from the config the search in")
+    open_study(loaded, check_search(loaded), tmp_path)  # the same config reopens it
