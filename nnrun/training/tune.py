@@ -130,7 +130,7 @@ def _run_workers(worker: Worker, jobs: int) -> None:
 
     context = multiprocessing.get_context("spawn")  # fresh interpreters: no TensorFlow state shared
     remote = Worker(**{**worker.__dict__, "progress": None})
-    procs = [context.Process(target=run_trials, args=(remote,), daemon=True) for _ in range(jobs - 1)]
+    procs = [context.Process(target=_child, args=(remote,), daemon=True) for _ in range(jobs - 1)]
     for proc in procs:
         proc.start()
     try:
@@ -138,6 +138,15 @@ def _run_workers(worker: Worker, jobs: int) -> None:
     finally:
         for proc in procs:
             proc.join()
+
+
+def _child(worker: Worker) -> None:
+    """A spawned process's trial loop: a stop (Ctrl-C reaches the whole process group) ends it quietly, the
+    trial it ran recorded; the main process reports the interruption."""
+    try:
+        run_trials(worker)
+    except (KeyboardInterrupt, Interrupted):
+        pass
 
 
 def run_trials(worker: Worker) -> None:
@@ -188,7 +197,9 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
     except Interrupted as exc:
         if not reporter.pruned:
             _cut(trial, exc.message)
-            raise
+            raise Interrupted(f"{worker.tune_dir}: search interrupted during trial {trial.number}",
+                              hint=f"continue with: nnrun tune {worker.config_path} --resume {worker.tune_dir}"
+                              ) from None
         STOP_REQUESTED.clear()
         _attrs(trial, {"epochs": reporter.epochs, "seconds": round(time.perf_counter() - started, 3),
                        "run_dir": _trial_dir(worker, trial.number)})
