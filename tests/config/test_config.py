@@ -198,7 +198,7 @@ def test_shuffle_accepts_only_booleans():
 def test_unknown_top_level_key_suggests_the_closest():
     assert _error(_edit("name: t", "nme: t")) == (
         "c.yaml:1:1: name: missing required key\n"
-        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, gates, model, name, seed, task, training"
+        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, gates, model, name, search, seed, task, training"
     )
 
 
@@ -644,7 +644,7 @@ def test_set_unknown_new_section_is_located_at_the_set():
     # Regression: the error pointed at line 1 of the file, which has no such key.
     assert _error(BASE, ("trainig.epochs=3",)) == (
         "--set trainig.epochs=3: trainig: unknown key (did you mean 'training'?); "
-        "expected one of: data, gates, model, name, seed, task, training"
+        "expected one of: data, gates, model, name, search, seed, task, training"
     )
 
 
@@ -718,7 +718,7 @@ def test_schema_defaults_match_the_model():
 _JSON_SCHEMA_KEYWORDS = {
     "$schema", "$defs", "$ref", "title", "description", "type", "properties", "required", "additionalProperties",
     "items", "anyOf", "enum", "const", "default", "pattern", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minItems", "maxItems", "minLength", "maxLength",
+    "exclusiveMaximum", "minItems", "maxItems", "minLength", "maxLength", "minProperties",
 }
 
 
