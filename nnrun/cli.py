@@ -328,8 +328,8 @@ def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, ove
     tune.json and plots. Gates in the config apply to the best trial (exit 3). Examples:
 
     \b
-        nnrun tune configs/iris-tune.yaml --trials 10
-        nnrun tune configs/iris-tune.yaml --resume runs/iris-tune
+        nnrun tune configs/iris_tune.yaml --trials 10
+        nnrun tune configs/iris_tune.yaml --resume runs/iris_tune-tune
     """
     from nnrun import api, console
 
