@@ -140,6 +140,14 @@ def _run_workers(worker: Worker, jobs: int) -> None:
             proc.join()
 
 
+def resume_command(worker: Worker) -> str:
+    """The command that continues this search (same config and --set values)."""
+    import shlex
+
+    sets = "".join(f" --set {shlex.quote(item)}" for item in worker.overrides)
+    return f"nnrun tune {shlex.quote(worker.config_path)}{sets} --resume {shlex.quote(worker.tune_dir)}"
+
+
 def _child(worker: Worker) -> None:
     """A spawned process's trial loop: a stop (Ctrl-C reaches the whole process group) ends it quietly, the
     trial it ran recorded; the main process reports the interruption."""
@@ -167,8 +175,7 @@ def run_trials(worker: Worker) -> None:
     space = distributions(search)
     while counted(study) < worker.trials and (worker.deadline is None or time.time() < worker.deadline):
         if STOP_REQUESTED.is_set():
-            raise Interrupted(f"{tune_dir}: search interrupted", hint=f"continue with: nnrun tune "
-                              f"{worker.config_path} --resume {tune_dir}")
+            raise Interrupted(f"{tune_dir}: search interrupted", hint=f"continue with: {resume_command(worker)}")
         trial = study.ask(space)
         state = run_trial(trial, worker, search)
         if worker.announce is not None:
@@ -198,8 +205,7 @@ def run_trial(trial: Any, worker: Worker, search: Search) -> str:
         if not reporter.pruned:
             _cut(trial, exc.message)
             raise Interrupted(f"{worker.tune_dir}: search interrupted during trial {trial.number}",
-                              hint=f"continue with: nnrun tune {worker.config_path} --resume {worker.tune_dir}"
-                              ) from None
+                              hint=f"continue with: {resume_command(worker)}") from None
         STOP_REQUESTED.clear()
         _attrs(trial, {"epochs": reporter.epochs, "seconds": round(time.perf_counter() - started, 3),
                        "run_dir": _trial_dir(worker, trial.number)})

@@ -210,3 +210,11 @@ def test_resuming_with_a_changed_config_is_a_config_error(tmp_path):
         open_study(changed, check_search(changed), tmp_path)
     assert str(info.value).startswith("c.yaml: differs from the config the search in")
     open_study(loaded, check_search(loaded), tmp_path)  # the same config reopens it
+
+
+def test_the_resume_hint_repeats_the_config_and_set_values():
+    from nnrun.training.tune import Worker, resume_command
+
+    worker = Worker("/cfg/iris.yaml", ("training.epochs=30", "model.layers.0.activation=tanh"), "/r/iris-tune", 3)
+    assert resume_command(worker) == ("nnrun tune /cfg/iris.yaml --set training.epochs=30 "
+                                      "--set model.layers.0.activation=tanh --resume /r/iris-tune")
