@@ -13,6 +13,7 @@ from typing import Any
 from nnrun import rundir
 from nnrun.config.load import LoadedConfig, load_config
 from nnrun.errors import ConfigError, DataError, RunError
+from nnrun.training.tune import TuneOptions  # light: Optuna and TensorFlow are imported when a search runs
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
 # stays fast.
@@ -21,12 +22,17 @@ Warn = Callable[[str], None]
 
 
 def validate(config_path: Path | str, overrides: tuple[str, ...] = ()) -> LoadedConfig:
-    """Check a config (schema, Keras names, cross-checks) without importing TensorFlow.
+    """Check a config (schema, Keras names, cross-checks, its ``search:`` section) without importing TensorFlow.
 
     Raises:
         ConfigError: every problem found, located.
     """
-    return load_config(config_path, overrides)
+    loaded = load_config(config_path, overrides)
+    if loaded.config.search is not None:
+        from nnrun.config.search import check_search
+
+        check_search(loaded)
+    return loaded
 
 
 def schema() -> dict:
@@ -310,6 +316,36 @@ def predict(
             yield predictor(x, threshold), rows, problems
 
     return meta, fmt, predicted()
+
+
+def tune(
+    config_path: Path | str,
+    overrides: tuple[str, ...] = (),
+    runs_dir: Path | str = "runs",
+    options: TuneOptions | None = None,
+    resume: Path | str | None = None,
+) -> dict:
+    """A hyperparameter search (the config's ``search:`` section, Optuna): every trial an ordinary training
+    into ``<name>-tune/trial_<n>``; writes study.db, trials.csv, best.yaml, tune.json and plots.
+
+    Args:
+        config_path: the YAML config with a ``search:`` section. overrides: ``--set`` strings (every trial).
+        runs_dir: parent of ``<name>-tune``. options: ``nnrun.training.tune.TuneOptions`` (trials, timeout,
+            jobs, plots, progress), None for the defaults. resume: a search's directory to continue.
+
+    Returns:
+        The tune.json document (``best``, ``top``, ``states``, …) plus the best trial's ``gates``.
+
+    Raises:
+        ConfigError: before any trial. UsageError: a bad --resume or --jobs. RunError: no trial completed.
+        Interrupted: Ctrl-C/SIGTERM (continue with ``resume``).
+    """
+    from nnrun.training.fit import STOP_REQUESTED
+    from nnrun.training.tune import tune as run_search
+
+    STOP_REQUESTED.clear()
+    return run_search(Path(config_path), tuple(overrides), Path(runs_dir), options or TuneOptions(),
+                      Path(resume) if resume is not None else None)
 
 
 def request_stop() -> bool:

@@ -339,6 +339,51 @@ def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
         console.out.print(table)
 
 
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--trials", type=click.IntRange(1, 100_000), default=None, help="Number of trials (default: the "
+              "config's search.trials, else 20).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Start no new trial after this many seconds (a running trial finishes).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Trials at once, each in its own process (one SQLite study).")
+@set_option()
+@runs_dir_option("Parent directory of the search's directory (<name>-tune).")
+@click.option("--resume", type=click.Path(path_type=Path), metavar="TUNE_DIR",
+              help="Continue an interrupted search (same CONFIG and --set; finished trials are kept).")
+@no_plots_option("Do not write plots (the trials' reports and the search's).")
+@json_option("Print tune.json on stdout instead of a table.")
+@quiet_option("No per-epoch progress (a line per trial still goes to stderr).")
+def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, overrides: tuple[str, ...],  # Click:
+         runs_dir: Path, resume: Path | None, no_plots: bool, as_json: bool, quiet: bool) -> None:  # one per option
+    """Hyperparameter search over the config's search: section (Optuna): every trial is a normal training
+    in RUNS_DIR/<name>-tune/trial_<n>; writes study.db, trials.csv, best.yaml (train it with nnrun train),
+    tune.json and plots. Gates in the config apply to the best trial (exit 3). Examples:
+
+    \b
+        nnrun tune configs/iris_tune.yaml --trials 10
+        nnrun tune configs/iris_tune.yaml --resume runs/iris_tune-tune
+    """
+    from nnrun import api, console
+
+    def progress(number: int) -> Any:
+        return None if quiet else console.EpochProgress(f"trial {number}")
+
+    options = api.TuneOptions(trials=trials, timeout=timeout, jobs=jobs, plots=not no_plots, progress=progress,
+                          announce=console.info)
+    _graceful_stop()
+    doc = api.tune(config, overrides, runs_dir, options, resume)
+    for line in doc.pop("warnings"):
+        console.warn(line)
+    if as_json:
+        console.print_json(doc)
+    else:
+        console.out.print(console.tune_table(doc))
+        console.info(f"best config: {doc['tune_dir']}/best.yaml (train it with: nnrun train "
+                     f"{doc['tune_dir']}/best.yaml)")
+    _finish_gates(doc["gates"], as_json)
+
+
 # ---------------------------------------------------------------------------------- rendering helpers
 def _show_training(result: dict, quiet: bool) -> None:
     """The train table (Keras' final metrics and the report's headline figures), its warnings, and where

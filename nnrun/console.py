@@ -247,3 +247,16 @@ class EpochProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def tune_table(doc: dict) -> Table:
+    """``nnrun tune``'s table: the best trials (rank, trial, metric, drawn values, epochs, seconds), the
+    counts per state in the title."""
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in doc["states"].items())
+    keys = list(doc["top"][0]["params"]) if doc["top"] else []
+    rows = [[Text(str(rank)), Text(str(t["number"])), Text(_cell(t["value"])),
+             *(Text(f"{v:.4g}" if isinstance(v := t["params"][k], float) else _cell(v)) for k in keys),
+             Text(_epochs_cell(t["epochs"])),
+             Text(_cell(t["seconds"]))] for rank, t in enumerate(doc["top"], 1)]
+    return _table(f"{doc['tune_dir']} ({counts}; {doc['direction']} {doc['metric']})",
+                  ["rank", "trial", doc["metric"], *keys, "epochs", "seconds"], rows, right_from=1)

@@ -165,6 +165,8 @@ def dump_resolved(config: Config) -> str:
     data = config.model_dump(mode="json")
     fields = DataConfig.model_fields
     data["data"] = {k: v for k, v in data["data"].items() if v is not None or fields[k].default is not None}
+    if data.get("search") is None:  # only configs written for `nnrun tune` carry one
+        data.pop("search", None)
     return dump_yaml(data)
 
 

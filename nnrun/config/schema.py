@@ -213,6 +213,37 @@ class TrainingConfig(_Strict):
     )
 
 
+class SearchParam(_Strict):
+    """How ``nnrun tune`` draws one value: exactly one of ``int``, ``float`` (``[low, high]``, inclusive) or
+    ``choice``; ``log`` draws on a log scale (positive ranges only). Checked in ``nnrun.config.search``."""
+
+    int: Annotated[list[Int], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="[low, high]: an integer in this range (inclusive).")
+    float: Annotated[list[Float], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="[low, high]: a float in this range.")
+    choice: Annotated[list[Any], Field(min_length=1)] | None = Field(None, description="One of these values.")
+    log: StrictBool = Field(False, description="Draw int/float on a log scale (low > 0).")
+
+
+class SearchConfig(_Strict):
+    """``nnrun tune``: the hyperparameter search (Optuna). ``nnrun train`` ignores this section."""
+
+    metric: StrictStr = Field(description="The metric to optimise: any name a gate may use (val_accuracy, "
+                              "val_loss, val_f1_macro, …).")
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="null = from the metric's name (loss, error, mae, mse, … minimise; others maximise).")
+    trials: PositiveInt | None = Field(None, description="Number of trials (--trials overrides); null = 20, or "
+                                       "the grid's size with sampler: grid.")
+    sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna's TPESampler, RandomSampler or "
+                                                      "GridSampler (int and choice entries only), seeded with seed.")
+    pruner: Literal["median", "none"] = Field(
+        "median", description="median: stop a trial at an epoch end when its metric is worse than the median of "
+        "earlier trials at that epoch (Optuna's MedianPruner, after 5 trials, from a fifth of the epochs on); "
+        "none: never.")
+    space: dict[StrictStr, SearchParam] = Field(
+        min_length=1, description="--set key paths (model.layers.0.units) -> how to draw the value.")
+
+
 class Config(_Strict):
     """A whole nnrun experiment."""
 
@@ -228,6 +259,8 @@ class Config(_Strict):
         default_factory=dict,
         description="Quality gates checked after training: {metric: '>= 0.9'}; a failure exits with code 3.",
     )
+    search: SearchConfig | None = Field(
+        None, description="Hyperparameter search for `nnrun tune` (ignored by `nnrun train`).")
 
 
 def fields_at(loc: tuple) -> list[str]:

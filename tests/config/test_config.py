@@ -103,9 +103,9 @@ def test_every_shipped_config_validates(config):
 
 def test_shipped_configs_are_the_known_ones():
     assert sorted(p.name for p in (ROOT / "configs").glob("*.yaml")) == [
-        "abalone.yaml", "banknote.yaml", "digits_cnn.yaml", "ionosphere.yaml", "iris.yaml", "pima.yaml",
-        "seed_xor.yaml", "sentiment_lstm.yaml", "sentiment_transformer.yaml", "sms_spam.yaml", "wine_quality.yaml",
-        "xor.yaml"
+        "abalone.yaml", "banknote.yaml", "digits_cnn.yaml", "ionosphere.yaml", "iris.yaml", "iris_tune.yaml",
+        "pima.yaml", "seed_xor.yaml", "sentiment_lstm.yaml", "sentiment_transformer.yaml", "sms_spam.yaml",
+        "wine_quality.yaml", "xor.yaml"
     ]
 
 
@@ -198,7 +198,7 @@ def test_shuffle_accepts_only_booleans():
 def test_unknown_top_level_key_suggests_the_closest():
     assert _error(_edit("name: t", "nme: t")) == (
         "c.yaml:1:1: name: missing required key\n"
-        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, gates, model, name, seed, task, training"
+        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, gates, model, name, search, seed, task, training"
     )
 
 
@@ -644,7 +644,7 @@ def test_set_unknown_new_section_is_located_at_the_set():
     # Regression: the error pointed at line 1 of the file, which has no such key.
     assert _error(BASE, ("trainig.epochs=3",)) == (
         "--set trainig.epochs=3: trainig: unknown key (did you mean 'training'?); "
-        "expected one of: data, gates, model, name, seed, task, training"
+        "expected one of: data, gates, model, name, search, seed, task, training"
     )
 
 
@@ -696,7 +696,7 @@ def test_json_schema_describes_the_config():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "nnrun config"
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training", "gates"}
+    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training", "gates", "search"}
     assert set(schema["required"]) == {"name", "data", "model"}
     assert schema["additionalProperties"] is False
     assert schema["properties"]["task"]["enum"] == ["auto", "classification", "regression"]
@@ -718,7 +718,7 @@ def test_schema_defaults_match_the_model():
 _JSON_SCHEMA_KEYWORDS = {
     "$schema", "$defs", "$ref", "title", "description", "type", "properties", "required", "additionalProperties",
     "items", "anyOf", "enum", "const", "default", "pattern", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minItems", "maxItems", "minLength", "maxLength",
+    "exclusiveMaximum", "minItems", "maxItems", "minLength", "maxLength", "minProperties",
 }
 
 
