@@ -12,7 +12,7 @@ from typing import Any
 
 from nnrun import rundir
 from nnrun.config.load import LoadedConfig, load_config
-from nnrun.errors import ConfigError, DataError, RunError
+from nnrun.errors import ConfigError, DataError, RunError, UsageError
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
 # stays fast.
@@ -323,3 +323,91 @@ def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
                 return
             pending = pool.submit(next, items, end)
             yield item
+
+
+def explain(  # 6 parameters: the explain command's options, one to one
+    run_dir: Path | str, data: Path | str | None = None, repeats: int = 10, layer: str | None = None,
+    plots: bool = True, warn: Warn = lambda m: None,
+) -> dict:
+    """Which inputs a run's model relies on (``nnrun explain``): permutation importance of every raw input
+    column (``repeats`` shuffles with the run's seed) and a depth-4 decision tree fitted to the model's own
+    predictions; writes ``explanation.json`` and ``importance.png`` (and ``layer_<L>_pca.png`` with
+    ``layer``) in the run.
+
+    Args:
+        data: a file with the training file's columns (target included); default: the run's test split,
+            else its validation split. layer: a config layer (index in ``model.layers`` or name) whose
+            activations are drawn on two principal components.
+
+    Returns:
+        The ``explanation.json`` document (see ``nnrun.evaluation.explain.explain_rows``) plus ``subset``,
+        ``source``, ``run_dir`` and ``files``.
+
+    Raises:
+        UsageError: not a run directory; no test or validation split and no ``data``; no such layer.
+        DataError: unusable data. RunError: the model cannot be loaded.
+    """
+    from nnrun.evaluation.explain import explain_rows
+    from nnrun.inference.predictor import load_model
+
+    run, loaded, meta = _load_run(run_dir)
+    x, y_raw, subset, source = _explain_rows(run, loaded.config, meta, data, warn)
+    model = load_model(run)
+    seed = loaded.config.seed if loaded.config.seed is not None else 0
+    doc = {"run_dir": str(run), "subset": subset, "source": source,
+           **explain_rows(model, meta, x, y_raw, repeats, seed), "files": [rundir.EXPLANATION]}
+    if layer is not None:
+        from nnrun.evaluation.explain import layer_projection
+
+        name, points, share = layer_projection(model, meta, x, layer)
+        doc["layer"] = {"layer": str(layer), "name": name, "pca_variance_explained": share}
+    if plots:
+        doc["files"] += _explain_plots(run, meta, doc, y_raw, points if layer is not None else None)
+    rundir.write_json(run / rundir.EXPLANATION, doc)
+    return doc
+
+
+def _explain_rows(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn) -> tuple:
+    """(x, y_raw, subset, source): ``data``'s rows, else the run's test split, else its validation split.
+
+    Raises:
+        UsageError: no data given and the run has neither split.
+    """
+    import numpy as np
+
+    from nnrun.data.dataset import read_like
+    from nnrun.data.features import take
+
+    if data is not None:
+        table = read_like(data, meta, cfg.data)
+        return table.x, table.y, "file", str(data)
+    split = rundir.read_json(run / rundir.SPLIT)
+    subset = "test" if split.get("test") else "validation" if split.get("validation") else None
+    if subset is None:
+        raise UsageError(f"{run}: the run has no test or validation split; give --data FILE (the training "
+                         "file's columns, target included)")
+    table = _rebuild(cfg, meta, warn)
+    idx = np.asarray(split[subset], dtype=np.int64)
+    if idx.max() >= len(table.y):
+        raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
+    return take(table.x, idx), table.y[idx], subset, table.source
+
+
+def _explain_plots(run: Path, meta: dict, doc: dict, y_raw: Any, points: Any) -> list[str]:
+    """importance.png and (with ``points``) layer_<L>_pca.png; returns the file names."""
+    import numpy as np
+
+    from nnrun.data.labels import encode_labels
+    from nnrun.evaluation.plots import plot_importance, plot_layer_pca
+
+    plot_importance(doc["columns"], doc["metric"], run / rundir.IMPORTANCE_PNG)
+    files = [rundir.IMPORTANCE_PNG]
+    if points is not None:
+        name = rundir.layer_pca_png(doc["layer"]["layer"])
+        classes = meta["classes"] if meta["task"] == "classification" else None
+        labels = encode_labels(np.asarray(y_raw), classes, meta["target_name"]) if classes else \
+            np.asarray(y_raw, dtype=np.float64).reshape(len(y_raw), -1)[:, 0]
+        plot_layer_pca(points, labels, classes, f"layer {doc['layer']['name']}: activations on 2 principal "
+                       "components", run / name)
+        files.append(name)
+    return files

@@ -306,6 +306,40 @@ def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
         console.out.print(table)
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path),
+              help="A file with the training file's columns (target included); default: the test split, else the "
+                   "validation split.")
+@click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Shuffles per column (with the run's seed).")
+@click.option("--layer", default=None, metavar="NAME_OR_INDEX",
+              help="Also draw layer_<L>_pca.png: that config layer's activations on two principal components.")
+@no_plots_option("Do not write importance.png (nor the layer's PCA plot).")
+@json_option("Print explanation.json on stdout instead of a table.")
+def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, no_plots: bool,
+            as_json: bool) -> None:
+    """Which inputs a trained run relies on: permutation importance of every input column, and a depth-4
+    decision tree fitted to the model's own predictions (its fidelity and rules); writes explanation.json and
+    importance.png in the run. Example:
+
+        nnrun explain runs/iris --layer 0
+    """
+    from nnrun import api, console
+
+    doc = api.explain(run_dir, data, repeats=repeats, layer=layer, plots=not no_plots, warn=console.warn)
+    if as_json:
+        console.print_json(doc)
+        return
+    console.out.print(console.importance_table(doc))
+    tree = doc["surrogate"]
+    if tree is not None:
+        what = "R²" if tree["fidelity_metric"] == "r2" else "agreement"
+        click.echo(f"surrogate tree (depth {tree['depth']}, {what} with the model {tree['fidelity']:.4f}):")
+        click.echo(tree["rules"], nl=False)
+    console.info(f"wrote {', '.join(doc['files'])} in {doc['run_dir']}")
+
+
 # ---------------------------------------------------------------------------------- rendering helpers
 def _show_training(result: dict, quiet: bool) -> None:
     """The train table (Keras' final metrics and the report's headline figures), its warnings, and where

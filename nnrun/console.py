@@ -247,3 +247,15 @@ class EpochProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def importance_table(doc: dict) -> Table:
+    """``nnrun explain``: one row per input column (rank, mean and std of the metric's drop when shuffled)."""
+    title = (f"{doc['run_dir']}: permutation importance on {doc['rows']} {doc['subset']} rows "
+             f"({doc['metric']} {doc['score']:.4f}, {doc['repeats']} repeats, seed {doc['seed']})")
+    table = Table(title=title, title_justify="left")
+    for name in ("rank", "column", f"drop in {doc['metric']}", "std"):
+        table.add_column(name, justify="left" if name == "column" else "right")
+    for c in doc["columns"]:
+        table.add_row(str(c["rank"]), escape(c["column"]), f"{c['mean']:.4f}", f"{c['std']:.4f}")
+    return table

@@ -296,3 +296,14 @@ def status(run_dir: Path) -> str:
         except (PermissionError, OverflowError, ValueError):
             pass
     return recorded
+
+
+EXPLANATION = "explanation.json"  # nnrun explain: importance, surrogate
+IMPORTANCE_PNG = "importance.png"
+
+
+def layer_pca_png(layer: str) -> str:
+    """``layer_<L>_pca.png`` for ``nnrun explain --layer L`` (characters unsafe in a file name become ``_``)."""
+    import re
+
+    return f"layer_{re.sub(r'[^A-Za-z0-9_.-]', '_', str(layer))}_pca.png"
