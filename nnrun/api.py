@@ -249,9 +249,9 @@ def evaluate(
     return doc
 
 
-def predict(
+def predict(  # 9 parameters: the predict command's options, one to one
     run_dir: Path | str, source: str, keep: str | None = None, threshold: float = 0.5, skip_bad: bool = False,
-    input_format: str | None = None, warn: Warn = lambda m: None,
+    input_format: str | None = None, warn: Warn = lambda m: None, explain: bool = False, layer: str | None = None,
 ) -> tuple[dict, str, Iterator[tuple[Any, Any, list[str]]]]:
     """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
@@ -266,6 +266,9 @@ def predict(
             number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
         warn: a sink for warnings (a column matched by position, pixel values out of range); default: stderr.
+        explain: add integrated-gradients attributions per row (``attr_<column>``, ``attr_baseline``; see
+            ``nnrun.inference.attributions``) to the predictions' ``extra`` columns.
+        layer: instead of predictions, that config layer's activations (``extra`` columns ``f0``…).
 
     Returns:
         (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
@@ -286,11 +289,14 @@ def predict(
                                    warn=warn)
     from nnrun.inference.predictor import Predictor, load_model
 
-    predictor = Predictor(load_model(run), meta)
+    model = load_model(run)
+    predictor = Predictor(model, meta)
+    extra = _extra_columns(run, loaded, meta, model, explain, layer, warn)
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
         for x, rows, problems in _read_ahead(batches):
-            yield predictor(x, threshold), rows, problems
+            preds = predictor(x, threshold) if layer is None else None
+            yield (extra(x, preds, threshold) if extra else preds), rows, problems
 
     return meta, fmt, predicted()
 
@@ -411,3 +417,60 @@ def _explain_plots(run: Path, meta: dict, doc: dict, y_raw: Any, points: Any) ->
                        "components", run / name)
         files.append(name)
     return files
+
+
+def _extra_columns(  # 7 parameters: the run's parts, predict's two options, the warning sink
+    run: Path, loaded: LoadedConfig, meta: dict, model: Any, explain: bool, layer: str | None, warn: Warn,
+) -> Callable[[Any, Any, float], Any] | None:
+    """For ``predict --layer`` / ``--explain``: a function (x, predictions, threshold) -> predictions with
+    the layer's activations or the attributions as ``extra`` columns; None without either option.
+
+    Raises:
+        UsageError: both options; no such layer; ``--explain`` on a text or image model.
+    """
+    if layer is None and not explain:
+        return None
+    if layer is not None and explain:
+        raise UsageError("--layer and --explain: give one (--layer writes activations instead of predictions)")
+    import numpy as np
+
+    from nnrun.inference import attributions
+    from nnrun.inference.predictor import Predictions
+
+    spec = meta["features"]
+    if layer is not None:
+        attributions.find_layer(model, layer)  # before reading: a wrong name is refused at once
+
+        def activations(x: Any, preds: Any, threshold: float) -> Any:
+            acts = attributions.layer_outputs(model, spec, x, layer)
+            return Predictions(None, None, None, {f"f{j}": acts[:, j] for j in range(acts.shape[1])})
+        return activations
+    attributions.check_explainable(spec)
+    means = np.asarray(spec["mean"], dtype=np.float64).reshape(-1) if spec.get("mean") is not None else \
+        _training_means(run, loaded, meta, warn)
+    baseline = attributions.baseline_row(spec, means)
+
+    def explained(x: Any, preds: Any, threshold: float) -> Any:
+        attrs, base, _ = attributions.integrated_gradients(model, meta, x, baseline, threshold)
+        preds.extra = {"attr_baseline": base, **{f"attr_{c}": v for c, v in attrs.items()}}
+        return preds
+    return explained
+
+
+def _training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> Any:
+    """The numeric columns' means on the run's training split (the integrated-gradients baseline when the
+    spec has no normalization statistics), float64 (num_numeric,).
+
+    Raises:
+        DataError: the training data is gone or unreadable.
+    """
+    import numpy as np
+
+    from nnrun.data.features import take
+
+    if not meta["features"]["numeric"]:
+        return None
+    table = _rebuild(loaded.config, meta, warn)
+    idx = np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64)
+    x = take(table.x, idx)
+    return np.asarray(x["numeric"] if isinstance(x, dict) else x, dtype=np.float64).mean(axis=0)

@@ -214,21 +214,27 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               type=click.Choice(["csv", "tsv", "jsonl", "parquet", "json", "npz", "lines"]),
               default=None, help="Input format (default: from the extension; a text model reads .txt files and "
               "stdin as one text per line: lines).")
+@click.option("--explain", is_flag=True, help="Add integrated-gradients attributions of the predicted class's "
+              "probability (or the value): attr_<column> per input column and attr_baseline.")
+@click.option("--layer", default=None, metavar="NAME_OR_INDEX", help="Write that config layer's activations "
+              "(f0, f1, …) instead of predictions; an index counts the config's model.layers from 0.")
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
-            threshold: float, skip_bad: bool, in_format: str | None) -> None:  # per option
+            threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # per option
+            layer: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
 
     \b
         nnrun predict runs/iris --input new_flowers.csv --output predictions.csv
         nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
+        nnrun predict runs/iris --input data/iris.csv --explain
     """
     from nnrun import api, console
     from nnrun.inference.writers import output_format
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
-                                   input_format=in_format, warn=console.warn)
+                                   input_format=in_format, warn=console.warn, explain=explain, layer=layer)
     skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
