@@ -287,11 +287,15 @@ def predict(  # 9 parameters: the predict command's options, one to one
         meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format,
                                    warn=warn)
+    from nnrun.inference.attributions import extra_columns
     from nnrun.inference.predictor import Predictor, load_model
 
     model = load_model(run)
     predictor = Predictor(model, meta)
-    extra = _extra_columns(run, loaded, meta, model, explain, layer, warn)
+    means = None
+    if explain and layer is None and meta["features"].get("mean") is None and meta["features"].get("numeric"):
+        means = _training_means(run, loaded, meta, warn)  # the baseline: the training means
+    extra = extra_columns(model, meta, explain, layer, means)
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
         for x, rows, problems in _read_ahead(batches):
@@ -353,7 +357,7 @@ def explain(  # 6 parameters: the explain command's options, one to one
         UsageError: not a run directory; no test or validation split and no ``data``; no such layer.
         DataError: unusable data. RunError: the model cannot be loaded.
     """
-    from nnrun.evaluation.explain import explain_rows
+    from nnrun.evaluation.explain import explain_rows, write_plots
     from nnrun.inference.predictor import load_model
 
     run, loaded, meta = _load_run(run_dir)
@@ -368,7 +372,7 @@ def explain(  # 6 parameters: the explain command's options, one to one
         name, points, share = layer_projection(model, meta, x, layer)
         doc["layer"] = {"layer": str(layer), "name": name, "pca_variance_explained": share}
     if plots:
-        doc["files"] += _explain_plots(run, meta, doc, y_raw, points if layer is not None else None)
+        doc["files"] += write_plots(run, meta, doc, y_raw, points if layer is not None else None)
     rundir.write_json(run / rundir.EXPLANATION, doc)
     return doc
 
@@ -399,64 +403,6 @@ def _explain_rows(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn
     return take(table.x, idx), table.y[idx], subset, table.source
 
 
-def _explain_plots(run: Path, meta: dict, doc: dict, y_raw: Any, points: Any) -> list[str]:
-    """importance.png and (with ``points``) layer_<L>_pca.png; returns the file names."""
-    import numpy as np
-
-    from nnrun.data.labels import encode_labels
-    from nnrun.evaluation.plots import plot_importance, plot_layer_pca
-
-    plot_importance(doc["columns"], doc["metric"], run / rundir.IMPORTANCE_PNG)
-    files = [rundir.IMPORTANCE_PNG]
-    if points is not None:
-        name = rundir.layer_pca_png(doc["layer"]["layer"])
-        classes = meta["classes"] if meta["task"] == "classification" else None
-        labels = encode_labels(np.asarray(y_raw), classes, meta["target_name"]) if classes else \
-            np.asarray(y_raw, dtype=np.float64).reshape(len(y_raw), -1)[:, 0]
-        plot_layer_pca(points, labels, classes, f"layer {doc['layer']['name']}: activations on 2 principal "
-                       "components", run / name)
-        files.append(name)
-    return files
-
-
-def _extra_columns(  # 7 parameters: the run's parts, predict's two options, the warning sink
-    run: Path, loaded: LoadedConfig, meta: dict, model: Any, explain: bool, layer: str | None, warn: Warn,
-) -> Callable[[Any, Any, float], Any] | None:
-    """For ``predict --layer`` / ``--explain``: a function (x, predictions, threshold) -> predictions with
-    the layer's activations or the attributions as ``extra`` columns; None without either option.
-
-    Raises:
-        UsageError: both options; no such layer; ``--explain`` on a text or image model.
-    """
-    if layer is None and not explain:
-        return None
-    if layer is not None and explain:
-        raise UsageError("--layer and --explain: give one (--layer writes activations instead of predictions)")
-    import numpy as np
-
-    from nnrun.inference import attributions
-    from nnrun.inference.predictor import Predictions
-
-    spec = meta["features"]
-    if layer is not None:
-        attributions.find_layer(model, layer)  # before reading: a wrong name is refused at once
-
-        def activations(x: Any, preds: Any, threshold: float) -> Any:
-            acts = attributions.layer_outputs(model, spec, x, layer)
-            return Predictions(None, None, None, {f"f{j}": acts[:, j] for j in range(acts.shape[1])})
-        return activations
-    attributions.check_explainable(spec)
-    means = np.asarray(spec["mean"], dtype=np.float64).reshape(-1) if spec.get("mean") is not None else \
-        _training_means(run, loaded, meta, warn)
-    baseline = attributions.baseline_row(spec, means)
-
-    def explained(x: Any, preds: Any, threshold: float) -> Any:
-        attrs, base, _ = attributions.integrated_gradients(model, meta, x, baseline, threshold)
-        preds.extra = {"attr_baseline": base, **{f"attr_{c}": v for c, v in attrs.items()}}
-        return preds
-    return explained
-
-
 def _training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> Any:
     """The numeric columns' means on the run's training split (the integrated-gradients baseline when the
     spec has no normalization statistics), float64 (num_numeric,).
@@ -468,8 +414,6 @@ def _training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> 
 
     from nnrun.data.features import take
 
-    if not meta["features"]["numeric"]:
-        return None
     table = _rebuild(loaded.config, meta, warn)
     idx = np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64)
     x = take(table.x, idx)

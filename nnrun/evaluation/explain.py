@@ -9,10 +9,12 @@ categorical column's one-hot parts move together, a text column moves whole.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nnrun import rundir
 from nnrun.errors import UsageError
 
 SURROGATE_DEPTH = 4
@@ -192,3 +194,31 @@ def layer_projection(model: Any, meta: dict, x: Any, layer: str) -> tuple[str, n
     if k < 2:
         points = np.hstack([points, np.zeros((len(points), 2 - k))])
     return found.name, points, float(np.sum(pca.explained_variance_ratio_))
+
+
+def write_plots(run: Path, meta: dict, doc: dict, y_raw: Any, points: Any) -> list[str]:
+    """Write importance.png and (with ``points``, the layer's PCA projection) layer_<L>_pca.png in ``run``.
+
+    Returns:
+        The file names written.
+
+    Raises:
+        RunError: a file cannot be written.
+    """
+    import numpy as np
+
+    from nnrun.data.labels import encode_labels
+    from nnrun.evaluation.plots import plot_importance, plot_layer_pca
+
+    plot_importance(doc["columns"], doc["metric"], run / rundir.IMPORTANCE_PNG)
+    files = [rundir.IMPORTANCE_PNG]
+    if points is not None:
+        name = rundir.layer_pca_png(doc["layer"]["layer"])
+        classes = meta["classes"] if meta["task"] == "classification" else None
+        labels = encode_labels(np.asarray(y_raw), classes, meta["target_name"]) if classes else \
+            np.asarray(y_raw, dtype=np.float64).reshape(len(y_raw), -1)[:, 0]
+        plot_layer_pca(points, labels, classes, f"layer {doc['layer']['name']}: activations on 2 principal "
+                       "components", run / name)
+        files.append(name)
+    return files
+

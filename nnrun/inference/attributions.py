@@ -14,6 +14,7 @@ are summed. Completeness: F(b) + Σ attributions = F(e) (up to the quadrature er
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -248,3 +249,41 @@ def _explained(out: Any, meta: dict, chosen: np.ndarray) -> Any:
         return tf.where(tf.constant(chosen == 1), p1, 1.0 - p1)
     probs = tf.nn.softmax(out, axis=1) if meta.get("from_logits") else out
     return tf.gather(probs, tf.constant(chosen), axis=1, batch_dims=1)
+
+
+def extra_columns(model: Any, meta: dict, explain: bool, layer: str | None,
+                  means: np.ndarray | None) -> Callable[[Any, Any, float], Any] | None:
+    """For ``predict --layer`` / ``--explain``: a function (x, predictions, threshold) -> predictions with the
+    layer's activations (``f0``…, instead of the predictions) or the attributions (``attr_baseline``,
+    ``attr_<column>``) as ``extra`` columns; None without either option.
+
+    Args:
+        means: the numeric columns' training means (the baseline) when the feature spec has none.
+
+    Raises:
+        UsageError: both options; no such layer; ``--explain`` on a text or image model.
+    """
+    if layer is None and not explain:
+        return None
+    if layer is not None and explain:
+        raise UsageError("--layer and --explain: give one (--layer writes activations instead of predictions)")
+    from nnrun.inference.predictor import Predictions
+
+    spec = meta["features"]
+    if layer is not None:
+        find_layer(model, layer)  # before reading: a wrong name is refused at once
+
+        def activations(x: Any, preds: Any, threshold: float) -> Any:
+            acts = layer_outputs(model, spec, x, layer)
+            return Predictions(None, None, None, {f"f{j}": acts[:, j] for j in range(acts.shape[1])})
+        return activations
+    check_explainable(spec)
+    if spec.get("mean") is not None:
+        means = np.asarray(spec["mean"], dtype=np.float64).reshape(-1)
+    baseline = baseline_row(spec, means)
+
+    def explained(x: Any, preds: Any, threshold: float) -> Any:
+        attrs, base, _ = integrated_gradients(model, meta, x, baseline, threshold)
+        preds.extra = {"attr_baseline": base, **{f"attr_{c}": v for c, v in attrs.items()}}
+        return preds
+    return explained
