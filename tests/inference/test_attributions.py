@@ -49,7 +49,7 @@ def test_layer_output_equals_the_sub_model(pima_run, tmp_path):
     got = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(got) == 20 and list(got[0]) == [f"f{j}" for j in range(8)]  # Dense(8): the config's layer 3
     model = load_model(pima_run)
-    sub = keras.Model(model.inputs, model.layers[3].output)
+    sub = keras.Model(model.inputs[0], model.layers[3].output)
     x = np.array([[float(v) for v in r.split(",")] for r in rows], dtype=np.float32)
     expected = np.asarray(sub(x, training=False))
     assert np.allclose(np.array([[r[f"f{j}"] for j in range(8)] for r in got]), expected, rtol=1e-5, atol=1e-5)
