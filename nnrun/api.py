@@ -12,7 +12,7 @@ from typing import Any
 
 from nnrun import rundir
 from nnrun.config.load import LoadedConfig, load_config
-from nnrun.errors import ConfigError, DataError, RunError
+from nnrun.errors import ConfigError, DataError, RunError, UsageError
 from nnrun.training.tune import TuneOptions  # light: Optuna and TensorFlow are imported when a search runs
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
@@ -272,9 +272,9 @@ def _gate_values(run: Path, metrics: dict) -> dict:
     return values
 
 
-def predict(
+def predict(  # 9 parameters: the predict command's options, one to one
     run_dir: Path | str, source: str, keep: str | None = None, threshold: float = 0.5, skip_bad: bool = False,
-    input_format: str | None = None, warn: Warn = lambda m: None,
+    input_format: str | None = None, warn: Warn = lambda m: None, explain: bool = False, layer: str | None = None,
 ) -> tuple[dict, str, Iterator[tuple[Any, Any, list[str]]]]:
     """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
@@ -289,6 +289,9 @@ def predict(
             number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
         warn: a sink for warnings (a column matched by position, pixel values out of range); default: stderr.
+        explain: add integrated-gradients attributions per row (``attr_<column>``, ``attr_baseline``; see
+            ``nnrun.inference.attributions``) to the predictions' ``extra`` columns.
+        layer: instead of predictions, that config layer's activations (``extra`` columns ``f0``…).
 
     Returns:
         (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
@@ -307,13 +310,20 @@ def predict(
         meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format,
                                    warn=warn)
+    from nnrun.inference.attributions import extra_columns
     from nnrun.inference.predictor import Predictor, load_model
 
-    predictor = Predictor(load_model(run), meta)
+    model = load_model(run)
+    predictor = Predictor(model, meta)
+    means = None
+    if explain and layer is None and meta["features"].get("mean") is None and meta["features"].get("numeric"):
+        means = _training_means(run, loaded, meta, warn)  # the baseline: the training means
+    extra = extra_columns(model, meta, explain, layer, means)
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
         for x, rows, problems in _read_ahead(batches):
-            yield predictor(x, threshold), rows, problems
+            preds = predictor(x, threshold) if layer is None else None
+            yield (extra(x, preds, threshold) if extra else preds), rows, problems
 
     return meta, fmt, predicted()
 
@@ -376,3 +386,89 @@ def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
                 return
             pending = pool.submit(next, items, end)
             yield item
+
+
+def explain(  # 6 parameters: the explain command's options, one to one
+    run_dir: Path | str, data: Path | str | None = None, repeats: int = 10, layer: str | None = None,
+    plots: bool = True, warn: Warn = lambda m: None,
+) -> dict:
+    """Which inputs a run's model relies on (``nnrun explain``): permutation importance of every raw input
+    column (``repeats`` shuffles with the run's seed) and a depth-4 decision tree fitted to the model's own
+    predictions; writes ``explanation.json`` and ``importance.png`` (and ``layer_<L>_pca.png`` with
+    ``layer``) in the run.
+
+    Args:
+        data: a file with the training file's columns (target included); default: the run's test split,
+            else its validation split. layer: a config layer (index in ``model.layers`` or name) whose
+            activations are drawn on two principal components.
+
+    Returns:
+        The ``explanation.json`` document (see ``nnrun.evaluation.explain.explain_rows``) plus ``subset``,
+        ``source``, ``run_dir`` and ``files``.
+
+    Raises:
+        UsageError: not a run directory; no test or validation split and no ``data``; no such layer.
+        DataError: unusable data. RunError: the model cannot be loaded.
+    """
+    from nnrun.evaluation.explain import explain_rows, write_plots
+    from nnrun.inference.predictor import load_model
+
+    run, loaded, meta = _load_run(run_dir)
+    x, y_raw, subset, source = _explain_rows(run, loaded.config, meta, data, warn)
+    model = load_model(run)
+    seed = loaded.config.seed if loaded.config.seed is not None else 0
+    with rundir.RunLock(run, "write the explanation there"):  # one writer per run
+        doc = {"run_dir": str(run), "subset": subset, "source": source,
+               **explain_rows(model, meta, x, y_raw, repeats, seed), "files": [rundir.EXPLANATION]}
+        if layer is not None:
+            from nnrun.evaluation.explain import layer_projection
+
+            name, points, share = layer_projection(model, meta, x, layer)
+            doc["layer"] = {"layer": str(layer), "name": name, "pca_variance_explained": share}
+        if plots:
+            doc["files"] += write_plots(run, meta, doc, y_raw, points if layer is not None else None)
+        rundir.write_json(run / rundir.EXPLANATION, doc)
+    return doc
+
+
+def _explain_rows(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn) -> tuple:
+    """(x, y_raw, subset, source): ``data``'s rows, else the run's test split, else its validation split.
+
+    Raises:
+        UsageError: no data given and the run has neither split.
+    """
+    import numpy as np
+
+    from nnrun.data.dataset import read_like
+    from nnrun.data.features import take
+
+    if data is not None:
+        table = read_like(data, meta, cfg.data)
+        return table.x, table.y, "file", str(data)
+    split = rundir.read_json(run / rundir.SPLIT)
+    subset = "test" if split.get("test") else "validation" if split.get("validation") else None
+    if subset is None:
+        raise UsageError(f"{run}: the run has no test or validation split; give --data FILE (the training "
+                         "file's columns, target included)")
+    table = _rebuild(cfg, meta, warn)
+    idx = np.asarray(split[subset], dtype=np.int64)
+    if idx.max() >= len(table.y):
+        raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
+    return take(table.x, idx), table.y[idx], subset, table.source
+
+
+def _training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> Any:
+    """The numeric columns' means on the run's training split (the integrated-gradients baseline when the
+    spec has no normalization statistics), float64 (num_numeric,).
+
+    Raises:
+        DataError: the training data is gone or unreadable.
+    """
+    import numpy as np
+
+    from nnrun.data.features import take
+
+    table = _rebuild(loaded.config, meta, warn)
+    idx = np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64)
+    x = take(table.x, idx)
+    return np.asarray(x["numeric"] if isinstance(x, dict) else x, dtype=np.float64).mean(axis=0)

@@ -246,14 +246,20 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               type=click.Choice(["csv", "tsv", "jsonl", "parquet", "json", "npz", "lines"]),
               default=None, help="Input format (default: from the extension; a text model reads .txt files and "
               "stdin as one text per line: lines).")
+@click.option("--explain", is_flag=True, help="Add integrated-gradients attributions of the predicted class's "
+              "probability (or the value): attr_<column> per input column and attr_baseline.")
+@click.option("--layer", default=None, metavar="NAME_OR_INDEX", help="Write that config layer's activations "
+              "(f0, f1, …) instead of predictions; an index counts the config's model.layers from 0.")
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
-            threshold: float, skip_bad: bool, in_format: str | None) -> None:  # per option
+            threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # per option
+            layer: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
 
     \b
         nnrun predict runs/iris --input new_flowers.csv --output predictions.csv
         nnrun predict runs/iris --input rows.parquet --keep id --output predictions.parquet
+        nnrun predict runs/iris --input data/iris.csv --explain
     """
     from nnrun import api, console
     from nnrun.inference.writers import check_output, output_format
@@ -261,7 +267,7 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     check_output(output, source)  # never over the input or a run's files
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
-                                   input_format=in_format, warn=console.warn)
+                                   input_format=in_format, warn=console.warn, explain=explain, layer=layer)
     skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
@@ -382,6 +388,40 @@ def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, ove
         console.info(f"best config: {doc['tune_dir']}/best.yaml (train it with: nnrun train "
                      f"{doc['tune_dir']}/best.yaml)")
     _finish_gates(doc["gates"], as_json)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path),
+              help="A file with the training file's columns (target included); default: the test split, else the "
+                   "validation split.")
+@click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Shuffles per column (with the run's seed).")
+@click.option("--layer", default=None, metavar="NAME_OR_INDEX",
+              help="Also draw layer_<L>_pca.png: that config layer's activations on two principal components.")
+@no_plots_option("Do not write importance.png (nor the layer's PCA plot).")
+@json_option("Print explanation.json on stdout instead of a table.")
+def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, no_plots: bool,
+            as_json: bool) -> None:
+    """Which inputs a trained run relies on: permutation importance of every input column, and a depth-4
+    decision tree fitted to the model's own predictions (its fidelity and rules); writes explanation.json and
+    importance.png in the run. Example:
+
+        nnrun explain runs/iris --layer 0
+    """
+    from nnrun import api, console
+
+    doc = api.explain(run_dir, data, repeats=repeats, layer=layer, plots=not no_plots, warn=console.warn)
+    if as_json:
+        console.print_json(doc)
+        return
+    console.out.print(console.importance_table(doc))
+    tree = doc["surrogate"]
+    if tree is not None:
+        what = "R²" if tree["fidelity_metric"] == "r2" else "agreement"
+        click.echo(f"surrogate tree (depth {tree['depth']}, {what} with the model {tree['fidelity']:.4f}):")
+        click.echo(tree["rules"], nl=False)
+    console.info(f"wrote {', '.join(doc['files'])} in {doc['run_dir']}")
 
 
 # ---------------------------------------------------------------------------------- rendering helpers

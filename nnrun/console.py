@@ -260,3 +260,15 @@ def tune_table(doc: dict) -> Table:
              Text(_cell(t["seconds"]))] for rank, t in enumerate(doc["top"], 1)]
     return _table(f"{doc['tune_dir']} ({counts}; {doc['direction']} {doc['metric']})",
                   ["rank", "trial", doc["metric"], *keys, "epochs", "seconds"], rows, right_from=1)
+
+
+def importance_table(doc: dict) -> Table:
+    """``nnrun explain``: one row per input column (rank, mean and std of the metric's drop when shuffled)."""
+    title = (f"{doc['run_dir']}: permutation importance on {doc['rows']} {doc['subset']} rows "
+             f"({doc['metric']} {doc['score']:.4f}, {doc['repeats']} repeats, seed {doc['seed']})")
+    table = Table(title=title, title_justify="left")
+    for name in ("rank", "column", f"drop in {doc['metric']}", "std"):
+        table.add_column(name, justify="left" if name == "column" else "right")
+    for c in doc["columns"]:
+        table.add_row(str(c["rank"]), escape(c["column"]), f"{c['mean']:.4f}", f"{c['std']:.4f}")
+    return table

@@ -34,6 +34,8 @@ LAST_MODEL = "last.keras"  # checkpoint: the latest epoch's model
 BEST_MODEL = "best.keras"  # checkpoint: the best epoch's model so far
 CHECKPOINT = "checkpoint.json"  # checkpoint: epoch, RNG states, callback states
 CV = "cv.json"
+EXPLANATION = "explanation.json"  # nnrun explain: importance, surrogate
+IMPORTANCE_PNG = "importance.png"
 FOLD_PREFIX = "fold_"  # cv: fold_<i>/ holds one fold's run
 
 #: nnrun's own temporary names in a run directory (``AtomicWrite``'s, and the checkpoint's two-phase
@@ -422,3 +424,10 @@ def with_evaluation(info: dict, doc: dict) -> dict:
              "evaluated": doc["evaluated"]}
     kept = [e for e in info.get("evaluations", []) if isinstance(e, dict) and e.get("file") != entry["file"]]
     return {**info, "evaluations": [*kept, entry]}
+
+
+def layer_pca_png(layer: str) -> str:
+    """``layer_<L>_pca.png`` for ``nnrun explain --layer L`` (characters unsafe in a file name become ``_``)."""
+    import re
+
+    return f"layer_{re.sub(r'[^A-Za-z0-9_.-]', '_', str(layer))}_pca.png"

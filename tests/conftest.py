@@ -57,3 +57,26 @@ def iris_run(runs_dir) -> Path:
 def pima_run(runs_dir) -> Path:
     """configs/pima.yaml trained once."""
     return _train(runs_dir, "pima.yaml")
+
+
+@pytest.fixture(scope="session")
+def signal_run(runs_dir, tmp_path_factory) -> Path:
+    """A binary classifier on generated rows whose label depends on columns a and b only (a + b > 0); n1, n2
+    and the categorical column colour are noise (for nnrun explain / predict --explain)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("signal")
+    n = 600
+    a, b, n1, n2 = (rng.normal(size=n) for _ in range(4))
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    label = np.where(a + b > 0, "yes", "no")
+    rows = [f"{a[i]:.4f},{n1[i]:.4f},{b[i]:.4f},{colour[i]},{n2[i]:.4f},{label[i]}" for i in range(n)]
+    (folder / "signal.csv").write_text("a,n1,b,colour,n2,label\n" + "\n".join(rows) + "\n")
+    (folder / "signal.yaml").write_text(
+        "name: signal\nseed: 0\ndata: {path: signal.csv, target: label}\n"
+        "model:\n  layers:\n    - {type: Dense, units: 16, activation: relu}\n"
+        "    - {type: Dense, units: 1, activation: sigmoid}\n"
+        "  loss: binary_crossentropy\n  optimizer: {type: adam, learning_rate: 0.02}\n  metrics: [accuracy]\n"
+        "training: {epochs: 25, batch_size: 32, validation_split: 0.3}\n")
+    return _train(runs_dir, str(folder / "signal.yaml"))

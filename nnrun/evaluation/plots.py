@@ -188,3 +188,44 @@ def _save(fig: Any, path: Path) -> Path:
         fig.tight_layout()
         fig.savefig(tmp, format="png", dpi=DPI)
     return path
+
+
+def plot_importance(columns: list[dict], metric: str, path: Path) -> Path:
+    """Permutation importance as horizontal bars (mean drop of ``metric``) with the standard deviation as
+    error bars, most important on top.
+
+    Args:
+        columns: ``[{"column", "mean", "std"}, …]`` most important first (``evaluation.explain.permutation``).
+    """
+    fig = _figure((6.0, max(2.0, 0.35 * len(columns) + 1.2)))
+    ax = fig.subplots()
+    names = [c["column"] for c in columns][::-1]
+    ax.barh(names, [c["mean"] for c in columns][::-1], xerr=[c["std"] for c in columns][::-1], color="C0",
+            capsize=3)
+    ax.axvline(0.0, color="0.4", linewidth=0.8)
+    ax.set_xlabel(f"drop in {metric} when the column is shuffled")
+    ax.set_title("Permutation importance")
+    return _save(fig, Path(path))
+
+
+def plot_layer_pca(points: np.ndarray, labels: np.ndarray, classes: Sequence[Any] | None, title: str,
+                   path: Path) -> Path:
+    """Rows' activations projected on two principal components, coloured by class (or by target value).
+
+    Args:
+        points: (n, 2) projections. labels: class indices (n,) with ``classes``, or values (n,) without.
+    """
+    fig = _figure()
+    ax = fig.subplots()
+    if classes is not None:
+        for i, c in enumerate(classes):
+            mask = labels == i
+            ax.scatter(points[mask, 0], points[mask, 1], s=12, label=str(c), alpha=0.8)
+        ax.legend(loc="best", fontsize="small")
+    else:
+        sc = ax.scatter(points[:, 0], points[:, 1], c=labels, s=12, cmap="viridis")
+        fig.colorbar(sc, ax=ax, label="target")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title)
+    return _save(fig, Path(path))

@@ -128,12 +128,18 @@ class Predictions:
             (strings or ints); regressors: float32 (n, num_outputs).
         probabilities: classifiers: float64 (n, num_classes), rows summing to 1; None for regressors.
         classes: the class labels in probability-column order (None for regressors).
+        extra: more float columns, name -> (n,), written after the predictions (``predict --explain``'s
+            attributions); with ``values`` None they are the only output (``predict --layer``'s activations).
     """
 
-    def __init__(self, values: np.ndarray, probabilities: np.ndarray | None, classes: list | None) -> None:
+    def __init__(self, values: np.ndarray | None, probabilities: np.ndarray | None, classes: list | None,
+                 extra: dict[str, np.ndarray] | None = None) -> None:
         self.values, self.probabilities, self.classes = values, probabilities, classes
+        self.extra = extra or {}
 
     def __len__(self) -> int:
+        if self.values is None:
+            return len(next(iter(self.extra.values()))) if self.extra else 0
         return len(self.values)
 
 

@@ -125,7 +125,9 @@ def arrow_table(preds: Any, rows: Any, classes: list | None, text: bool) -> Any:
     if rows is not None:
         kept = pa.Table.from_pandas(rows, preserve_index=False)
         cols.update(zip(kept.column_names, kept.columns, strict=True))
-    if classes is not None:
+    if preds.values is None:  # predict --layer: the activations only
+        pass
+    elif classes is not None:
         cols["prediction"] = pa.array(preds.values)
         for j, c in enumerate(classes):
             p = preds.probabilities[:, j]
@@ -134,6 +136,7 @@ def arrow_table(preds: Any, rows: Any, classes: list | None, text: bool) -> Any:
         values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
         for i in range(values.shape[1]):
             cols["prediction" if values.shape[1] == 1 else f"prediction_{i}"] = pa.array(values[:, i])
+    cols.update({name: pa.array(_shortest(v)) for name, v in preds.extra.items()})
     return pa.table(cols)
 
 
@@ -143,7 +146,9 @@ def json_frame(preds: Any, rows: Any, classes: list | None, nested: bool) -> Any
     import pandas as pd
 
     cols: dict[str, Any] = {c: rows[c].to_numpy() for c in rows.columns} if rows is not None else {}
-    if classes is not None:
+    if preds.values is None:  # predict --layer: the activations only
+        pass
+    elif classes is not None:
         cols["prediction"] = preds.values
         if not nested:
             for j, c in enumerate(classes):
@@ -155,6 +160,7 @@ def json_frame(preds: Any, rows: Any, classes: list | None, nested: bool) -> Any
         elif not nested:
             for i in range(values.shape[1]):
                 cols[f"prediction_{i}"] = _shortest(values[:, i])
+    cols.update({name: _shortest(v) for name, v in preds.extra.items()})
     return pd.DataFrame(cols, index=pd.RangeIndex(len(preds)))
 
 
@@ -203,9 +209,16 @@ class OutputWriter:
             UsageError: a kept column has an output column's name.
         """
         kept = [str(c) for c in rows.columns] if rows is not None else []
-        width = 1 if self.classes is not None else int(np.asarray(preds.values).reshape(len(preds), -1).shape[1])
-        names = output_names(self.classes, width, kept)
-        self.write_batch(preds, rows, [*kept, *names])
+        names = []
+        if preds.values is not None:
+            width = 1 if self.classes is not None else \
+                int(np.asarray(preds.values).reshape(len(preds), -1).shape[1])
+            names = output_names(self.classes, width, kept)
+        clash = [c for c in kept if c in preds.extra]
+        if clash:
+            raise UsageError(f"--keep: input column {clash[0]!r} has the name of an output column; rename it in "
+                             "the input or leave it out of --keep")
+        self.write_batch(preds, rows, [*kept, *names, *preds.extra])
         self.count += len(preds)
         self.started = True
 
@@ -255,8 +268,8 @@ class CsvWriter(OutputWriter):
             and pc.any(pc.match_substring_regex(col, r'[,"\r\n]')).as_py()
             for name, col in zip(table.column_names, table.columns, strict=True)
         )
-        if quote:  # pyarrow then quotes every text cell: probabilities go as numbers so that they stay unquoted
-            for j, c in enumerate(self.classes or []):
+        if quote and preds.probabilities is not None:  # pyarrow then quotes every text cell: probabilities go
+            for j, c in enumerate(self.classes or []):  # as numbers so that they stay unquoted
                 i = table.schema.get_field_index(f"prob_{c}")
                 table = table.set_column(i, f"prob_{c}", pa.array(np.round(preds.probabilities[:, j], 6)))
         sink = pa.BufferOutputStream()
@@ -294,11 +307,11 @@ class JsonWriter(OutputWriter):
         frame = json_frame(preds, rows, self.classes, nested=True)
         lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines() if frame.shape[1] else \
             ["{}"] * len(preds)
-        if self.classes is not None:
+        if self.classes is not None and preds.probabilities is not None:
             probs = pd.DataFrame(np.round(preds.probabilities, 6), columns=[str(c) for c in self.classes])
             extra = probs.to_json(orient="records", lines=True, force_ascii=False).splitlines()
             lines = [f'{a[:-1]},"probabilities":{b}}}' for a, b in zip(lines, extra, strict=True)]
-        elif np.asarray(preds.values).reshape(len(preds), -1).shape[1] > 1:
+        elif preds.values is not None and np.asarray(preds.values).reshape(len(preds), -1).shape[1] > 1:
             values = pd.DataFrame(_shortest(np.asarray(preds.values).reshape(len(preds), -1)))
             lists = values.to_json(orient="values")[2:-2].split("],[")
             lines = [f'{a[:-1]}{"," if len(a) > 2 else ""}"prediction":[{b}]}}'
