@@ -1,110 +1,22 @@
 """The ``nnrun`` command line: parse, call one ``api`` function, render. No TensorFlow import here.
 
 Exit codes (``nnrun.errors.ExitStatus``): 0 ok, 1 runtime failure, 2 usage/config/data error, 3 quality gate
-failed, 130 interrupted (see README). Errors are translated in one place, ``exit_status``: the message on
-stderr, the exit code from the error's kind, a traceback only with ``--debug``.
+failed, 130 interrupted (see README). Errors are translated in one place, ``cli_errors.exit_status``: the message on
+stderr, the exit code from the error's kind, a traceback only with ``--debug`` (``nnrun.cli_errors``).
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
 from nnrun import __version__
-from nnrun.backend import debug_enabled
+from nnrun.cli_errors import NnrunGroup
 from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
-from nnrun.errors import ExitStatus, NnrunError, error_document
-
-#: Report figures the train table adds to Keras' metrics.
-_HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
-
-
-# ---------------------------------------------------------------------------------- errors
-def exit_status(exc: BaseException, as_json: bool = False) -> ExitStatus:
-    """The one translation point (httpie's ``raw_main`` shape): report ``exc`` on stderr, return its exit code.
-
-    An ``NnrunError`` prints as ``error: …`` lines (``  hint: …`` lines as they are) and exits with its kind's
-    code; Ctrl-C exits 130; a closed stdout (``nnrun predict … | head``) stops quietly with exit 0, as Unix
-    tools do; an OS error on a path names the path (exit 1); anything else is a bug, reported in one line (with
-    ``--debug`` it is re-raised, traceback and all). With ``as_json`` (the command had ``--json``), stdout
-    also gets one document ``{"error": {"kind", "message", "file", "line", "exit_code"}}`` (``error_document``).
-
-    Args:
-        exc: the exception a command raised (not Click's own exits and usage errors).
-        as_json: the command was given ``--json``.
-
-    Returns:
-        The process exit code.
-
-    Raises:
-        Exception: ``exc`` itself when it is a bug and ``--debug`` is on.
-    """
-    if isinstance(exc, BrokenPipeError):  # stdout closed early: point it at /dev/null so the exit is quiet
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError, io.UnsupportedOperation):
-            pass
-        return ExitStatus.OK
-    if isinstance(exc, NnrunError):
-        if debug_enabled():
-            traceback.print_exception(exc)
-        kind, message, code = type(exc).__name__, str(exc), exc.exit_code
-    elif isinstance(exc, KeyboardInterrupt):
-        kind, message, code = "Interrupted", "interrupted", ExitStatus.INTERRUPTED
-    elif isinstance(exc, OSError) and exc.filename:  # a path nnrun could not read or write
-        if debug_enabled():
-            raise exc
-        kind, code = "RunError", ExitStatus.RUNTIME
-        message = (f"{exc.filename}: {exc.strerror or exc}; nnrun needs to read or write this path"
-                   "\n  hint: check its permissions and the free disk space")
-    else:
-        if debug_enabled():
-            raise exc
-        kind, code = "InternalError", ExitStatus.RUNTIME
-        message = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)"
-    for line in message.splitlines():
-        click.echo(f"error: {line}" if not line.startswith("  hint:") else line, err=True)
-    if as_json and kind != "GateFailed":  # a failed gate's results are already the JSON document
-        click.echo(json.dumps(error_document(kind, message, code)))
-    return code
-
-
-def wants_json(args: list[str]) -> bool:
-    """Whether the command line (the group's arguments) gives ``--json`` (before a ``--``)."""
-    return "--json" in (args[: args.index("--")] if "--" in args else args)
-
-
-class NnrunGroup(click.Group):
-    """The ``nnrun`` group: every command's errors go through ``exit_status``; Click's own pass through (with
-    ``--json``, their error document too)."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Remember whether the command has and was given ``--json``, for errors raised before it is read."""
-        command = next((self.commands[a] for a in args if a in self.commands), None)
-        has_json = command is not None and any(p.name == "as_json" for p in command.params)
-        ctx.meta["nnrun.json"] = has_json and wants_json(list(args))
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; translate what it raises into a message and an exit code."""
-        as_json = bool(ctx.meta.get("nnrun.json"))
-        try:
-            return super().invoke(ctx)
-        except click.ClickException as exc:
-            if as_json:
-                click.echo(json.dumps(error_document("UsageError", exc.format_message(), exc.exit_code)))
-            raise
-        except (click.exceptions.Exit, click.Abort):
-            raise
-        except (Exception, KeyboardInterrupt) as exc:
-            ctx.exit(exit_status(exc, as_json))
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -161,7 +73,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
     if as_json:
         console.print_json(result)
     else:
-        _show_training(result, quiet)
+        console.show_training(result, quiet)
     _finish_gates(result["gates"], as_json)
 
 
@@ -224,7 +136,7 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
     if as_json:
         console.print_json(result)
     else:
-        _show_evaluation(result)
+        console.show_evaluation(result)
     _finish_gates(result["gates"], as_json)
 
 
@@ -425,35 +337,6 @@ def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, n
 
 
 # ---------------------------------------------------------------------------------- rendering helpers
-def _show_training(result: dict, quiet: bool) -> None:
-    """The train table (Keras' final metrics and the report's headline figures), its warnings, and where
-    the run went."""
-    from nnrun import console
-
-    best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
-    title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
-    evaluation = result["evaluation"]
-    prefix = "val_" if evaluation["subset"] == "validation" else ""
-    headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in _HEADLINE}
-    console.out.print(console.metrics_table(title, {**result["metrics"], **headline}))
-    for line in evaluation["warnings"]:
-        console.warn(line)
-    if result.get("stopped_early") and not quiet:
-        console.info(f"early stopping ended training after epoch {result['epochs']}; the model keeps the "
-                     f"weights of epoch {result['best_epoch']}, the best by {result['monitor']}")
-    if not quiet:
-        console.info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
-
-
-def _show_evaluation(result: dict) -> None:
-    """The evaluate table (loss and the report's rows) and the report's warnings."""
-    from nnrun import console
-
-    console.out.print(console.evaluation_table(result))
-    for line in result["report"].get("warnings", []):
-        console.warn(line)
-
-
 def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> int:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);
     warn about the first 20 skipped rows. Returns the number of rows skipped."""

@@ -272,3 +272,32 @@ def importance_table(doc: dict) -> Table:
     for c in doc["columns"]:
         table.add_row(str(c["rank"]), escape(c["column"]), f"{c['mean']:.4f}", f"{c['std']:.4f}")
     return table
+
+
+#: Report figures the train table adds to Keras' metrics.
+HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
+
+
+def show_training(result: dict, quiet: bool) -> None:
+    """The train table (Keras' final metrics and the report's headline figures), its warnings, and where
+    the run went."""
+    best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
+    title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
+    evaluation = result["evaluation"]
+    prefix = "val_" if evaluation["subset"] == "validation" else ""
+    headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in HEADLINE}
+    out.print(metrics_table(title, {**result["metrics"], **headline}))
+    for line in evaluation["warnings"]:
+        warn(line)
+    if result.get("stopped_early") and not quiet:
+        info(f"early stopping ended training after epoch {result['epochs']}; the model keeps the "
+                     f"weights of epoch {result['best_epoch']}, the best by {result['monitor']}")
+    if not quiet:
+        info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
+
+
+def show_evaluation(result: dict) -> None:
+    """The evaluate table (loss and the report's rows) and the report's warnings."""
+    out.print(evaluation_table(result))
+    for line in result["report"].get("warnings", []):
+        warn(line)

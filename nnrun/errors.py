@@ -8,7 +8,7 @@ Exit codes (documented in README), as ``ExitStatus``:
     3    GATE         a quality gate failed
     130  INTERRUPTED  stopped by Ctrl-C or SIGTERM (128 + SIGINT)
 
-The CLI translates these errors in one place (``nnrun.cli.NnrunGroup``): the message on stderr, the exit
+The CLI translates these errors in one place (``nnrun.cli_errors.NnrunGroup``): the message on stderr, the exit
 code from ``exit_code``, and a traceback only with ``--debug``.
 """
 

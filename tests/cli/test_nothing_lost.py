@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT, invoke
 
 from nnrun import api, rundir
-from nnrun.cli import exit_status
+from nnrun.cli_errors import exit_status
 from nnrun.errors import Interrupted, UsageError
 
 pytestmark = pytest.mark.slow
