@@ -12,7 +12,7 @@ from typing import Any
 
 from nnrun import rundir
 from nnrun.config.load import LoadedConfig, load_config
-from nnrun.errors import ConfigError, DataError, RunError
+from nnrun.errors import ConfigError, DataError, RunError, UsageError
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
 # stays fast.
@@ -279,6 +279,8 @@ def predict(
     from nnrun.data.batches import predict_batches
     from nnrun.data.readers import ReadOptions
 
+    if not 0.0 <= threshold <= 1.0:  # NaN fails every comparison: it would predict class 0 for every row
+        raise UsageError(f"--threshold must be a number from 0 to 1, got {threshold}")
     run, loaded, meta = _load_run(run_dir)
     if "reading" not in meta:  # a run trained before its reading options were recorded: its config's
         meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
