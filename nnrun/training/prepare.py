@@ -97,12 +97,16 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
     from nnrun.data.splits import split_three
+    from nnrun.training.target_checks import loss_target_warning
 
     cfg = loaded.config
     table = read_table(cfg.data, loaded.path, text=text_input(cfg))
     if table.dropped:
         warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
     encoding = target_encoding(cfg)
+    mismatch = loss_target_warning(cfg, table.y, encoding)
+    if mismatch:
+        warn(f"{table.source}: {mismatch}")
     classes = _check_targets(loaded, table, encoding)
     t = cfg.training
     tr, va, te = split_three(table.y, t.validation_split, t.test_split, cfg.seed, stratify=encoding != "regression")
