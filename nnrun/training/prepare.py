@@ -97,6 +97,7 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
     from nnrun.data.splits import split_three
+    from nnrun.data.column_checks import column_warnings
     from nnrun.training.target_checks import loss_target_warning
 
     cfg = loaded.config
@@ -117,6 +118,8 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     if len(tr) == 0:
         raise DataError(f"{table.source}: no training examples left after the validation/test split")
     spec = table.encode(tr, cfg.data)
+    for line in column_warnings(table, tr, cfg.data):
+        warn(line)
     meta = _meta(cfg, table, encoding, classes, spec)
     files, appended = _append_files(loaded, table, meta, encoding)
     va, te = appended.get("validation", va), appended.get("test", te)
