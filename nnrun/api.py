@@ -265,7 +265,8 @@ def predict(
         skip_bad: leave out rows that cannot be encoded (wrong type, missing value without a fill, wrong
             number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
-        warn: a sink for warnings (a column matched by position, pixel values out of range); default: stderr.
+        warn: a sink for warnings (a column matched by position, pixel values out of range; after the last
+            batch, how many values per categorical column were not seen in training); default: stderr.
 
     Returns:
         (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
@@ -287,12 +288,17 @@ def predict(
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format,
                                    warn=warn)
     from nnrun.inference.predictor import Predictor, load_model
+    from nnrun.inference.unseen import UnseenCategories
 
     predictor = Predictor(load_model(run), meta)
+    unseen = UnseenCategories(meta.get("features") or {})
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
         for x, rows, problems in _read_ahead(batches):
+            unseen.add(x)
             yield predictor(x, threshold), rows, problems
+        for note in unseen.notes():
+            warn(note)
 
     return meta, fmt, predicted()
 
