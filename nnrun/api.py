@@ -236,7 +236,7 @@ def evaluate(
     from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
     from nnrun.inference.predictor import load_model
 
-    doc = evaluate_model(run, load_model(run), meta, EvalData(x, y_raw, subset, table.source, where),
+    doc = evaluate_model(run, load_model(run, meta=meta), meta, EvalData(x, y_raw, subset, table.source, where),
                          EvalOptions(batch_size=cfg.training.batch_size, plots=plots))
     values = dict(doc["metrics"])  # a val_X gate (written for train) reads X on the data evaluated here
     values.update({f"val_{k}": v for k, v in doc["metrics"].items()})
@@ -290,7 +290,7 @@ def predict(
     from nnrun.inference.predictor import Predictor, load_model
     from nnrun.inference.unseen import UnseenCategories
 
-    predictor = Predictor(load_model(run), meta)
+    predictor = Predictor(load_model(run, meta=meta), meta)
     unseen = UnseenCategories(meta.get("features") or {})
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:

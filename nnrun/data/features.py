@@ -235,6 +235,14 @@ def drop_mask(frame: Any, features: list[str], data_cfg: Any) -> np.ndarray:
     return missing_rows(frame, [c for c in features if policy(data_cfg, c) == "drop"], na_set(data_cfg))
 
 
+def example_shape(spec: dict) -> tuple[int, ...]:
+    """Shape of one example as the layer stack receives it (after categorical encoding), without the batch
+    axis: ``(encoded_width,)`` for tables, the array's shape for NPZ/NPY data, ``(1,)`` for a text."""
+    if spec.get("text"):
+        return (1,)
+    return tuple(spec["shape"]) if spec.get("shape") else (encoded_width(spec),)
+
+
 def encoded_width(spec: dict) -> int:
     """Width of the vector the layer stack receives: numeric columns + one-hot widths + embedding widths."""
     width = len(spec["numeric"])

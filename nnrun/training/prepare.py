@@ -94,10 +94,10 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
         DataError: unreadable or unusable data. ConfigError: the data does not fit the config (classes, head,
             loss, class weights).
     """
+    from nnrun.data.column_checks import column_warnings
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
     from nnrun.data.splits import split_three
-    from nnrun.data.column_checks import column_warnings
     from nnrun.training.target_checks import loss_target_warning
 
     cfg = loaded.config
