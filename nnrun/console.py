@@ -115,7 +115,8 @@ def runs_table(runs: list[dict], title: str) -> Table:
         count = {n: sum(n in run["metrics"] for run in runs) for n in names}
         keep = set(sorted(names, key=lambda n: (-count[n], names.index(n)))[:RUNS_TABLE_METRICS])
         hidden, names = len(names) - len(keep), [n for n in names if n in keep]
-    styles = {"completed": "green", "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
+    styles = {"completed": "green", "gates failed": "red",  # a finished run whose quality gates failed
+              "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
     rows = [
         [Text(run["name"]), Text(_short_time(run["started"])), Text(run["status"], style=styles.get(run["status"], "")),
          Text(_epochs_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
