@@ -229,7 +229,7 @@ def evaluate(
     options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
                           label=rundir.evaluation_label(examples.subset, data))  # never over the training report
     with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
-        doc = evaluate_model(run, load_model(run), meta, examples, options)
+        doc = evaluate_model(run, load_model(run, meta=meta), meta, examples, options)
         doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]))
         rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
     return doc
@@ -288,7 +288,8 @@ def predict(  # 9 parameters: the predict command's options, one to one
         skip_bad: leave out rows that cannot be encoded (wrong type, missing value without a fill, wrong
             number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
-        warn: a sink for warnings (a column matched by position, pixel values out of range); default: stderr.
+        warn: a sink for warnings (a column matched by position, pixel values out of range; after the last
+            batch, how many values per categorical column were not seen in training); default: stderr.
         explain: add integrated-gradients attributions per row (``attr_<column>``, ``attr_baseline``; see
             ``nnrun.inference.attributions``) to the predictions' ``extra`` columns.
         layer: instead of predictions, that config layer's activations (``extra`` columns ``f0``…).
@@ -305,6 +306,8 @@ def predict(  # 9 parameters: the predict command's options, one to one
     from nnrun.data.batches import predict_batches
     from nnrun.data.readers import ReadOptions
 
+    if not 0.0 <= threshold <= 1.0:  # NaN fails every comparison: it would predict class 0 for every row
+        raise UsageError(f"--threshold must be a number from 0 to 1, got {threshold}")
     run, loaded, meta = _load_run(run_dir)
     if "reading" not in meta:  # a run trained before its reading options were recorded: its config's
         meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
@@ -312,9 +315,11 @@ def predict(  # 9 parameters: the predict command's options, one to one
                                    warn=warn)
     from nnrun.inference.attributions import extra_columns
     from nnrun.inference.predictor import Predictor, load_model
+    from nnrun.inference.unseen import UnseenCategories
 
-    model = load_model(run)
+    model = load_model(run, meta=meta)
     predictor = Predictor(model, meta)
+    unseen = UnseenCategories(meta.get("features") or {})
     means = None
     if explain and layer is None and meta["features"].get("mean") is None and meta["features"].get("numeric"):
         means = _training_means(run, loaded, meta, warn)  # the baseline: the training means
@@ -322,8 +327,11 @@ def predict(  # 9 parameters: the predict command's options, one to one
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
         for x, rows, problems in _read_ahead(batches):
+            unseen.add(x)
             preds = predictor(x, threshold) if layer is None else None
             yield (extra(x, preds, threshold) if extra else preds), rows, problems
+        for note in unseen.notes():
+            warn(note)
 
     return meta, fmt, predicted()
 
@@ -415,7 +423,7 @@ def explain(  # 6 parameters: the explain command's options, one to one
 
     run, loaded, meta = _load_run(run_dir)
     x, y_raw, subset, source = _explain_rows(run, loaded.config, meta, data, warn)
-    model = load_model(run)
+    model = load_model(run, meta=meta)
     seed = loaded.config.seed if loaded.config.seed is not None else 0
     with rundir.RunLock(run, "write the explanation there"):  # one writer per run
         doc = {"run_dir": str(run), "subset": subset, "source": source,

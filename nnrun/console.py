@@ -115,7 +115,8 @@ def runs_table(runs: list[dict], title: str) -> Table:
         count = {n: sum(n in run["metrics"] for run in runs) for n in names}
         keep = set(sorted(names, key=lambda n: (-count[n], names.index(n)))[:RUNS_TABLE_METRICS])
         hidden, names = len(names) - len(keep), [n for n in names if n in keep]
-    styles = {"completed": "green", "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
+    styles = {"completed": "green", "gates failed": "red",  # a finished run whose quality gates failed
+              "failed": "red", "died": "red", "unreadable": "red", "interrupted": "yellow"}
     rows = [
         [Text(run["name"]), Text(_short_time(run["started"])), Text(run["status"], style=styles.get(run["status"], "")),
          Text(_epochs_cell(run["epochs"])), *(Text(_cell(run["metrics"].get(n))) for n in names)]
@@ -274,18 +275,16 @@ def importance_table(doc: dict) -> Table:
     return table
 
 
-#: Report figures the train table adds to Keras' metrics.
-HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
-
-
 def show_training(result: dict, quiet: bool) -> None:
     """The train table (Keras' final metrics and the report's headline figures), its warnings, and where
     the run went."""
+    from nnrun.evaluation.compare import REPORT_HEADLINE
+
     best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
     title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
     evaluation = result["evaluation"]
     prefix = "val_" if evaluation["subset"] == "validation" else ""
-    headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in HEADLINE}
+    headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in REPORT_HEADLINE}
     out.print(metrics_table(title, {**result["metrics"], **headline}))
     for line in evaluation["warnings"]:
         warn(line)

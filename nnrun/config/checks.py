@@ -191,7 +191,32 @@ def _extension_format(path: str | None) -> str | None:
 
 def static_problems(config) -> list[Problem]:
     """Checks that need only the config (run by ``nnrun validate``)."""
-    return data_config_problems(config) + _loss_problems(config) + head_problems(config)
+    from nnrun.config.model_size import size_problems
+
+    return (data_config_problems(config) + _loss_problems(config) + head_problems(config)
+            + monitor_problems(config) + size_problems(config))
+
+
+def monitor_problems(config) -> list[Problem]:
+    """EarlyStopping's and ReduceLROnPlateau's ``monitor`` must be names the run logs (``metric_names``)."""
+    t, problems = config.training, []
+    for key, section in (("early_stopping", t.early_stopping), ("reduce_lr_on_plateau", t.reduce_lr_on_plateau)):
+        monitor = (section or {}).get("monitor")
+        message = monitor_problem(config, monitor, has_validation(config)) if isinstance(monitor, str) else None
+        if message:
+            problems.append((("training", key, "monitor"), message))
+    return problems
+
+
+def monitor_problem(config, monitor: str, validation: bool) -> str | None:
+    """Why ``monitor`` is not a metric the run logs (the closest name, the list), or None when it is."""
+    available = metric_names(config, validation)
+    if monitor in available:
+        return None
+    if monitor in metric_names(config, True):  # a val_ name without validation data
+        return (f"unknown metric {monitor!r}; it needs a validation split (training.validation_split); "
+                f"the run logs: {', '.join(available)}")
+    return f"unknown metric {monitor!r}{registry.suggest(monitor, available)}; the run logs: {', '.join(available)}"
 
 
 def _loss_problems(config) -> list[Problem]:

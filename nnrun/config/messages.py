@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nnrun.config import registry
-from nnrun.config.schema import fields_at
+from nnrun.config.schema import RUN_NAME_LIMIT, fields_at
 from nnrun.config.yamlsrc import Source, format_path
 
 
@@ -118,9 +118,12 @@ def _message(err: dict, loc: tuple, source: Source) -> str:
         limit = next(iter(ctx.values())) if ctx else "?"
         return f"expected a value {bound} {limit}, got {got}"
     if kind == "string_pattern_mismatch" and loc == ("name",):
+        value = err.get("input")
+        if isinstance(value, str) and len(value) > RUN_NAME_LIMIT:
+            return f"a run name has at most {RUN_NAME_LIMIT} characters, got {len(value)}; shorten it"
         return (
             f"expected a run name of letters, digits, '.', '_' or '-' (no path separators, not starting "
-            f"with '.'), got {got}"
+            f"with '.'; at most {RUN_NAME_LIMIT} characters), got {got}"
         )
     if kind == "too_short":
         return "expected at least one item, got an empty list"

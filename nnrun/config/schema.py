@@ -44,7 +44,9 @@ Seed = Annotated[int, Field(ge=0, le=2**32 - 1), BeforeValidator(_no_bool)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0), BeforeValidator(_no_bool)]
 Float = Annotated[float, BeforeValidator(_no_bool)]
 NonNegative = Annotated[float, Field(ge=0.0), BeforeValidator(_no_bool)]
-RunName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+#: The longest run name (a directory name; file systems allow 255 bytes, and runs add suffixes such as -2).
+RUN_NAME_LIMIT = 100
+RunName = Annotated[StrictStr, Field(pattern=rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{RUN_NAME_LIMIT - 1}}}$")]
 
 
 class _Strict(BaseModel):

@@ -174,34 +174,46 @@ def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any],
             out[col] = "categorical"
         else:
             i = int(np.flatnonzero(bad)[0])
-            raise DataError(bad_cell_message(where(frame.index[i]), col, frame[col].iloc[i]))
+            counts = (int(bad.sum()), int(present.sum()))
+            raise DataError(bad_cell_message(where(frame.index[i]), col, frame[col].iloc[i], counts))
     return out
 
 
-def bad_cell_message(at: str, col: str, cell: Any) -> str:
+def bad_cell_message(at: str, col: str, cell: Any, counts: tuple[int, int] | None = None) -> str:
     """The one message for a cell that is not a number in a numeric column (training, evaluate, predict).
 
     Args:
         at: ``file:line`` of the cell. col: its column. cell: the cell as read.
+        counts: (cells that are not numbers, cells present) in the column, when the whole column is at hand.
     """
     if _overflow(cell):
         return f"{at}: column {col!r}: {bad_number(cell)}"
-    return (f"{at}: column {col!r}: expected a number, got {cell!r} (the column's other values are numbers); fix "
-            "the cell, add it to data.na_values if it means 'missing', or list the column in data.categorical")
+    mix = (f"{counts[0]} of the {counts[1]} cells read in this column are text, the others numbers" if counts else
+           "the column's other values are numbers")
+    return (f"{at}: column {col!r}: expected a number, got {cell!r} ({mix}); fix the cell, add it to "
+            "data.na_values if it means 'missing', or list the column in data.categorical")
 
 
-def missing_message(where: Callable[[Any], str], labels: list[Any], col: str, cell: Any) -> str:
+def fill_policies(kind: str) -> tuple[str, ...]:
+    """The ``data.missing`` policies that fit a column kind (mean and median need numbers)."""
+    return POLICIES[1:] if kind == "numeric" else ("drop", "most_frequent", "constant")
+
+
+def missing_message(where: Callable[[Any], str], labels: list[Any], col: str, cell: Any,
+                    kind: str = "numeric") -> str:
     """The one message for missing cells in a column without a fill (training, evaluate, predict).
 
     Args:
         where: row label -> ``file:line``. labels: the labels of the rows with a missing cell, in file order.
         col: the column. cell: the first missing cell as read (``''``, ``'?'``, ``None``).
+        kind: the column's kind: the policies suggested are those that fit it.
     """
     lines = ", ".join(where(i).rsplit(":", 1)[-1].strip() for i in labels[:5])
     more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
+    fits = fill_policies(kind)
+    example = "median" if kind == "numeric" else "most_frequent"
     return (f"{where(labels[0])}: column {col!r}: missing value ({cell!r}) in {len(labels)} row(s): {lines}{more}; "
-            f"set data.missing (drop, mean, median, most_frequent, constant; for all columns or as {{{col}: median}}) "
-            "or fix the rows")
+            f"set data.missing ({', '.join(fits)}; for all columns or as {{{col}: {example}}}) or fix the rows")
 
 
 def check_missing(frame: Any, feats: list[str], kind: dict[str, str], data_cfg: Any,
@@ -218,7 +230,7 @@ def check_missing(frame: Any, feats: list[str], kind: dict[str, str], data_cfg: 
         mask = parse_numeric(frame[col], na)[1] if kind[col] == "numeric" else parse_category(frame[col], na)[1]
         rows = np.flatnonzero(mask)
         if rows.size:
-            raise DataError(missing_message(where, list(frame.index[rows]), col, frame[col].iloc[rows[0]]))
+            raise DataError(missing_message(where, list(frame.index[rows]), col, frame[col].iloc[rows[0]], kind[col]))
 
 
 # -------------------------------------------------------------------------------------- fit/apply
@@ -233,6 +245,14 @@ def missing_rows(frame: Any, columns: list[str], na: set[str]) -> np.ndarray:
 def drop_mask(frame: Any, features: list[str], data_cfg: Any) -> np.ndarray:
     """Rows to leave out of training: a missing value in a column whose policy is ``drop``."""
     return missing_rows(frame, [c for c in features if policy(data_cfg, c) == "drop"], na_set(data_cfg))
+
+
+def example_shape(spec: dict) -> tuple[int, ...]:
+    """Shape of one example as the layer stack receives it (after categorical encoding), without the batch
+    axis: ``(encoded_width,)`` for tables, the array's shape for NPZ/NPY data, ``(1,)`` for a text."""
+    if spec.get("text"):
+        return (1,)
+    return tuple(spec["shape"]) if spec.get("shape") else (encoded_width(spec),)
 
 
 def encoded_width(spec: dict) -> int:
@@ -274,9 +294,11 @@ def transform(
     na = set(spec["na_values"])
     by_name = {c["name"]: c for c in spec["columns"]}
     report = _Report(frame, where, skip_bad)
+    report.kinds = {c["name"]: c["kind"] for c in spec["columns"]}
     numeric = np.empty((len(frame), len(spec["numeric"])), dtype=np.float32)
     for j, col in enumerate(spec["numeric"]):
         values, missing, bad = parse_numeric(frame[col], na)
+        report.counts[col] = (int(bad.sum()), int((~missing).sum()))
         report.cells(col, bad, "bad")
         numeric[:, j] = report.filled(col, values, missing, by_name[col])
     cats = {}
@@ -294,7 +316,10 @@ def transform(
     return inputs, ok, msgs
 
 
-_FILL_HINT = "missing value; set data.missing (drop, mean, median, most_frequent, constant) or fill the cell"
+def _fill_hint(kind: str) -> str:
+    return f"missing value; set data.missing ({', '.join(fill_policies(kind))}) or fill the cell"
+
+
 _DROPPED_HINT = ("missing value; the run was trained with missing: drop for this column, so it has no value to "
                  "fill in: fill the cell (or retrain with mean, median, most_frequent or constant)")
 
@@ -307,6 +332,8 @@ class _Report:
         self.frame, self.where, self.skip_bad = frame, where, skip_bad
         self.ok = np.ones(len(frame), dtype=bool)
         self.problems: dict[int, str] = {}
+        self.kinds: dict[str, str] = {}  # column -> numeric/categorical (the fill policies that fit)
+        self.counts: dict[str, tuple[int, int]] = {}  # numeric column -> (cells not numbers, cells present)
 
     def filled(self, col: str, values: np.ndarray, missing: np.ndarray, column: dict) -> np.ndarray:
         """``values`` with missing cells filled (the column's learnt fill), or those cells reported."""
@@ -324,7 +351,7 @@ class _Report:
             raise DataError(self._first(col, rows, kind))
         for i in rows:
             what = bad_number(self.frame[col].iloc[i]) if kind == "bad" else \
-                _FILL_HINT if kind == "missing" else _DROPPED_HINT
+                _fill_hint(self.kinds.get(col, "numeric")) if kind == "missing" else _DROPPED_HINT
             self.problems.setdefault(int(i), f"{self.where(self.frame.index[i])}: column {col!r}: {what}")
         self.ok[rows] = False
 
@@ -332,9 +359,9 @@ class _Report:
         """The message that stops the read: the words training uses for the same cells."""
         labels, cell = list(self.frame.index[rows]), self.frame[col].iloc[rows[0]]
         if kind == "missing":
-            return missing_message(self.where, labels, col, cell)
+            return missing_message(self.where, labels, col, cell, self.kinds.get(col, "numeric"))
         if kind == "bad":
-            return bad_cell_message(self.where(labels[0]), col, cell)
+            return bad_cell_message(self.where(labels[0]), col, cell, self.counts.get(col))
         lines = ", ".join(self.where(i).rsplit(":", 1)[-1].strip() for i in labels[:5])
         more = f" (and {rows.size - 5} more)" if rows.size > 5 else ""
         return (f"{self.where(labels[0])}: column {col!r}: {_DROPPED_HINT}"

@@ -23,6 +23,16 @@ from nnrun.errors import RunError, UsageError
 #: ``stopped_early`` are never metrics either).
 RUN_KEYS = ("epochs", "train_seconds", "best_epoch", "best_value")
 
+#: The evaluation report's headline metrics that ``train`` prints (``val_`` prefixed on the validation split),
+#: listed by ``runs`` and ``compare`` next to metrics.json's.
+REPORT_HEADLINE = ("f1_macro", "roc_auc", "baseline_accuracy", "rmse", "r2", "baseline_mae")
+
+#: Keras' short metric names, listed under their long names (``acc`` and ``accuracy`` are one column).
+ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}
+
+#: The status of a completed run whose quality gates failed (gates.json ``passed: false``).
+GATES_FAILED = "gates failed"
+
 
 def list_runs(runs_dir: Path) -> list[dict]:
     """Every run directory (a directory holding ``run.json``) directly under ``runs_dir``, oldest first.
@@ -93,7 +103,7 @@ def compare_runs(a: Path, b: Path) -> dict:
     for run in (a, b):
         rundir.check_run_dir(run, need_model=False)
     config_a, config_b = _read_config(a), _read_config(b)
-    metrics_a, metrics_b = _read_metrics(a), _read_metrics(b)
+    metrics_a, metrics_b = with_report(a, _read_metrics(a)), with_report(b, _read_metrics(b))
     rows = []
     for name in list(metrics_a) + [k for k in metrics_b if k not in metrics_a]:
         va, vb = metrics_a.get(name), metrics_b.get(name)
@@ -147,6 +157,8 @@ def _entry(run: Path) -> dict:
         entry["problems"].append(str(exc))
         return entry
     entry["status"] = rundir.status(run)
+    if entry["status"] == "completed" and _gates_failed(run):
+        entry["status"] = GATES_FAILED
     started = info.get("started")
     entry["started"] = started if isinstance(started, str) and _timestamp(started) is not None else None
     entry["error"] = info.get("error") if isinstance(info.get("error"), str) else None
@@ -161,9 +173,38 @@ def _entry(run: Path) -> dict:
         entry["problems"].append(str(exc))
         return entry
     entry["epochs"], entry["train_seconds"] = metrics.get("epochs"), metrics.get("train_seconds")
-    values = {k: v for k, v in metrics.items() if k not in RUN_KEYS and (v is None or _is_number(v))}
+    values = {k: v for k, v in with_report(run, metrics).items() if k not in RUN_KEYS and (v is None or _is_number(v))}
     entry["metrics"] = {k: values[k] for k in _ordered(set(values))}
     return entry
+
+
+def with_report(run: Path, metrics: dict) -> dict:
+    """metrics.json's values under their long names (``acc`` as ``accuracy``), plus the evaluation report's
+    headline metrics (``val_roc_auc``, ``val_f1_macro``, …) as ``train`` prints them; an unreadable
+    evaluation.json adds nothing."""
+    out = {ALIASES.get(k, k) if ALIASES.get(k, k) not in metrics else k: v for k, v in metrics.items()}
+    path = run / rundir.EVALUATION
+    try:
+        doc = rundir.read_json(path) if path.is_file() else {}
+    except RunError:
+        return out
+    report = doc.get("metrics") if isinstance(doc, dict) else None
+    if not isinstance(report, dict):
+        return out
+    prefix = "val_" if doc.get("subset") == "validation" else ""
+    for name in REPORT_HEADLINE:
+        value = report.get(name)
+        if _is_number(value) and prefix + name not in out:
+            out[prefix + name] = value
+    return out
+
+
+def _gates_failed(run: Path) -> bool:
+    try:
+        doc = rundir.read_json(run / rundir.GATES) if (run / rundir.GATES).is_file() else {}
+    except RunError:
+        return False
+    return isinstance(doc, dict) and doc.get("passed") is False
 
 
 def _read_config(run: Path) -> Any:

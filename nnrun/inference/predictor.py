@@ -12,22 +12,57 @@ from nnrun.backend import keras as _keras
 from nnrun.errors import RunError
 
 
-def load_model(run_dir: Path, name: str = rundir.MODEL) -> Any:
+def load_model(run_dir: Path, name: str = rundir.MODEL, meta: dict | None = None) -> Any:
     """Load ``run_dir/<name>`` (default ``model.keras``) with Keras ``safe_mode=True`` (no code in it runs).
+
+    Args:
+        meta: the run's dataset.json document: the model's inputs and outputs are checked against it.
 
     Raises:
         RunError: the file is corrupt or holds objects that safe mode refuses (e.g. a Lambda layer).
+        UsageError: (with ``meta``) the model does not fit the run's data (copied from another run).
     """
     keras = _keras()
     path = run_dir / name
     if _uses_keras_hub(run_dir):
         import keras_hub  # noqa: F401 (registers its layers for deserialization)
+    check_archive(path)
     try:
-        return keras.models.load_model(path, safe_mode=True, compile=True)
+        model = keras.models.load_model(path, safe_mode=True, compile=True)
     except Exception as exc:
         lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
         first = " ".join(lines[:3])[:600] if lines else type(exc).__name__
         raise RunError(f"{path}: cannot load the model: {first}") from None
+    if meta is not None:
+        from nnrun.inference.signature import check_signature
+
+        check_signature(model, meta, path)
+    return model
+
+
+def check_archive(path: Path) -> None:
+    """A ``.keras`` file is a zip archive holding ``config.json``: say what the file is when it is not (Keras
+    says "File not found" for an empty, truncated or HDF5 file that exists).
+
+    Raises:
+        RunError: missing, empty, HDF5, not a zip, or a zip without ``config.json``.
+    """
+    import zipfile
+
+    if not path.is_file():
+        raise RunError(f"{path}: no model file (the run has no saved model; was its training finished?)")
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+    what = ("an empty file (0 bytes)" if size == 0 else
+            "an HDF5 file (the legacy .h5 format)" if head.startswith(b"\x89HDF") else
+            None if zipfile.is_zipfile(path) else f"a {size}-byte file that is not a zip archive")
+    if what is None:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" in archive.namelist():
+                return
+        what = "a zip archive without config.json"
+    raise RunError(f"{path}: {what}, not a .keras model archive; restore the run's model.keras, or train again")
 
 
 def _uses_keras_hub(run_dir: Path) -> bool:

@@ -28,11 +28,9 @@ def _make(kind: str, spec: Any, keras: Any) -> Any:
 def input_shape(spec: dict) -> tuple[int, ...]:
     """Shape of one example as the layer stack receives it (after categorical encoding), without the batch
     axis: ``(encoded_width,)`` for tables, the array's shape for NPZ/NPY data."""
-    from nnrun.data.features import encoded_width
+    from nnrun.data.features import example_shape
 
-    if spec.get("text"):
-        return (1,)
-    return tuple(spec["shape"]) if spec.get("shape") else (encoded_width(spec),)
+    return example_shape(spec)
 
 
 def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = None) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from nnrun import rundir
 from nnrun.backend import keras as _keras
 from nnrun.training import checkpoint
 from nnrun.training.checkpoint import ResumeState
@@ -56,11 +57,20 @@ class EpochLog(keras.callbacks.Callback):
         last: the last epoch's logs.
     """
 
-    def __init__(self, history: dict[str, list[float]], with_learning_rate: bool) -> None:
+    def __init__(self, history: dict[str, list[float]], with_learning_rate: bool, path: Path | None = None) -> None:
         super().__init__()
         self.history = {k: list(v) for k, v in history.items()}
         self.with_learning_rate = with_learning_rate
         self.last: dict[str, float] = {}
+        self.path = path  # history.csv, appended each epoch (``tail -f``; a killed run keeps its curve)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        """history.csv starts as the epochs trained so far (a resume continues from its checkpoint's epochs,
+        dropping any a killed run appended after it)."""
+        if self.path is not None:
+            from nnrun.training.records import history_csv
+
+            rundir.write_text(self.path, history_csv(self.history) if self.history else "")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.last = {k: float(v) for k, v in (logs or {}).items()}
@@ -68,6 +78,21 @@ class EpochLog(keras.callbacks.Callback):
             self.last["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
         for key, value in self.last.items():
             self.history.setdefault(key, []).append(value)
+        if self.path is not None:
+            self._append()
+
+    def _append(self) -> None:
+        """One row per epoch, as Keras' CSVLogger appends (its file handle stays open across epochs and knows
+        nothing of resuming, hence our own): the header first when the file is empty. Appending is not the
+        atomic writer's replace: the final history.csv is written whole by ``records.write_training``."""
+        import csv
+
+        keys = list(self.history)
+        with self.path.open("a", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            if f.tell() == 0:
+                writer.writerow(["epoch", *keys])
+            writer.writerow([len(self.history[keys[0]]), *(repr(self.history[k][-1]) for k in keys)])
 
 
 class Divergence(keras.callbacks.Callback):
@@ -258,7 +283,8 @@ def nnrun_callbacks(training: Any, has_validation: bool, progress: Progress | No
         kw = {"monitor": monitor, **training.reduce_lr_on_plateau, "verbose": 0}  # stdout carries results
         resumable["reduce_lr_on_plateau"] = ResumableReduceLROnPlateau(
             state.callbacks.get("reduce_lr_on_plateau"), **kw)
-    log = EpochLog(state.history, with_learning_rate="reduce_lr_on_plateau" in resumable)
+    log = EpochLog(state.history, with_learning_rate="reduce_lr_on_plateau" in resumable,
+                   path=run_dir / rundir.HISTORY if run_dir is not None else None)
     divergence = Divergence()
     parts = CheckpointParts(log, divergence, StopOnSignal(stop_event, divergence),
                             BestWeights(monitor, monitor_mode(monitor, training), state), resumable)

@@ -76,17 +76,13 @@ def check_monitor(loaded: LoadedConfig, monitor: str, has_validation: bool, at: 
     Raises:
         ConfigError: unknown metric, with the closest name and the list of logged ones.
     """
-    from nnrun.config.checks import metric_names
+    from nnrun.config.checks import monitor_problem
 
-    available = metric_names(loaded.config, has_validation)
-    if monitor in available:
-        return
-    path = at or (("training", "early_stopping", "monitor") if loaded.config.training.early_stopping else ("training",))
-    from nnrun.config.registry import suggest
-
-    extra = "; it needs a validation split (training.validation_split)" if monitor.startswith("val_") else ""
-    raise loaded.error(path, f"unknown metric {monitor!r}{suggest(monitor, available)}{extra}; "
-                             f"the run logs: {', '.join(available)}")
+    message = monitor_problem(loaded.config, monitor, has_validation)
+    if message:
+        path = at or (("training", "early_stopping", "monitor") if loaded.config.training.early_stopping
+                      else ("training",))
+        raise loaded.error(path, message)
 
 
 def check_reload(run_dir: Path, model: Any, prep: Prepared, target: Any) -> None:

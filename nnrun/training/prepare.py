@@ -94,15 +94,20 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
         DataError: unreadable or unusable data. ConfigError: the data does not fit the config (classes, head,
             loss, class weights).
     """
+    from nnrun.data.column_checks import column_warnings
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
     from nnrun.data.splits import split_three
+    from nnrun.training.target_checks import loss_target_warning
 
     cfg = loaded.config
     table = read_table(cfg.data, loaded.path, text=text_input(cfg))
     if table.dropped:
         warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
     encoding = target_encoding(cfg)
+    mismatch = loss_target_warning(cfg, table.y, encoding)
+    if mismatch:
+        warn(f"{table.source}: {mismatch}")
     classes = _check_targets(loaded, table, encoding)
     t = cfg.training
     tr, va, te = split_three(table.y, t.validation_split, t.test_split, cfg.seed, stratify=encoding != "regression")
@@ -113,6 +118,8 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     if len(tr) == 0:
         raise DataError(f"{table.source}: no training examples left after the validation/test split")
     spec = table.encode(tr, cfg.data)
+    for line in column_warnings(table, tr, cfg.data):
+        warn(line)
     meta = _meta(cfg, table, encoding, classes, spec)
     files, appended = _append_files(loaded, table, meta, encoding)
     va, te = appended.get("validation", va), appended.get("test", te)

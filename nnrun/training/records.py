@@ -61,18 +61,20 @@ def _tf_version() -> str:
     return tf.__version__
 
 
-def write_training(run_dir: Path, model: Any, result: Any) -> dict:
+def write_training(run_dir: Path, model: Any, result: Any, measured: dict | None = None) -> dict:
     """Write history.csv, summary.txt and metrics.json of a finished ``fit``.
 
     Args:
         run_dir: the directory. model: the trained model. result: the FitResult.
+        measured: the model's metrics on the training rows measured after training (``train_loss``, …),
+            written next to the history's running values.
 
     Returns:
         metrics.json's document (see ``fit_metrics``).
     """
     rundir.write_text(run_dir / rundir.HISTORY, history_csv(result.history))
     rundir.write_text(run_dir / rundir.SUMMARY, model_summary(model))
-    metrics = fit_metrics(result)
+    metrics = {**fit_metrics(result), **(measured or {})}
     rundir.write_json(run_dir / rundir.METRICS, metrics)
     return metrics
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,12 +60,14 @@ class Trained:
     Attributes:
         model: the Keras model (best epoch's weights when EarlyStopping restored them).
         result: the FitResult. metrics: metrics.json's document. run_dir: the directory it was saved in.
+        measured: the saved model's metrics on the training rows after training (``train_loss``, …).
     """
 
     model: Any
     result: FitResult
     metrics: dict
     run_dir: Path
+    measured: dict = field(default_factory=dict)
 
 
 class Target(Protocol):
@@ -175,7 +177,8 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
     with fitting_guard(target):
         result = fitting.fit(model, prep.fit_data(), prep.config.training, progress, run_dir, state)
     with writing_guard(target):
-        metrics = records.write_training(run_dir, model, result)
+        measured = {} if result.diverged or result.interrupted else measure_training(prep, model)
+        metrics = records.write_training(run_dir, model, result, measured)
         if result.diverged:
             message = (f"the loss became NaN/infinite at epoch {result.epochs_run}; training stopped and no model "
                        "was saved. Lower the learning rate or normalize the features")
@@ -186,7 +189,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
         rundir.save_model(model, run_dir / rundir.MODEL)
         if prep.meta["features"].get("text") or prep.meta["features"].get("categorical"):
             check_reload(run_dir, model, prep, target)
-    return Trained(model, result, metrics, run_dir)
+    return Trained(model, result, metrics, run_dir, measured)
 
 
 def finish_run(prep: Prepared, target: RunTarget, trained: Trained, gate_list: list, plots: bool) -> dict:
@@ -219,7 +222,8 @@ def outcome(trained: Trained, subset: str, doc: dict, gate_results: list[dict]) 
     return {
         "run_dir": str(trained.run_dir),
         "status": "completed",
-        "metrics": {k: v for k, v in trained.metrics.items() if isinstance(v, float) and k in result.history},
+        "metrics": {k: v for k, v in trained.metrics.items()
+                    if isinstance(v, float) and (k in result.history or k in trained.measured)},
         "epochs": result.epochs_run,
         "best_epoch": result.best_epoch,
         "monitor": result.monitor,
@@ -229,6 +233,19 @@ def outcome(trained: Trained, subset: str, doc: dict, gate_results: list[dict]) 
         "evaluation": {"subset": subset, "metrics": doc["metrics"], "warnings": doc["report"].get("warnings", [])},
         "gates": gate_results,
     }
+
+
+def measure_training(prep: Prepared, model: Any) -> dict:
+    """The trained model's loss and metrics on the training rows, measured in one pass after training (the
+    history's values are running averages over an epoch, with Dropout active): ``{"train_loss", ...}``."""
+    from nnrun.data.features import take
+    from nnrun.inference.predictor import keras_inputs
+
+    idx = prep.train_idx
+    weights = prep.sample_weight
+    values = model.evaluate(keras_inputs(take(prep.table.x, idx)), prep.y[idx], sample_weight=weights,
+                            batch_size=max(prep.config.training.batch_size, 256), verbose=0, return_dict=True)
+    return {f"train_{k}": float(v) for k, v in values.items() if isinstance(v, (int, float)) or hasattr(v, "dtype")}
 
 
 def evaluate_trained(prep: Prepared, trained: Trained, plots: bool) -> tuple[str, dict]:

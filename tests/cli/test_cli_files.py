@@ -18,7 +18,7 @@ CASES = {
     "header_only.csv": (b"a,b,label\n", "{f}: the file has a header but no data rows"),
     "nan.csv": (b"1,nan,0\n3,4,1\n", "{f}:1: column 'col1': missing value ('nan') in 1 row(s): 1; set data.missing (drop, mean, median, most_frequent, constant; for all columns or as {{col1: median}}) or fix the rows"),
     "inf.csv": (b"1,inf,0\n3,4,1\n", "{f}:1: column 'col1': expected a finite number within float32 range (±3.4e38), got 'inf'"),
-    "text.csv": (b"1,two,0\n3,4,1\n", "{f}:1: column 'col1': expected a number, got 'two' (the column's other values are numbers); fix the cell, add it to data.na_values if it means 'missing', or list the column in data.categorical"),
+    "text.csv": (b"1,two,0\n3,4,1\n", "{f}:1: column 'col1': expected a number, got 'two' (1 of the 2 cells read in this column are text, the others numbers); fix the cell, add it to data.na_values if it means 'missing', or list the column in data.categorical"),
     "one_class.csv": (b"1,2,0\n3,4,0\n", "{c}:2:7: data: the target has 1 distinct value(s) (0); classification needs at least 2"),
     "three_classes.csv": (b"1,2,0\n3,4,1\n5,6,2\n", "{c}:3:71: model.loss: binary_crossentropy needs exactly 2 classes, the data has 3 (0, 1, 2); the rarest, '0' (1 row), first occurs at {f}:1; fix the labels, or use sparse_categorical_crossentropy with a softmax head of units: 3"),
     "typo_label.csv": (b"1,2,0\n3,4,1\n5,6,1\n7,8,0\n9,1,abc\n2,3,1\n", "{c}:3:71: model.loss: binary_crossentropy needs exactly 2 classes, the data has 3 (0, 1, abc); the rarest, 'abc' (1 row), first occurs at {f}:5; fix the labels, or use sparse_categorical_crossentropy with a softmax head of units: 3"),

@@ -218,7 +218,8 @@ def test_corrupt_model_file_is_a_clean_error(xor_run, tmp_path):
     (run / rundir.MODEL).write_bytes(b"not a zip file")
     result = invoke("predict", run, "--input", ROOT / "data/xor.csv")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: {run / rundir.MODEL}: cannot load the model:")
+    assert result.stderr.startswith(f"error: {run / rundir.MODEL}: a 14-byte file that is not a zip archive, not a "
+                                    ".keras model archive")
 
 
 def test_run_names_cannot_escape_the_runs_dir(tmp_path):

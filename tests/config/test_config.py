@@ -349,7 +349,7 @@ def test_unsafe_run_names_are_refused(name):
     text = _edit("name: t", f"name: '{name}'")
     assert _error(text) == (
         "c.yaml:1:7: name: expected a run name of letters, digits, '.', '_' or '-' (no path separators, "
-        f"not starting with '.'), got '{name}'"
+        f"not starting with '.'; at most 100 characters), got '{name}'"
     )
 
 

@@ -95,13 +95,13 @@ CASES = {
                                "mean, median, most_frequent, constant; for all columns or as {{col1: median}}) or fix "
                                "the rows"),
     "text_in_number_column": ("plain", "text.csv", b"1,two,0\n3,4,1\n",
-                              "{f}:1: column 'col1': expected a number, got 'two' (the column's other values are "
-                              "numbers); fix the cell, add it to data.na_values if it means 'missing', or list the "
+                              "{f}:1: column 'col1': expected a number, got 'two' (1 of the 2 cells read in this "
+                              "column are text, the others numbers); fix the cell, add it to data.na_values if it means 'missing', or list the "
                               "column in data.categorical"),
     "text_after_blank_lines_and_comments": ("named", "text_commented.csv",
                                             b"\n# a comment\na,b,y\n1,2,0\n# another\n3,x,1\n5,6,0\n",
-                                            "{f}:6: column 'b': expected a number, got 'x' (the column's other "
-                                            "values are numbers); fix the cell, add it to data.na_values if it "
+                                            "{f}:6: column 'b': expected a number, got 'x' (1 of the 3 cells read in "
+                                            "this column are text, the others numbers); fix the cell, add it to data.na_values if it "
                                             "means 'missing', or list the column in data.categorical"),
     "infinite": ("plain", "inf.csv", b"1,inf,0\n3,4,1\n",
                  "{f}:1: column 'col1': expected a finite number within float32 range (\u00b13.4e38), got 'inf'"),
@@ -119,8 +119,8 @@ CASES = {
                      "{f}:2: 'b': expected a number, string or null, got list"),
     "jsonl_text_in_number_column": ("named", "text.jsonl",
                                     b'{"a": 1, "b": 2, "y": 0}\n{"a": 3, "b": "x", "y": 1}\n{"a": 5, "b": 6, "y": 0}\n',
-                                    "{f}:2: column 'b': expected a number, got 'x' (the column's other values are "
-                                    "numbers); fix the cell, add it to data.na_values if it means 'missing', or list "
+                                    "{f}:2: column 'b': expected a number, got 'x' (1 of the 3 cells read in this "
+                                    "column are text, the others numbers); fix the cell, add it to data.na_values if it means 'missing', or list "
                                     "the column in data.categorical"),
     "parquet_nested": ("named", "nested.parquet", None,
                        "{f}: column 'b': holds nested values (ndarray); expected numbers or strings"),

@@ -225,5 +225,6 @@ def test_categorical_model_predicts_raw_strings_with_an_unseen_category(tmp_path
     assert list(got[0]) == ["id", "color", "prediction", "prob_no", "prob_yes"]
     assert got[0]["prediction"] == "yes" and got[1]["prediction"] == "no"
     assert got[2]["prediction"] in ("yes", "no")  # an unseen color goes to the out-of-vocabulary slot
+    assert "column 'color': 1 value(s) not seen in training (e.g. 'purple')" in result.stderr  # said (issue 18)
     for r in got:
         assert abs(float(r["prob_no"]) + float(r["prob_yes"]) - 1) <= 2e-6

@@ -33,7 +33,7 @@ def test_xor_run_directory_holds_every_artifact(xor_run):
     assert {p.name for p in xor_run.iterdir()} == RUN_FILES
     metrics = _json(xor_run / "metrics.json")
     assert set(metrics) == {"loss", "accuracy", "epochs", "train_seconds", "monitor", "best_epoch", "best_value",
-                            "stopped_early", "restored_best_weights"}
+                            "stopped_early", "restored_best_weights", "train_loss", "train_accuracy"}
     assert metrics["monitor"] == "loss" and metrics["restored_best_weights"] is False
     assert metrics["epochs"] == 200
     assert metrics["accuracy"] == 1.0

@@ -15,6 +15,7 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,28 @@ def reader(source: Any, delimiter: str, quotechar: str | None) -> Any:
                       quoting=csv.QUOTE_MINIMAL if quotechar else csv.QUOTE_NONE)
 
 
+def checked_rows(lines: Any, delimiter: str, quotechar: str | None, name: str,
+                 first_line: int = 1) -> Iterator[tuple[int, list[str]]]:
+    """``(file line, record)`` for each CSV record of ``lines`` (the line a record starts on), the csv module's
+    errors (a field over its 131,072-character limit, a NUL byte) as data errors naming that line, worded as
+    the chunked reader words them.
+
+    Raises:
+        DataError: ``file:LINE: unreadable CSV: <the csv module's message>``.
+    """
+    records = reader(lines, delimiter, quotechar)
+    start = 0
+    while True:
+        try:
+            row = next(records)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"{name}:{first_line + start}: unreadable CSV: {exc}") from None
+        yield first_line + start, row
+        start = records.line_num
+
+
 def check_names(names: list[str], name: str, line: int) -> list[str]:
     """Header names, stripped; refused when two are equal or one is empty.
 
@@ -154,7 +177,7 @@ def layout(text: str, name: str, fmt: str, opts: Any) -> Layout:
     stripped = text.lstrip("\r\n \t")
     lead = text[: len(text) - len(stripped)].count("\n")
     delimiter = opts.delimiter or ("\t" if fmt == "tsv" else sniff_delimiter(stripped))
-    sample = list(reader(first_rows(stripped, 21), delimiter, opts.quotechar))
+    sample = [row for _, row in checked_rows(first_rows(stripped, 21), delimiter, opts.quotechar, name, lead + 1)]
     if not sample:
         raise DataError(f"{name}: the file holds no data rows")
     header = opts.header if opts.header is not None else detect_header(sample)
@@ -239,12 +262,9 @@ def check_field_counts(text: str, name: str, shape: Layout, quotechar: str | Non
         DataError: ``field_count_message`` for the first row whose width differs from the first row's.
     """
     expected = len(shape.columns)
-    rows = reader(io.StringIO(text), shape.delimiter, quotechar)
-    start = 0
-    for row in rows:
-        line, start = start + 1, rows.line_num
+    for line, row in checked_rows(io.StringIO(text), shape.delimiter, quotechar, name, shape.lead + 1):
         if row and any(cell.strip() for cell in row) and len(row) != expected:
-            raise DataError(field_count_message(name, line + shape.lead, expected, len(row)))
+            raise DataError(field_count_message(name, line, expected, len(row)))
 
 
 def _check_short_rows(frame: Any, name: str, first_line: int) -> None:

@@ -1,0 +1,44 @@
+"""Issue 18: predict refuses what would be silently wrong (a NaN threshold) and says what it did with
+unseen categories; a model file that is not the run's is named, not dumped as stack frames."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT, invoke
+
+
+@pytest.mark.parametrize("value", ["nan", "-inf", "inf"])
+def test_a_non_finite_threshold_is_refused(xor_run, value):
+    result = invoke("predict", xor_run, "--input", ROOT / "data" / "xor.csv", "--threshold", value)
+    assert result.exit_code == 2, result.stdout
+    assert "--threshold" in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_model_copied_from_another_run_is_named(xor_run, iris_run, tmp_path):
+    run = tmp_path / "xor"
+    shutil.copytree(xor_run, run)
+    shutil.copy(iris_run / "model.keras", run / "model.keras")
+    result = invoke("predict", run, "--input", ROOT / "data" / "xor.csv")
+    assert result.exit_code == 2, result.stderr
+    assert "this model does not fit the run's data: it takes" in result.stderr
+    assert "(4,)" in result.stderr and "needs (2,)" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("content", "what"), [
+    (b"", "an empty file (0 bytes)"),
+    (b"\x89HDF\r\n\x1a\n" + b"\0" * 100, "an HDF5 file (the legacy .h5 format)"),
+    (b"garbage" * 10, "a 70-byte file that is not a zip archive"),
+])
+def test_a_broken_model_file_says_what_it_is(xor_run, tmp_path, content, what):
+    run = tmp_path / "xor"
+    shutil.copytree(xor_run, run)
+    (run / "model.keras").write_bytes(content)
+    result = invoke("evaluate", run, "--json")
+    assert result.exit_code == 1, result.stderr
+    assert f"model.keras: {what}, not a .keras model archive" in result.stderr
+    assert "File not found" not in result.stderr
