@@ -1,4 +1,4 @@
-"""The workflows behind the commands: validate, train, cv, evaluate, predict.
+"""The workflows behind the commands: validate, train, cv, evaluate, predict, tune, explain, runs, compare.
 
 Each function takes paths and plain values, returns plain data (dicts) and raises NnrunError subclasses;
 the CLI only parses arguments and renders. TensorFlow is imported inside train/evaluate/predict only.
@@ -12,7 +12,9 @@ from typing import Any
 
 from nnrun import rundir
 from nnrun.config.load import LoadedConfig, load_config
-from nnrun.errors import ConfigError, DataError, RunError, UsageError
+from nnrun.errors import UsageError
+from nnrun.evaluation.examples import examples as load_examples
+from nnrun.evaluation.examples import load_run, training_means
 from nnrun.training.tune import TuneOptions  # light: Optuna and TensorFlow are imported when a search runs
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
@@ -136,58 +138,6 @@ def cv(  # 7 parameters: the cv command's options and its three callbacks, one t
                           CvHooks(progress=progress, warn=warn, on_fold=on_fold))
 
 
-#: Keys of dataset.json that predict and evaluate rely on.
-_META_KEYS = ("task", "target_encoding", "classes", "feature_names", "target_name", "columns", "target_index",
-              "header", "source", "features")
-
-
-def _load_run(run_dir: Path | str, need_model: bool = True) -> tuple[Path, LoadedConfig, dict]:
-    """A finished run's config and dataset description.
-
-    Raises:
-        UsageError: not a run directory. RunError: its config.yaml or dataset.json is missing or damaged.
-    """
-    run = rundir.check_run_dir(Path(run_dir), need_model)
-    try:
-        loaded = load_config(run / rundir.CONFIG)
-    except ConfigError as exc:
-        raise RunError(f"{run}: the run's {rundir.CONFIG} is missing or damaged: {exc.message}") from None
-    meta = rundir.read_json(run / rundir.DATASET)
-    if not isinstance(meta, dict) or any(k not in meta for k in _META_KEYS):
-        raise RunError(f"{run / rundir.DATASET}: damaged (expected keys {', '.join(_META_KEYS)}); train the run again")
-    return run, loaded, meta
-
-
-def _rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
-    """The run's examples as training saw them: the data file encoded with the run's feature spec, then the
-    validation/test files (row indices as in ``split.json``).
-
-    Raises:
-        DataError: the files are gone or unreadable.
-    """
-    import numpy as np
-
-    from nnrun.config.checks import text_input
-    from nnrun.data.dataset import read_like, read_table
-    from nnrun.data.features import transform
-
-    if meta["source"] == "inline":
-        table = read_table(cfg.data)
-    else:
-        table = read_table(cfg.data, path_override=meta["source"], text=text_input(cfg))
-        if table.sha256 != meta["sha256"]:
-            warn(f"{meta['source']} changed since training; the split refers to the old file")
-    table.spec = meta["features"]
-    if table.raw is not None:
-        table.inputs, _, _ = transform(table.raw.frame, table.spec, table.raw.where)
-    parts = [table] + [read_like(info["path"], meta, cfg.data) for role in ("validation", "test")
-                       if (info := (meta.get("files") or {}).get(role))]
-    for part in parts:  # one-hot rows (NPZ) to class indices, as training did
-        if part.y.ndim == 2:
-            part.y = np.argmax(part.y, axis=1).astype(np.int64)
-    for extra in parts[1:]:
-        table.append(extra)
-    return table
 
 
 def evaluate(
@@ -222,10 +172,10 @@ def evaluate(
     from nnrun.evaluation.gates import check_gates, parse_gates
     from nnrun.inference.predictor import load_model
 
-    run, loaded, meta = _load_run(run_dir)
+    run, loaded, meta = load_run(run_dir)
     cfg = loaded.config
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
-    examples = _examples(run, cfg, meta, data, warn)
+    examples = load_examples(run, cfg, meta, data, warn)
     options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
                           label=rundir.evaluation_label(examples.subset, data))  # never over the training report
     with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
@@ -233,31 +183,6 @@ def evaluate(
         doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]))
         rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
     return doc
-
-
-def _examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn) -> Any:
-    """What ``evaluate`` evaluates: the ``data`` file read like the training file, else the run's test split,
-    else its validation split, else its training rows (``split.json``), as an ``EvalData``.
-
-    Raises:
-        DataError: the file is unusable, or the training file has fewer rows than when the run was trained.
-    """
-    import numpy as np
-
-    from nnrun.data.dataset import read_like
-    from nnrun.data.features import take
-    from nnrun.evaluation.evaluate import EvalData
-
-    if data is not None:
-        table = read_like(data, meta, cfg.data)
-        return EvalData(table.x, table.y, "file", table.source, table.where_row)
-    table = _rebuild(cfg, meta, warn)
-    split = rundir.read_json(run / rundir.SPLIT)
-    subset = "test" if split.get("test") else "validation" if split["validation"] else "training"
-    idx = np.asarray(split[subset if subset != "training" else "train"], dtype=np.int64)
-    if idx.size and idx.max() >= len(table.y):
-        raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
-    return EvalData(take(table.x, idx), table.y[idx], subset, table.source, lambda i: table.where_row(int(idx[i])))
 
 
 def _gate_values(run: Path, metrics: dict) -> dict:
@@ -289,7 +214,7 @@ def predict(  # 9 parameters: the predict command's options, one to one
             number of fields) and yield their messages, instead of stopping at the first.
         input_format: csv, tsv, jsonl, parquet, json, npz; None = from the extension.
         warn: a sink for warnings (a column matched by position, pixel values out of range; after the last
-            batch, how many values per categorical column were not seen in training); default: stderr.
+            batch, how many values per categorical column were not seen in training); default: ignored.
         explain: add integrated-gradients attributions per row (``attr_<column>``, ``attr_baseline``; see
             ``nnrun.inference.attributions``) to the predictions' ``extra`` columns.
         layer: instead of predictions, that config layer's activations (``extra`` columns ``f0``…).
@@ -304,15 +229,11 @@ def predict(  # 9 parameters: the predict command's options, one to one
         UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
     """
     from nnrun.data.batches import predict_batches
-    from nnrun.data.readers import ReadOptions
 
     if not 0.0 <= threshold <= 1.0:  # NaN fails every comparison: it would predict class 0 for every row
         raise UsageError(f"--threshold must be a number from 0 to 1, got {threshold}")
-    run, loaded, meta = _load_run(run_dir)
-    if "reading" not in meta:  # a run trained before its reading options were recorded: its config's
-        meta = {**meta, "reading": ReadOptions.from_config(loaded.config.data).to_dict()}
-    fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format,
-                                   warn=warn)
+    run, loaded, meta = load_run(run_dir)
+    fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format, warn=warn)
     from nnrun.inference.attributions import extra_columns
     from nnrun.inference.predictor import Predictor, load_model
     from nnrun.inference.unseen import UnseenCategories
@@ -322,7 +243,7 @@ def predict(  # 9 parameters: the predict command's options, one to one
     unseen = UnseenCategories(meta.get("features") or {})
     means = None
     if explain and layer is None and meta["features"].get("mean") is None and meta["features"].get("numeric"):
-        means = _training_means(run, loaded, meta, warn)  # the baseline: the training means
+        means = training_means(run, loaded, meta, warn)  # the baseline: the training means
     extra = extra_columns(model, meta, explain, layer, means)
 
     def predicted() -> Iterator[tuple[Any, Any, list[str]]]:
@@ -421,8 +342,9 @@ def explain(  # 6 parameters: the explain command's options, one to one
     from nnrun.evaluation.explain import explain_rows, write_plots
     from nnrun.inference.predictor import load_model
 
-    run, loaded, meta = _load_run(run_dir)
-    x, y_raw, subset, source = _explain_rows(run, loaded.config, meta, data, warn)
+    run, loaded, meta = load_run(run_dir)
+    rows = load_examples(run, loaded.config, meta, data, warn, training=False)
+    x, y_raw, subset, source = rows.x, rows.y_raw, rows.subset, rows.source
     model = load_model(run, meta=meta)
     seed = loaded.config.seed if loaded.config.seed is not None else 0
     with rundir.RunLock(run, "write the explanation there"):  # one writer per run
@@ -438,45 +360,3 @@ def explain(  # 6 parameters: the explain command's options, one to one
         rundir.write_json(run / rundir.EXPLANATION, doc)
     return doc
 
-
-def _explain_rows(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn) -> tuple:
-    """(x, y_raw, subset, source): ``data``'s rows, else the run's test split, else its validation split.
-
-    Raises:
-        UsageError: no data given and the run has neither split.
-    """
-    import numpy as np
-
-    from nnrun.data.dataset import read_like
-    from nnrun.data.features import take
-
-    if data is not None:
-        table = read_like(data, meta, cfg.data)
-        return table.x, table.y, "file", str(data)
-    split = rundir.read_json(run / rundir.SPLIT)
-    subset = "test" if split.get("test") else "validation" if split.get("validation") else None
-    if subset is None:
-        raise UsageError(f"{run}: the run has no test or validation split; give --data FILE (the training "
-                         "file's columns, target included)")
-    table = _rebuild(cfg, meta, warn)
-    idx = np.asarray(split[subset], dtype=np.int64)
-    if idx.max() >= len(table.y):
-        raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
-    return take(table.x, idx), table.y[idx], subset, table.source
-
-
-def _training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> Any:
-    """The numeric columns' means on the run's training split (the integrated-gradients baseline when the
-    spec has no normalization statistics), float64 (num_numeric,).
-
-    Raises:
-        DataError: the training data is gone or unreadable.
-    """
-    import numpy as np
-
-    from nnrun.data.features import take
-
-    table = _rebuild(loaded.config, meta, warn)
-    idx = np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64)
-    x = take(table.x, idx)
-    return np.asarray(x["numeric"] if isinstance(x, dict) else x, dtype=np.float64).mean(axis=0)
