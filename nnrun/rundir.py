@@ -37,6 +37,12 @@ CV = "cv.json"
 EXPLANATION = "explanation.json"  # nnrun explain: importance, surrogate
 IMPORTANCE_PNG = "importance.png"
 FOLD_PREFIX = "fold_"  # cv: fold_<i>/ holds one fold's run
+STUDY_DB = "study.db"  # tune: Optuna's SQLite store
+TRIALS_CSV = "trials.csv"  # tune: one row per trial
+BEST_YAML = "best.yaml"  # tune: the best trial's config
+TUNE_JSON = "tune.json"  # tune: best value and params, counts per state
+TUNE_HISTORY_PNG = "optimization_history.png"
+PARAM_IMPORTANCES_PNG = "param_importances.png"
 
 #: nnrun's own temporary names in a run directory (``AtomicWrite``'s, and the checkpoint's two-phase
 #: ``.<name>.pending`` files): ``temp_files`` lists what matches, so tests can check that none is left.

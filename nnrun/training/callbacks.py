@@ -13,6 +13,7 @@ see each epoch before EarlyStopping stops training. Importing this module import
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -67,10 +68,14 @@ class EpochLog(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         """history.csv starts as the epochs trained so far (a resume continues from its checkpoint's epochs,
         dropping any a killed run appended after it)."""
-        if self.path is not None:
+        if self.path is None:
+            return
+        if self.history:
             from nnrun.training.records import history_csv
 
-            rundir.write_text(self.path, history_csv(self.history) if self.history else "")
+            rundir.write_text(self.path, history_csv(self.history))
+        else:  # no epoch yet: no file (an empty one would be a half-written artifact if the run were killed now)
+            self.path.unlink(missing_ok=True)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.last = {k: float(v) for k, v in (logs or {}).items()}
@@ -86,13 +91,19 @@ class EpochLog(keras.callbacks.Callback):
         nothing of resuming, hence our own): the header first when the file is empty. Appending is not the
         atomic writer's replace: the final history.csv is written whole by ``records.write_training``."""
         import csv
+        import io
 
         keys = list(self.history)
-        with self.path.open("a", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            if f.tell() == 0:
-                writer.writerow(["epoch", *keys])
-            writer.writerow([len(self.history[keys[0]]), *(repr(self.history[k][-1]) for k in keys)])
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            writer.writerow(["epoch", *keys])
+        writer.writerow([len(self.history[keys[0]]), *(repr(self.history[k][-1]) for k in keys)])
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:  # one write: a kill leaves the file with or without the whole row, never half a row
+            os.write(fd, text.getvalue().encode("utf-8"))
+        finally:
+            os.close(fd)
 
 
 class Divergence(keras.callbacks.Callback):

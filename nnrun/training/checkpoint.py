@@ -11,7 +11,6 @@ files, so a resumed run never mixes epochs.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,26 +91,26 @@ def save(run_dir: Path, model: Any, best_weights: list | None, best_changed: boo
     """
     files: dict[str, str] = {}
     pending: list[tuple[Path, Path]] = []
-    last_pending = run_dir / f".{rundir.LAST_MODEL}.pending"
+    last_pending = rundir.pending_path(run_dir / rundir.LAST_MODEL)
     rundir.save_model(model, last_pending)
     files[rundir.LAST_MODEL] = _sha(last_pending)
-    pending.append((last_pending, run_dir / rundir.LAST_MODEL))
+    pending.append(run_dir / rundir.LAST_MODEL)
     if best_weights is not None:
         if best_changed or not (run_dir / rundir.BEST_MODEL).exists():
             current = model.get_weights()
             model.set_weights(best_weights)
-            best_pending = run_dir / f".{rundir.BEST_MODEL}.pending"
+            best_pending = rundir.pending_path(run_dir / rundir.BEST_MODEL)
             try:
                 rundir.save_model(model, best_pending)
             finally:
                 model.set_weights(current)
-            pending.append((best_pending, run_dir / rundir.BEST_MODEL))
+            pending.append(run_dir / rundir.BEST_MODEL)
             files[rundir.BEST_MODEL] = _sha(best_pending)
         else:
             files[rundir.BEST_MODEL] = _sha(run_dir / rundir.BEST_MODEL)
     rundir.write_json(run_dir / rundir.CHECKPOINT, {**record, "files": files, "rng_states": rng_states(model)})
-    for src, dst in pending:
-        os.replace(src, dst)
+    for final in pending:  # the second phase: the record names every file's SHA-256
+        rundir.commit_pending(final)
 
 
 def recover(run_dir: Path) -> dict:
@@ -132,11 +131,12 @@ def recover(run_dir: Path) -> dict:
             and isinstance(record.get("history"), dict)):
         raise RunError(f"{record_path}: damaged (expected epoch, history and files); cannot resume safely")
     for name, sha in record["files"].items():
-        final, pending = run_dir / name, run_dir / f".{name}.pending"
+        final = run_dir / name
+        pending = rundir.pending_path(final)
         if final.exists() and _sha(final) == sha:
             continue
         if pending.exists() and _sha(pending) == sha:
-            os.replace(pending, final)
+            rundir.commit_pending(final)
             continue
         raise RunError(f"{final}: does not match {rundir.CHECKPOINT} (epoch {record.get('epoch')}); "
                        "cannot resume safely")

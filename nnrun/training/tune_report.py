@@ -14,11 +14,8 @@ from nnrun.config.search import Search
 from nnrun.config.yamlsrc import dump_yaml, read_yaml_file
 from nnrun.errors import RunError
 
-TRIALS_CSV = "trials.csv"
-BEST_YAML = "best.yaml"
-TUNE_JSON = "tune.json"
-HISTORY_PNG = "optimization_history.png"
-IMPORTANCE_PNG = "param_importances.png"
+TRIALS_CSV, BEST_YAML, TUNE_JSON = rundir.TRIALS_CSV, rundir.BEST_YAML, rundir.TUNE_JSON  # names: rundir's
+HISTORY_PNG, IMPORTANCE_PNG = rundir.TUNE_HISTORY_PNG, rundir.PARAM_IMPORTANCES_PNG
 
 
 def write_results(study: Any, loaded: LoadedConfig, search: Search, tune_dir: Path, plots: bool) -> dict:

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nnrun import rundir
 from nnrun.config.load import LoadedConfig, dump_resolved
 from nnrun.config.search import Search
 from nnrun.errors import ConfigError
 
-STUDY_DB = "study.db"
+STUDY_DB = rundir.STUDY_DB  # the name: rundir's
 #: A trial's user attribute marking it killed or interrupted mid-way: not counted, its values run again.
 CUT = "interrupted"
 
