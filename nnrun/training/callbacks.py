@@ -168,8 +168,8 @@ class StopOnSignal(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras' EarlyStopping whose counters (wait, best, stopped_epoch) can be saved in a checkpoint and are put
+class _ResumableCounters:
+    """A mixin for Keras' EarlyStopping and ReduceLROnPlateau: their counters, saved in a checkpoint, are put
     back in ``on_train_begin`` (where Keras resets them)."""
 
     def __init__(self, saved: dict | None = None, **kwargs: Any) -> None:
@@ -181,16 +181,12 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         _restore_counters(self, self.saved)
 
 
-class ResumableReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
-    """Keras' ReduceLROnPlateau whose counters (wait, best, cooldown_counter) resume as EarlyStopping's."""
+class ResumableEarlyStopping(_ResumableCounters, keras.callbacks.EarlyStopping):
+    """Keras' EarlyStopping whose counters (wait, best, stopped_epoch) resume from a checkpoint."""
 
-    def __init__(self, saved: dict | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.saved = saved
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        _restore_counters(self, self.saved)
+class ResumableReduceLROnPlateau(_ResumableCounters, keras.callbacks.ReduceLROnPlateau):
+    """Keras' ReduceLROnPlateau whose counters (wait, best, cooldown_counter) resume from a checkpoint."""
 
 
 _COUNTERS = ("wait", "best", "stopped_epoch", "cooldown_counter")
