@@ -63,8 +63,11 @@ def create(runs_dir: Path, name: str) -> Path:
     ``os.mkdir`` is atomic, so two processes started at once get distinct directories.
 
     Raises:
-        RunError: the runs directory cannot be created or written (path named).
+        UsageError: the runs directory is a file. RunError: it cannot be created or written (path named).
     """
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise UsageError(f"{runs_dir}: is a file, not a directory; give --runs-dir a directory (it is made if "
+                         "missing)")
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

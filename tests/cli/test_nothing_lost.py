@@ -243,3 +243,13 @@ def test_an_os_error_names_its_path(capsys):
     assert err == ("error: /data/out/x.csv: Permission denied; nnrun needs to read or write this path\n"
                    "  hint: check its permissions and the free disk space\n")
     assert json.loads(out)["error"]["file"] == "/data/out/x.csv"
+
+
+def test_a_runs_directory_that_is_a_file_is_a_usage_error(tmp_path):
+    """Found by the break-it pass: exit 1 'cannot create the runs directory: File exists'."""
+    runs = tmp_path / "runs"
+    runs.write_text("not a directory\n")
+    result = invoke("train", ROOT / "configs/xor.yaml", "--runs-dir", runs, "--quiet", "--set", "training.epochs=1")
+    assert result.exit_code == 2, result.stderr
+    assert f"error: {runs}: is a file, not a directory; give --runs-dir a directory" in result.stderr
+    assert runs.read_text() == "not a directory\n"
