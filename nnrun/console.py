@@ -140,13 +140,17 @@ def _table(title: str, headers: list[str], rows: list[list[Text]], right_from: i
     return table
 
 
-def compare_tables(result: dict) -> tuple[Table, Table]:
-    """Two rich tables for ``compare_runs``'s result: config differences, and metrics with their deltas."""
+def compare_tables(result: dict) -> tuple[Table | Text, Table]:
+    """Two renderables for ``compare_runs``'s result: the config differences (a table, or the line "configs are
+    identical", followed by its notes), and the metrics with their deltas."""
     config_rows = [
         [Text(r["key"]), Text(_config_cell(r["a"])), Text(_config_cell(r["b"]))] for r in result["config_diff"]
     ]
-    config = _table("config differences" + ("" if config_rows else ": none"), ["key", result["a"], result["b"]],
-                    config_rows, right_from=3)
+    notes = "".join(f"\n  note: {note}" for note in result.get("notes", []))
+    config: Table | Text = Text("configs are identical" + notes)
+    if config_rows:
+        config = _table("config differences", ["key", result["a"], result["b"]], config_rows, right_from=3)
+        config.caption, config.caption_justify = (notes.strip() or None), "left"
     metric_rows = [
         [Text(r["metric"]), Text(_cell(r["a"])), Text(_cell(r["b"])),
          Text("" if r["delta"] is None else _cell(r["delta"], signed=True))]

@@ -33,6 +33,17 @@ ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}
 #: The status of a completed run whose quality gates failed (gates.json ``passed: false``).
 GATES_FAILED = "gates failed"
 
+#: Config keys a cross-validation run does not use: its folds replace the validation split (cv trains with
+#: ``validation_split: 0``), so a difference there between a run and a cv run of one config is not one.
+CV_UNUSED = ("training.validation_split",)
+
+#: The data keys whose ``null`` means "detect from the file": a run records what detection found, so a null
+#: against a value on the same data file is no difference.
+DETECTED_KEYS = ("header", "delimiter")
+
+#: The data keys holding a file path (``data.validation.path`` and ``data.test.path`` are found by walking).
+PATH_KEYS = ("path", "target_path")
+
 
 def list_runs(runs_dir: Path) -> list[dict]:
     """Every run directory (a directory holding ``run.json``) directly under ``runs_dir``, oldest first.
@@ -84,10 +95,14 @@ def compare_runs(a: Path, b: Path) -> dict:
     Args:
         a, b: run directories (made by ``nnrun train``; they need not have a model).
 
+    The configs are compared as resolved (``resolved_config``): a relative and an absolute path to one data file,
+    or a default written in one config and left out of the other, are no difference.
+
     Returns:
         ``{"a": path, "b": path, "config_diff": [{"key": "model.layers[0].units", "a": 8, "b": 16}, …],
-        "metrics": [{"metric", "a", "b", "delta"}, …]}``. A key or list item present in one run only has
-        ``None`` on the other side (a whole missing list item is one entry). ``metrics`` covers the union of the
+        "metrics": [{"metric", "a", "b", "delta"}, …], "notes": [str, …]}``. A key or list item present in one
+        run only has ``None`` on the other side (a whole missing list item is one entry); ``notes`` says which
+        keys were left out (a cv run's ``training.validation_split``). ``metrics`` covers the union of the
         two ``metrics.json`` (``epochs`` and ``train_seconds`` included); ``delta`` is ``b - a``, or None when
         either value is missing or not a finite number.
 
@@ -102,14 +117,92 @@ def compare_runs(a: Path, b: Path) -> dict:
     a, b = Path(a), Path(b)
     for run in (a, b):
         rundir.check_run_dir(run, need_model=False)
-    config_a, config_b = _read_config(a), _read_config(b)
+    config_a, config_b = resolved_config(a), resolved_config(b)
+    _share_detected(config_a, config_b)
+    cv_runs = [str(run) for run in (a, b) if _is_cv(run)]
+    config_diff = [d for d in diff(config_a, config_b) if not (cv_runs and d["key"] in CV_UNUSED)]
+    notes = [f"{key} not compared: {cv_runs[0]} is a cross-validation (its folds replace the validation split)"
+             for key in CV_UNUSED if cv_runs]
     metrics_a, metrics_b = with_report(a, _read_metrics(a)), with_report(b, _read_metrics(b))
     rows = []
     for name in list(metrics_a) + [k for k in metrics_b if k not in metrics_a]:
         va, vb = metrics_a.get(name), metrics_b.get(name)
         delta = vb - va if _is_number(va) and _is_number(vb) else None
         rows.append({"metric": name, "a": va, "b": vb, "delta": delta})
-    return {"a": str(a), "b": str(b), "config_diff": diff(config_a, config_b), "metrics": rows}
+    return {"a": str(a), "b": str(b), "config_diff": config_diff, "metrics": rows, "notes": notes}
+
+
+def resolved_config(run: Path) -> Any:
+    """A run's ``config.yaml`` as training resolves it: every schema default filled in (when the file still
+    validates; else as written), and each relative data path made absolute the way ``nnrun train`` finds it.
+
+    A relative path is resolved, in order, to: the run's recorded data file (``run.json`` ``data_file``) when
+    that ends with the path; the working directory; the directory of the config file the run was made from.
+    A path found nowhere stays as written.
+
+    Raises:
+        RunError: ``config.yaml`` is missing or is not YAML.
+    """
+    from nnrun.config.load import dump_resolved, validate_data
+    from nnrun.config.yamlsrc import read_yaml_file
+    from nnrun.errors import ConfigError
+
+    data = _read_config(run)
+    try:
+        raw, source = read_yaml_file(run / rundir.CONFIG)
+        data = yaml.safe_load(dump_resolved(validate_data(raw, source).config))
+    except ConfigError:
+        pass  # an old or hand-edited config that no longer validates: compared as written
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        _absolute_paths(data["data"], _run_info(run))
+    return data
+
+
+def _absolute_paths(data: dict, info: dict) -> None:
+    """Make the relative paths of a config's ``data`` section (and of its ``validation``/``test`` files)
+    absolute in place (see ``resolved_config``)."""
+    recorded = info.get("data_file") if isinstance(info.get("data_file"), str) else None
+    config_file = info.get("config_file") if isinstance(info.get("config_file"), str) else None
+    for section in (data, data.get("validation"), data.get("test")):
+        if not isinstance(section, dict):
+            continue
+        for key in PATH_KEYS:
+            value = section.get(key)
+            if not isinstance(value, str) or not value or Path(value).expanduser().is_absolute():
+                continue
+            rel = Path(value)
+            candidates = [Path(recorded)] if recorded and Path(recorded).parts[-len(rel.parts):] == rel.parts else []
+            candidates += [Path.cwd() / rel] + ([Path(config_file).parent / rel] if config_file else [])
+            found = next((c for c in candidates if c.exists()), None)
+            if found is not None:
+                section[key] = str(found.resolve())
+
+
+def _share_detected(a: Any, b: Any) -> None:
+    """When both configs read the same data file, fill a detected key (``DETECTED_KEYS``) left null in one with
+    the other's recorded value, in place."""
+    da = a.get("data") if isinstance(a, dict) else None
+    db = b.get("data") if isinstance(b, dict) else None
+    if not (isinstance(da, dict) and isinstance(db, dict)) or da.get("path") in (None, "") \
+            or da.get("path") != db.get("path"):
+        return
+    for key in DETECTED_KEYS:
+        if da.get(key) is None and db.get(key) is not None:
+            da[key] = db[key]
+        elif db.get(key) is None and da.get(key) is not None:
+            db[key] = da[key]
+
+
+def _run_info(run: Path) -> dict:
+    try:
+        info = rundir.read_json(run / rundir.RUN)
+    except RunError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _is_cv(run: Path) -> bool:
+    return _run_info(run).get("command_kind") == "cv" or (run / rundir.CV).is_file()
 
 
 def diff(a: Any, b: Any, path: tuple = ()) -> list[dict]:

@@ -22,7 +22,7 @@ from nnrun import rundir
 from nnrun.config.load import LoadedConfig, dump_resolved
 from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError
 from nnrun.training import records
-from nnrun.training.prepare import Prepared, prepare
+from nnrun.training.prepare import Prepared, prepare, with_data_facts
 from nnrun.training.run import Trained, evaluate_trained, train_one, writing_guard
 
 MAX_FOLDS = 100
@@ -181,7 +181,7 @@ class CvRun:
             self.info = records.run_info(prep.loaded, prep.meta, prep.table)
             self.info.update(command_kind="cv", folds=len(self.pairs))
             rundir.write_json(run_dir / rundir.RUN, self.info)
-            rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(cfg))
+            rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(with_data_facts(cfg, prep.meta)))
             rundir.write_indices(run_dir / rundir.SPLIT, {"folds": [b for _, b in self.pairs], "test": prep.test_idx})
         return self.run_dir
 

@@ -240,7 +240,7 @@ def test_cli_compare_tables_and_json(tmp_path):
 
     result = invoke("compare", a, a)
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == "config differences: none"
+    assert result.stdout.splitlines()[0] == "configs are identical"
 
 
 def test_cli_compare_usage_errors(tmp_path):
