@@ -236,7 +236,7 @@ def predict(  # 9 parameters: the predict command's options, one to one
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format, warn=warn)
     from nnrun.inference.attributions import extra_columns
     from nnrun.inference.predictor import Predictor, load_model
-    from nnrun.inference.unseen import UnseenCategories
+    from nnrun.inference.unseen import CountedBatches, UnseenCategories
 
     model = load_model(run, meta=meta)
     predictor = Predictor(model, meta)
@@ -254,7 +254,7 @@ def predict(  # 9 parameters: the predict command's options, one to one
         for note in unseen.notes():
             warn(note)
 
-    return meta, fmt, predicted()
+    return meta, fmt, CountedBatches(predicted(), unseen)  # iterated as predicted(); keeps the counts
 
 
 def tune(

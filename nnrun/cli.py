@@ -162,9 +162,11 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               "probability (or the value): attr_<column> per input column and attr_baseline.")
 @click.option("--layer", default=None, metavar="NAME_OR_INDEX", help="Write that config layer's activations "
               "(f0, f1, …) instead of predictions; an index counts the config's model.layers from 0.")
+@json_option("With --output FILE: print a JSON summary on stdout (rows written, rows skipped, values per "
+             "categorical column not seen in training).")
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
             threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # per option
-            layer: str | None) -> None:
+            layer: str | None, as_json: bool) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
 
@@ -178,11 +180,16 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     check_output(output, source)  # never over the input or a run's files
+    if as_json and output == "-":
+        raise click.UsageError("--json needs --output FILE (stdout carries the predictions)")
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
                                    input_format=in_format, warn=console.warn, explain=explain, layer=layer)
-    skipped = _write_predictions(batches, meta, output, fmt)
+    rows, skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
+    if as_json:
+        console.print_json({"output": output, "format": fmt, "rows": rows, "skipped": skipped,
+                            "unseen_categories": dict(batches.unseen.counts)})
 
 
 @cli.command()
@@ -337,9 +344,9 @@ def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, n
 
 
 # ---------------------------------------------------------------------------------- rendering helpers
-def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> int:
+def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> tuple[int, int]:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);
-    warn about the first 20 skipped rows. Returns the number of rows skipped."""
+    warn about the first 20 skipped rows. Returns (rows written, rows skipped)."""
     from nnrun import console
     from nnrun.inference import writers
 
@@ -354,7 +361,7 @@ def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> int:
         ok = True
     finally:
         writer.close(ok)
-    return skipped
+    return writer.count, skipped
 
 
 def _finish_gates(results: list[dict], as_json: bool) -> None:

@@ -3,6 +3,7 @@ slot, which is rarely what the user meant (a typo, a new label, a different spel
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -32,3 +33,21 @@ class UnseenCategories:
         """One line per column with unseen values (none when every value was seen in training)."""
         return [f"column {name!r}: {n} value(s) not seen in training (e.g. {self.examples[name]!r}) were predicted "
                 "as an unknown category (the out-of-vocabulary slot)" for name, n in self.counts.items()]
+
+
+class CountedBatches:
+    """``api.predict``'s batches, iterated as given, with the unseen-category counts alongside (complete once
+    the batches are exhausted): ``predict --json`` reports them.
+
+    Args:
+        batches: the (predictions, kept rows, problems) iterator. unseen: the counter ``batches`` fills.
+    """
+
+    def __init__(self, batches: Iterator[Any], unseen: UnseenCategories) -> None:
+        self.batches, self.unseen = batches, unseen
+
+    def __iter__(self) -> CountedBatches:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self.batches)

@@ -3,6 +3,7 @@ unseen categories; a model file that is not the run's is named, not dumped as st
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -42,3 +43,19 @@ def test_a_broken_model_file_says_what_it_is(xor_run, tmp_path, content, what):
     assert result.exit_code == 1, result.stderr
     assert f"model.keras: {what}, not a .keras model archive" in result.stderr
     assert "File not found" not in result.stderr
+
+
+def test_predict_json_reports_unseen_categories_per_column(signal_run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,n1,b,colour,n2\n1,0,1,red,0\n1,0,1,purple,0\n-1,0,-1,mauve,0\n0,0,0,blue,0\n")
+    out = tmp_path / "out.csv"
+    result = invoke("predict", signal_run, "--input", rows, "--output", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"output": str(out), "format": "csv", "rows": 4, "skipped": 0,
+                                         "unseen_categories": {"colour": 2}}
+    assert "column 'colour': 2 value(s) not seen in training (e.g. 'purple')" in result.stderr
+    assert len(out.read_text().splitlines()) == 5
+    result = invoke("predict", signal_run, "--input", rows, "--json")  # stdout carries the predictions
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]["message"].endswith("--json needs --output FILE (stdout carries the "
+                                                                  "predictions)")
