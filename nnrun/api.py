@@ -157,7 +157,8 @@ def evaluate(
             split, or its training data when it had none.
         plots: write PNG plots.
         gates: ``--gate`` strings (``val_accuracy>=0.9``); a ``val_`` gate reads the same metric on the
-            validation split. The config's ``gates:`` are checked too.
+            validation split. The config's ``gates:`` are checked too; results go to ``gates.json``, or
+            ``gates-<name>.json`` beside ``evaluation-<name>.json``.
 
     Returns:
         The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results.
@@ -180,7 +181,7 @@ def evaluate(
                           label=rundir.evaluation_label(examples.subset, data))  # never over the training report
     with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
         doc = evaluate_model(run, load_model(run, meta=meta), meta, examples, options)
-        doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]))
+        doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]), options.label)
         rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
     return doc
 

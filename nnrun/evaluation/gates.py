@@ -246,11 +246,13 @@ def format_value(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def check_gates(run: Path, gate_list: list, values: dict) -> list[dict]:
+def check_gates(run: Path, gate_list: list, values: dict, label: str | None = None) -> list[dict]:
     """Evaluate gates (all of them) and write gates.json; the caller exits 3 on a failure.
 
     Args:
         run: the run directory. gate_list: parsed gates. values: metric name -> value.
+        label: a later evaluation's name (``rundir.evaluation_label``): its results go to ``gates-<label>.json``,
+            so that they never replace the training-time ``gates.json`` (which ``nnrun runs`` reads).
 
     Returns:
         One result per gate (see ``evaluation.gates.evaluate_gates``); [] without gates.
@@ -267,5 +269,5 @@ def check_gates(run: Path, gate_list: list, values: dict) -> list[dict]:
     results = evaluate_gates(gate_list, values)
     from nnrun import rundir
 
-    rundir.write_json(run / rundir.GATES, gates_json(results))
+    rundir.write_json(run / rundir.labelled(rundir.GATES, label), gates_json(results))
     return results

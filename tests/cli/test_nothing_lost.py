@@ -162,6 +162,21 @@ def test_evaluating_a_file_keeps_the_training_time_report(iris_run, tmp_path):
         ("evaluation.json", "report.md", "validation"), ("evaluation-new_flowers.json", "report-new_flowers.md", "file")]
 
 
+def test_a_later_evaluations_gates_keep_the_training_time_gates(iris_run, tmp_path):
+    run = _copy(iris_run, tmp_path)
+    result = invoke("evaluate", run, "--no-plots", "--gate", "accuracy>=0.5")  # the training-time split again
+    assert result.exit_code == 0, result.stderr
+    assert json.loads((run / "gates.json").read_text())["passed"] is True
+    data = tmp_path / "new flowers.csv"
+    data.write_text("5.1,3.5,1.4,0.2,Iris-setosa\n6.7,3.0,5.2,2.3,Iris-virginica\n")
+    result = invoke("evaluate", run, "--data", data, "--no-plots", "--gate", "accuracy>=1.5")
+    assert result.exit_code == 3
+    later = json.loads((run / "gates-new_flowers.json").read_text())
+    assert later["passed"] is False and later["gates"][0]["gate"] == "accuracy >= 1.5"
+    assert json.loads((run / "gates.json").read_text())["passed"] is True  # was replaced by the later failure
+    assert json.loads(invoke("runs", tmp_path, "--json").stdout)[0]["status"] == "completed"
+
+
 def test_evaluation_names_come_from_rundir():
     assert rundir.evaluation_label("validation", None) is None and rundir.evaluation_label("training", None) is None
     assert rundir.evaluation_label("test", None) == "test"
