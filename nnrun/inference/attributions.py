@@ -148,14 +148,12 @@ def baseline_row(spec: dict, means: np.ndarray | None) -> Any:
 
 
 def check_explainable(spec: dict) -> None:
-    """Integrated gradients need table columns (numeric or categorical).
+    """Integrated gradients explain table columns (numeric or categorical) here, a text's tokens in
+    ``nnrun.inference.text_attributions``.
 
     Raises:
-        UsageError: a text model or array (image) inputs.
+        UsageError: array (image) inputs.
     """
-    if spec.get("text"):
-        raise UsageError("--explain: text models are not supported yet (integrated gradients need table "
-                         "columns); use nnrun explain RUN_DIR for the text column's permutation importance")
     if spec.get("shape") or spec.get("reshape") or not spec.get("columns"):
         raise UsageError("--explain: array (image) inputs are not supported; it explains table columns")
 
@@ -213,10 +211,10 @@ def _path_gradients(rest: Any, meta: dict, ends: tuple[Any, Any], threshold: flo
     rows, width = int(e.shape[0]), int(e.shape[1])
     alphas = tf.linspace(0.0, 1.0, steps + 1)[:, None, None]
     path = tf.reshape(e_base[None] + alphas * (e - e_base)[None], (-1, width))  # (steps+1)*B rows
-    chosen = _chosen(rest(e, training=False), meta, threshold)
+    chosen = chosen_outputs(rest(e, training=False), meta, threshold)
     with tf.GradientTape() as tape:
         tape.watch(path)
-        f = _explained(rest(path, training=False), meta, np.tile(chosen, steps + 1))
+        f = explained_output(rest(path, training=False), meta, np.tile(chosen, steps + 1))
     grads = tape.gradient(f, path).numpy().reshape(steps + 1, rows, width)
     weights = np.full(steps + 1, 1.0 / steps)
     weights[[0, -1]] = 0.5 / steps
@@ -225,7 +223,7 @@ def _path_gradients(rest: Any, meta: dict, ends: tuple[Any, Any], threshold: flo
     return avg, f[-1], f[0]
 
 
-def _chosen(out: Any, meta: dict, threshold: float) -> np.ndarray:
+def chosen_outputs(out: Any, meta: dict, threshold: float) -> np.ndarray:
     """The explained output's index per row: the predicted class (binary: 1 when p >= threshold)."""
     from nnrun.inference.predictor import probabilities
 
@@ -237,7 +235,7 @@ def _chosen(out: Any, meta: dict, threshold: float) -> np.ndarray:
     return np.argmax(probs, axis=1)
 
 
-def _explained(out: Any, meta: dict, chosen: np.ndarray) -> Any:
+def explained_output(out: Any, meta: dict, chosen: np.ndarray) -> Any:
     """The explained output as a differentiable tensor (n,): probability of class ``chosen`` (through
     sigmoid/softmax when the loss had ``from_logits``), or the first regression output."""
     import tensorflow as tf
@@ -261,7 +259,7 @@ def extra_columns(model: Any, meta: dict, explain: bool, layer: str | None,
         means: the numeric columns' training means (the baseline) when the feature spec has none.
 
     Raises:
-        UsageError: both options; no such layer; ``--explain`` on a text or image model.
+        UsageError: both options; no such layer; ``--explain`` on an image model.
     """
     if layer is None and not explain:
         return None
@@ -277,6 +275,10 @@ def extra_columns(model: Any, meta: dict, explain: bool, layer: str | None,
             acts = layer_outputs(model, spec, x, layer)
             return Predictions(None, None, None, {f"f{j}": acts[:, j] for j in range(acts.shape[1])})
         return activations
+    if spec.get("text"):
+        from nnrun.inference.text_attributions import token_columns
+
+        return token_columns(model, meta)
     check_explainable(spec)
     if spec.get("mean") is not None:
         means = np.asarray(spec["mean"], dtype=np.float64).reshape(-1)

@@ -163,14 +163,18 @@ class Predictions:
             (strings or ints); regressors: float32 (n, num_outputs).
         probabilities: classifiers: float64 (n, num_classes), rows summing to 1; None for regressors.
         classes: the class labels in probability-column order (None for regressors).
-        extra: more float columns, name -> (n,), written after the predictions (``predict --explain``'s
-            attributions); with ``values`` None they are the only output (``predict --layer``'s activations).
+        extra: more columns (numbers, or text as an object array), name -> (n,), written after the predictions
+            (``predict --explain``'s attributions); with ``values`` None they are the only output (``predict
+            --layer``'s activations).
+        nested: columns whose cells are JSON values (lists), name -> object array (n,), written last by the
+            JSON and JSON Lines writers only (a text model's ``attr_tokens``); CSV and Parquet leave them out.
     """
 
     def __init__(self, values: np.ndarray | None, probabilities: np.ndarray | None, classes: list | None,
                  extra: dict[str, np.ndarray] | None = None) -> None:
         self.values, self.probabilities, self.classes = values, probabilities, classes
         self.extra = extra or {}
+        self.nested: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         if self.values is None:

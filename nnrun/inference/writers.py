@@ -99,6 +99,11 @@ def _shortest(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32).astype("U32").astype(np.float64)
 
 
+def _extra(values: np.ndarray) -> np.ndarray:
+    """An extra column as written: numbers by ``_shortest``, text (object arrays) as it is."""
+    return values if np.asarray(values).dtype == object else _shortest(values)
+
+
 def output_names(classes: list | None, width: int, kept: list[str]) -> list[str]:
     """The output columns after the kept input columns: ``prediction`` then ``prob_<class>`` per class for
     classifiers; ``prediction`` (one output) or ``prediction_<i>`` (``width`` outputs) for regressors.
@@ -136,7 +141,7 @@ def arrow_table(preds: Any, rows: Any, classes: list | None, text: bool) -> Any:
         values = np.asarray(preds.values, dtype=np.float32).reshape(len(preds), -1)
         for i in range(values.shape[1]):
             cols["prediction" if values.shape[1] == 1 else f"prediction_{i}"] = pa.array(values[:, i])
-    cols.update({name: pa.array(_shortest(v)) for name, v in preds.extra.items()})
+    cols.update({name: pa.array(_extra(v)) for name, v in preds.extra.items()})
     return pa.table(cols)
 
 
@@ -160,7 +165,7 @@ def json_frame(preds: Any, rows: Any, classes: list | None, nested: bool) -> Any
         elif not nested:
             for i in range(values.shape[1]):
                 cols[f"prediction_{i}"] = _shortest(values[:, i])
-    cols.update({name: _shortest(v) for name, v in preds.extra.items()})
+    cols.update({name: _extra(v) for name, v in {**preds.extra, **preds.nested}.items()})
     return pd.DataFrame(cols, index=pd.RangeIndex(len(preds)))
 
 

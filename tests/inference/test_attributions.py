@@ -63,6 +63,8 @@ def test_layer_and_explain_together_are_refused(iris_run):
     assert "error: --layer and --explain: give one" in result.stderr
 
 
-def test_explain_refuses_text_models():
-    with pytest.raises(UsageError, match="text models are not supported"):
-        check_explainable({"text": "review", "columns": []})
+def test_explain_refuses_array_inputs_clearly():
+    with pytest.raises(UsageError, match=r"^--explain: array \(image\) inputs are not supported; it explains "
+                                         "table columns$"):
+        check_explainable({"text": None, "columns": [], "shape": [8, 8, 1]})
+    check_explainable({"text": "review", "columns": [{"name": "review"}]})  # text: token attributions instead
