@@ -30,7 +30,8 @@ def column_frame(x: Any, spec: dict) -> Any:
 
     if spec.get("text"):
         return pd.DataFrame({spec["text"]: np.asarray(x, dtype=object).reshape(-1)})
-    if spec.get("shape") or spec.get("reshape") or not spec.get("columns"):
+    # (rows of numbers, inline or NPZ, have a 1-D shape: columns; images and data.reshape have more)
+    if len(spec.get("shape") or ()) > 1 or spec.get("reshape") or not spec.get("columns"):
         raise UsageError("nnrun explain: array (image) inputs are not supported; it explains table columns")
     numeric = x["numeric"] if isinstance(x, dict) else x
     cols: dict[str, Any] = {}

@@ -154,7 +154,8 @@ def check_explainable(spec: dict) -> None:
     Raises:
         UsageError: array (image) inputs.
     """
-    if spec.get("shape") or spec.get("reshape") or not spec.get("columns"):
+    # (rows of numbers, inline or NPZ, have a 1-D shape: columns; images and data.reshape have more)
+    if len(spec.get("shape") or ()) > 1 or spec.get("reshape") or not spec.get("columns"):
         raise UsageError("--explain: array (image) inputs are not supported; it explains table columns")
 
 

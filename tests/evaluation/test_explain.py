@@ -74,3 +74,23 @@ def test_explain_unknown_layer_is_a_usage_error(iris_run):
     assert result.exit_code == 2
     assert re.fullmatch(r"error: --layer 9: no such layer; the config's layers are \(index=name\): "
                         r"0=dense\w*, 1=dense\w*\n", result.stderr), result.stderr
+
+
+def test_explain_with_data_on_a_run_without_a_split(xor_run, tmp_path):
+    import shutil
+
+    run = shutil.copytree(xor_run, tmp_path / "xor")
+    data = tmp_path / "xor8.csv"
+    data.write_text("0,0,0\n0,1,1\n1,0,1\n1,1,0\n" * 2)
+    result = invoke("explain", run, "--data", data, "--repeats", "10", "--no-plots", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["subset"], doc["source"], doc["rows"], doc["metric"], doc["score"]) == \
+        ("file", str(data), 8, "accuracy", 1.0)
+    # XOR flips with either input: shuffling a column of four 0s and four 1s changes 2k rows, k ~ 2 on average,
+    # so each column's mean drop is about 0.5 and neither can be ignored
+    assert {c["column"] for c in doc["columns"]} == {"x0", "x1"}
+    assert all(0.3 <= c["mean"] <= 0.7 for c in doc["columns"]), doc["columns"]
+    tree = doc["surrogate"]
+    assert (tree["depth"], tree["agree"], tree["rows"], tree["fidelity"]) == (2, 8, 8, 1.0)
+    assert json.loads((run / rundir.EXPLANATION).read_text())["columns"] == doc["columns"]

@@ -68,3 +68,14 @@ def test_explain_refuses_array_inputs_clearly():
                                          "table columns$"):
         check_explainable({"text": None, "columns": [], "shape": [8, 8, 1]})
     check_explainable({"text": "review", "columns": [{"name": "review"}]})  # text: token attributions instead
+
+
+def test_explain_on_inline_rows_of_numbers_is_complete(xor_run):
+    """Inline data has a 1-D input shape: its columns are explained (was refused as an image input)."""
+    result = invoke("predict", xor_run, "--input", "data/xor.csv", "--explain", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["prediction"] for r in rows] == [0, 1, 1, 0]
+    for r in rows:
+        total = r["attr_baseline"] + r["attr_x0"] + r["attr_x1"]
+        assert total == pytest.approx(r["probabilities"][str(r["prediction"])], rel=0.01), r

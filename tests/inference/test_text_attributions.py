@@ -89,3 +89,23 @@ def test_csv_output_has_the_compact_column_only(text_runs, tmp_path):
     tops = [dict(pair.rsplit(":", 1) for pair in r["attr_top"].split()) for r in rows]
     assert set(tops[2]) == {"[UNK]"} and list(tops[3]) == ["plot"]
     assert np.isfinite([float(v) for top in tops for v in top.values()]).all()
+
+
+def test_explain_permutes_the_text_column_whole(text_runs, tmp_path):
+    import shutil
+
+    run = shutil.copytree(text_runs["pool"], tmp_path / "pool")
+    rng = random.Random(1)
+    rows = [f"{' '.join(rng.sample(FILLER, 3) + [rng.choice(POSITIVE if i % 2 else NEGATIVE)])}\t{i % 2}"
+            for i in range(60)]
+    (tmp_path / "held_out.tsv").write_text("\n".join(rows) + "\n")
+    result = invoke("explain", run, "--data", tmp_path / "held_out.tsv", "--repeats", "4", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["subset"], doc["rows"], doc["metric"], doc["repeats"]) == ("file", 60, "accuracy", 4)
+    [column] = doc["columns"]  # the text is one column, shuffled whole (not its tokens)
+    assert column["column"] == "col0" and column["rank"] == 1
+    # the label is in the text only: shuffled texts keep ~half of the labels right (a drop of about score - 0.5)
+    assert doc["score"] >= 0.9 and 0.25 <= column["mean"] <= doc["score"] - 0.25, doc
+    assert doc["surrogate"] is None  # no readable tree over a text
+    assert (run / "importance.png").stat().st_size > 1000
