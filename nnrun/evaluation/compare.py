@@ -259,6 +259,7 @@ def _entry(run: Path) -> dict:
     if not metrics_path.exists():
         if entry["status"] == "completed":
             entry["problems"].append(f"{metrics_path}: missing; the run is incomplete")
+        entry["epochs"] = epochs_done(run)  # a died, failed or interrupted run: what it got through
         return entry
     try:
         metrics = _metrics_object(metrics_path)
@@ -269,6 +270,23 @@ def _entry(run: Path) -> dict:
     values = {k: v for k, v in with_report(run, metrics).items() if k not in RUN_KEYS and (v is None or _is_number(v))}
     entry["metrics"] = {k: values[k] for k in _ordered(set(values))}
     return entry
+
+
+def epochs_done(run: Path) -> int | None:
+    """The epochs a run without ``metrics.json`` finished (it died, failed or was stopped): the last epoch of
+    ``history.csv`` (appended after each epoch), else the checkpoint's epoch; None when neither is readable."""
+    try:
+        with open(run / rundir.HISTORY, encoding="utf-8") as fh:
+            lines = [line for line in fh.read().splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].split(",")[0] == "epoch":
+            return int(float(lines[-1].split(",")[0]))
+    except (OSError, ValueError, UnicodeDecodeError):
+        pass
+    try:
+        epoch = rundir.read_json(run / rundir.CHECKPOINT).get("epoch") if (run / rundir.CHECKPOINT).is_file() else None
+    except (RunError, AttributeError):
+        return None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
 def with_report(run: Path, metrics: dict) -> dict:

@@ -302,3 +302,16 @@ def test_cli_runs_table_shows_the_common_metrics_of_runs_and_cv_runs(tmp_path):
     cv_line = next(line for line in result.stdout.splitlines() if "iris-cv" in line)
     assert " 30.3 " in cv_line and "30.3333" not in cv_line
     assert len(json.loads(invoke("runs", tmp_path, "--json").stdout)[1]["metrics"]) == 9
+
+
+def test_runs_shows_the_epochs_a_died_run_finished(tmp_path):
+    died = make_run(tmp_path, "died", status="running", pid=2**22 + 1, host=platform.node())
+    (died / "history.csv").write_text("epoch,loss,val_loss\n1,0.9,1.0\n2,0.7,0.8\n3,0.6,0.7\n")
+    stopped = make_run(tmp_path, "stopped", "2024-11-29T18:00:01+00:00", status="interrupted")
+    (stopped / "checkpoint.json").write_text('{"epoch": 5, "history": {}}')
+    make_run(tmp_path, "failed", "2024-11-29T18:00:02+00:00", status="failed")
+    runs = {r["name"]: r for r in list_runs(tmp_path)}
+    assert [(runs[n]["status"], runs[n]["epochs"]) for n in ("died", "stopped", "failed")] == [
+        ("died", 3), ("interrupted", 5), ("failed", None)]
+    line = next(line for line in invoke("runs", tmp_path).stdout.splitlines() if "died" in line)
+    assert line.split("│")[4].strip() == "3"
