@@ -27,9 +27,12 @@ def validate(config_path: Path | str, overrides: tuple[str, ...] = ()) -> Loaded
     """Check a config (schema, Keras names, cross-checks, its ``search:`` section) without importing TensorFlow.
 
     Raises:
-        ConfigError: every problem found, located.
+        ConfigError: every problem found, located; a data file that does not exist (``config.paths``).
     """
+    from nnrun.config.paths import check_data_files
+
     loaded = load_config(config_path, overrides)
+    check_data_files(loaded)
     if loaded.config.search is not None:
         from nnrun.config.search import check_search
 

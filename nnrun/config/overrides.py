@@ -25,7 +25,7 @@ def apply_override(data: dict, source: Source, item: str) -> dict:
         ``data``, changed.
 
     Raises:
-        ConfigError: no ``=``, an empty key, a path through a scalar, or a list index out of range.
+        ConfigError: no ``=``, an empty key or value, a path through a scalar, or a list index out of range.
     """
     where = f"--set {item}" if item.isprintable() else f"--set {item!r}"
     key, sep, text = item.partition("=")
@@ -35,6 +35,10 @@ def apply_override(data: dict, source: Source, item: str) -> dict:
     parts: list[Any] = [int(p) if re.fullmatch(r"-?[0-9]+", p) else p for p in key.split(".")]
     if any(p == "" for p in parts):
         raise ConfigError(f"{where}: empty key in {key!r}; expected key.path=value")
+    if not text.strip():  # YAML reads nothing as null: the error would name the parent section, not the key
+        shown = key if key.isprintable() else repr(key)
+        raise ConfigError(f"{where}: {shown}: no value after '='; give one ({shown}=VALUE), or {shown}=null to "
+                          "clear it")
     node: Any = data
     path: tuple = ()
     for part in parts[:-1]:

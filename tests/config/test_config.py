@@ -633,10 +633,18 @@ def test_set_errors_are_located_at_the_set():
     )
 
 
-def test_set_empty_value_is_null_located_at_the_set():
-    # Regression: the error pointed at the file's `training:` line.
+def test_set_empty_value_is_refused_naming_the_key():
+    # Regression: the error pointed at the file's `training:` line; then, for a key where null is valid
+    # (data.path), at the parent section: "data: expected inline x and y, or a file path" (issue 18, break-it).
     assert _error(BASE, ("training.epochs=",)) == (
-        "--set training.epochs=: training.epochs: expected an integer, got nothing (null)"
+        "--set training.epochs=: training.epochs: no value after '='; give one (training.epochs=VALUE), or "
+        "training.epochs=null to clear it"
+    )
+    assert _error(BASE, ("data.path= ",)) == (
+        "--set data.path= : data.path: no value after '='; give one (data.path=VALUE), or data.path=null to clear it"
+    )
+    assert _error(BASE, ("training.epochs=null",)) == (
+        "--set training.epochs=null: training.epochs: expected an integer, got nothing (null)"
     )
 
 

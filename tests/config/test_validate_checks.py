@@ -43,3 +43,26 @@ def test_a_long_run_name_says_the_limit(tmp_path):
     assert result.exit_code == 2
     assert "name: a run name has at most 100 characters, got 120; shorten it" in result.stderr
     assert invoke("validate", _config(tmp_path, name="a" * 100)).exit_code == 0
+
+
+def test_validate_finds_missing_data_files_relative_to_the_config(tmp_path, monkeypatch):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "rows.csv").write_text("a,y\n1,0\n")
+    config = folder / "c.yaml"
+    config.write_text("name: c\ndata:\n  path: rows.csv\n  target: y\n  validation: {path: held_out.csv}\n"
+                      "model:\n  layers:\n    - {type: Dense, units: 1, activation: sigmoid}\n"
+                      "  loss: binary_crossentropy\n")
+    monkeypatch.chdir(tmp_path)  # rows.csv is found next to the config, as train finds it
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {config}:5:22: data.validation.path: no such file or directory "
+                             f"'held_out.csv' (looked in {tmp_path} and {folder})\n")
+    (folder / "held_out.csv").write_text("a,y\n1,0\n")
+    assert invoke("validate", config).exit_code == 0
+    result = invoke("validate", config, "--set", "data.path=/no/such.csv", "--set", 'data.test={path: ""}')
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: --set data.path=/no/such.csv: data.path: no such file or directory '/no/such.csv'",
+        'error: --set data.test={path: ""}: data.test.path: expected a file path, got an empty string',
+    ]
