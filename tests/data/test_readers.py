@@ -115,6 +115,9 @@ CASES = {
                        "{f}:2:15: invalid JSON: Expecting value"),
     "jsonl_not_an_object": ("named", "list.jsonl", b'{"a": 1, "b": 2, "y": 0}\n[3, 4, 1]\n',
                             "{f}:2: expected a JSON object {{\"column\": value, \u2026}} per line, got list"),
+    "jsonl_duplicate_key": ("named", "dup.jsonl", b'{"a": 1, "b": 2, "y": 0}\n{"a": 3, "b": 4, "b": 5, "y": 1}\n',
+                            "{f}:2: the key 'b' appears twice in one object; keep one (JSON readers disagree on "
+                            "which one wins)"),
     "jsonl_nested": ("named", "nested.jsonl", b'{"a": 1, "b": 2, "y": 0}\n{"a": 3, "b": [4], "y": 1}\n',
                      "{f}:2: 'b': expected a number, string or null, got list"),
     "jsonl_text_in_number_column": ("named", "text.jsonl",

@@ -14,6 +14,23 @@ from nnrun.data.readers.common import RawTable, decode, gunzip, joined, open_bin
 from nnrun.errors import DataError
 
 
+class DuplicateKey(ValueError):
+    """A JSON object with one key twice (Python's json keeps the last silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """``json.loads``' object hook: the object, refusing a key given twice (``DuplicateKey``)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))  # type: ignore[func-returns-value]
+    return obj
+
+
 def json_lines(text: str, name: str, first_line: int = 1) -> Any:
     """JSON Lines text (one object per line) to a DataFrame labelled by line offset.
 
@@ -24,7 +41,8 @@ def json_lines(text: str, name: str, first_line: int = 1) -> Any:
         A DataFrame, one column per key (string names), index = file line - ``first_line`` + (first_line - 1).
 
     Raises:
-        DataError: invalid JSON, a line that is not an object, or nested values; the line named.
+        DataError: invalid JSON, a line that is not an object, a key twice in one object, or nested values;
+            the line named.
     """
     import pandas as pd
 
@@ -33,7 +51,10 @@ def json_lines(text: str, name: str, first_line: int = 1) -> Any:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_unique_keys)
+        except DuplicateKey as exc:
+            raise DataError(f"{name}:{first_line + i}: the key {exc.key!r} appears twice in one object; keep one "
+                            "(JSON readers disagree on which one wins)") from None
         except json.JSONDecodeError as exc:
             raise DataError(f"{name}:{first_line + i}:{exc.colno}: invalid JSON: {exc.msg}") from None
         except ValueError as exc:  # e.g. an integer of more than 4,300 digits
