@@ -240,7 +240,7 @@ def _with_target_by_position(columns: list[str], header: bool, meta: dict, name:
             raise DataError(f"{name}: has {len(columns)} columns, the features only; it needs the target "
                             f"column too ({len(meta['columns'])} columns, target at index {meta['target_index']})")
         raise DataError(f"{name}: expected {len(meta['columns'])} columns (features and target), got "
-                        f"{len(columns)}")
+                        f"{len(columns)}", hint=headerless_hint(columns, header, meta, with_target=True))
     by_train = dict(zip(meta["columns"], columns, strict=True))
     return [by_train[c] for c in [*feats, target]]
 
@@ -262,8 +262,24 @@ def _features_by_position(columns: list[str], header: bool, meta: dict, name: st
         return [c for i, c in enumerate(columns) if i != t]
     raise DataError(
         f"{name}: expected {n_feat} features, got {len(columns)} "
-        f"(the model takes: {', '.join(meta['feature_names'][:12])}{', …' if n_feat > 12 else ''})"
+        f"(the model takes: {', '.join(meta['feature_names'][:12])}{', …' if n_feat > 12 else ''})",
+        hint=headerless_hint(columns, header, meta, with_target=False),
     )
+
+
+def headerless_hint(columns: list[str], header: bool, meta: dict, with_target: bool) -> str | None:
+    """How to name a file's columns for a run trained on a file without a header (its columns are ``col0``,
+    ``col1``, … by position; a Parquet or JSON Lines file names its columns, so ``1`` does not match ``col1``);
+    None when the run had a header or the file has none."""
+    if not header or meta.get("header") is not False:
+        return None
+    wanted = [*meta["feature_names"], meta["target_name"]] if with_target else list(meta["feature_names"])
+    digits = [c for c in columns if str(c).strip().isdigit() and f"col{str(c).strip()}" in wanted]
+    example = f" (the file's {digits[0]!r} is not {'col' + str(digits[0]).strip()!r})" if digits else ""
+    shown = ", ".join(wanted[:8]) + (", …" if len(wanted) > 8 else "")
+    return (f"the run was trained on a file without a header, so its columns are named by position: {shown}"
+            f"{example}; name the file's columns so (extra columns are then ignored), or give exactly "
+            f"{len(wanted)} columns in training order")
 
 
 def kept_columns(columns: list[str], keep: str | None) -> list[str]:

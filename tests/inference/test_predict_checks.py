@@ -59,3 +59,25 @@ def test_predict_json_reports_unseen_categories_per_column(signal_run, tmp_path)
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["message"].endswith("--json needs --output FILE (stdout carries the "
                                                                   "predictions)")
+
+
+def test_a_parquet_file_for_a_headerless_run_is_told_how_columns_are_named(iris_run, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_csv(ROOT / "data" / "iris.csv", header=None).iloc[:3]
+    frame.columns = [str(c) for c in frame.columns]  # '0'…'4': a Parquet file names its columns
+    frame.insert(0, "id", ["a", "b", "c"])
+    frame.to_parquet(tmp_path / "rows.parquet")
+    result = invoke("predict", iris_run, "--input", tmp_path / "rows.parquet")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'rows.parquet'}: expected 4 features, got 6 (the model takes: col0, col1, col2, col3)",
+        "  hint: the run was trained on a file without a header, so its columns are named by position: col0, col1, "
+        "col2, col3 (the file's '0' is not 'col0'); name the file's columns so (extra columns are then ignored), or "
+        "give exactly 4 columns in training order",
+    ]
+    frame.columns = ["id", "col0", "col1", "col2", "col3", "col4"]  # as the hint says
+    frame.to_parquet(tmp_path / "rows.parquet")
+    result = invoke("predict", iris_run, "--input", tmp_path / "rows.parquet", "--keep", "id")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(",")[:2] for line in result.stdout.splitlines()[1:]] == [[i, "Iris-setosa"] for i in "abc"]
