@@ -185,3 +185,28 @@ def test_help_does_not_import_fastapi_or_tensorflow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "[]\n"
+
+
+def test_texts_of_a_text_model_match_predict_on_a_text_file(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from nnrun.inference.server import make_app
+
+    lines = [("spam", "win a free prize now"), ("ham", "see you at lunch"), ("spam", "free entry win cash"),
+             ("ham", "call me when you are home"), ("spam", "claim your prize today"), ("ham", "lunch at noon?")] * 4
+    (tmp_path / "t.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in lines))
+    (tmp_path / "t.yaml").write_text(
+        "name: tiny_text\nseed: 0\ndata: {path: t.tsv, header: false, quotechar: null, target: 0}\n"
+        "model:\n  layers:\n    - {type: TextVectorization, max_tokens: 50, output_sequence_length: 6}\n"
+        "    - {type: Embedding, input_dim: 50, output_dim: 4}\n    - {type: GlobalAveragePooling1D}\n"
+        "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n  metrics: [accuracy]\n"
+        "training: {epochs: 1, batch_size: 8}\n")
+    trained = invoke("train", tmp_path / "t.yaml", "--runs-dir", tmp_path / "runs", "--json", "--quiet", "--no-plots")
+    run = Path(json.loads(trained.stdout)["run_dir"])
+    texts = ["free prize, win now", "see you at home", "a text with words never seen"]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    written = json.loads(invoke("predict", run, "--input", tmp_path / "texts.txt", "--format", "json").stdout)
+    client = TestClient(make_app(run))
+    assert client.post("/predict", json={"texts": texts}).json() == {"predictions": written, "warnings": []}
+    assert client.post("/predict", json={"rows": [[t] for t in texts]}).json()["predictions"] == written
+    assert client.get("/metadata").json()["features"] == [{"name": "col1", "kind": "text"}]
