@@ -359,6 +359,9 @@ def serve(run_dir: Path, host: str, port: int, workers: int, max_body_bytes: int
 
     api.serve(run_dir, host=host, port=port, workers=workers, max_body_bytes=max_body_bytes,
               announce=console.info)
+    import gc
+
+    gc.freeze()  # the process ends now: its final garbage collection of TensorFlow's objects took 5 s
 
 
 # ---------------------------------------------------------------------------------- rendering helpers
