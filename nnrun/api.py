@@ -283,12 +283,14 @@ def serve(  # 6 parameters: the serve command's options, one to one
     limit = max_body_bytes or server.MAX_BODY_BYTES
     sock = server.bind(host, port)
     with sock:
-        app = server.make_app(run, limit)  # loads the model (with workers > 1: checks it loads, once)
+        app = server.make_app(run, limit)  # loads the model (with workers > 1: proves it loads; each loads its own)
+        target = app if workers == 1 else run
+        del app
         shown = f"[{host}]" if ":" in host else host
         announce(f"serving {run} ({loaded.config.name}) on http://{shown}:{sock.getsockname()[1]} "
                  f"({workers} worker{'s' if workers > 1 else ''}): POST /predict, GET /health, GET /metadata, "
                  "docs at /docs; Ctrl-C stops")
-        server.run(sock, app if workers == 1 else run, workers, limit)
+        server.run(sock, target, workers, limit)
 
 
 def tune(

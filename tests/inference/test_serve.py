@@ -145,7 +145,7 @@ def _start(run: Path, *args: str) -> tuple[subprocess.Popen, int]:
 def test_serve_process_answers_like_predict_survives_bad_requests_and_stops_on_sigterm(iris_run, tmp_path):
     import httpx
 
-    proc, port = _start(iris_run)
+    proc, port = _start(iris_run, "--max-body-bytes", "2000000")
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:  # one keep-alive connection
             assert http.get("/health").json() == {"status": "ok", "run": "iris"}
@@ -156,6 +156,8 @@ def test_serve_process_answers_like_predict_survives_bad_requests_and_stops_on_s
                 "request: row 1: expected 4 features, got 3"
             big = b'{"rows": [' + b",".join([b"[5.1, 3.5, 1.4, 0.2]"] * 600_000) + b"]}"  # 12 MB
             assert http.post("/predict", content=big).status_code == 413
+            assert http.post("/predict", content=big[:2_000_001]).status_code == 413  # one byte over
+            assert len(http.post("/predict", json={"rows": IRIS_ROWS * 30_000}).json()["predictions"]) == 90_000
             assert http.post("/predict", json={"rows": IRIS_ROWS}).json()["predictions"] == written
         taken = subprocess.run([sys.executable, "-m", "nnrun", "serve", str(iris_run), "--port", str(port)],
                                cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
