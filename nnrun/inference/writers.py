@@ -395,8 +395,6 @@ def open_writer(target: str, fmt: str, meta: dict) -> OutputWriter:
     return WRITERS[fmt](target, meta)
 
 
-
-
 class _TextSink:
     """Bytes to a text stream (a stdout without ``.buffer``)."""
 
