@@ -9,6 +9,7 @@ FastAPI is imported here, at the top (its routes read the annotations): only ``a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -133,7 +134,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         why = ("is already in use (another server?); choose another --port, or stop that server"
-               if exc.errno == 98 else f"cannot be bound: {exc.strerror}")
+               if exc.errno == errno.EADDRINUSE else f"cannot be bound: {exc.strerror}")
         raise UsageError(f"--port {port}: {host}:{port} {why}") from None
     sock.set_inheritable(True)
     return sock
