@@ -459,6 +459,12 @@ def _scaling(g: dict) -> list[str]:
     return lines
 
 
+def _serve(data: dict) -> list[str]:
+    import serve  # bench/serve.py renders its own section
+
+    return serve.markdown(data) if "cases" in data else ["## 7. Serve", "", f"failed: {data.get('error')}", ""]
+
+
 def generated(results: dict) -> str:
     out = _machine(results)
     rows = headline_rows(results)
@@ -469,7 +475,7 @@ def generated(results: dict) -> str:
         out.append("")
     sec = results["sections"]
     for name, fn in (("xor", _xor), ("overhead", _overhead), ("defaults", _defaults), ("startup", _startup),
-                     ("predict", _predict), ("scaling", _scaling)):
+                     ("predict", _predict), ("scaling", _scaling), ("serve", _serve)):
         if name in sec:
             out += fn(sec[name])
     return "\n".join(out)

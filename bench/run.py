@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import report  # noqa: E402
 import sections  # noqa: E402
+import serve  # noqa: E402 (bench/serve.py: nnrun serve's latency, also a script of its own)
 from harness import ROOT, machine  # noqa: E402
 
 SIZES = {
@@ -46,6 +47,7 @@ SIZES = {
         "narrow_features": 10, "predict_rows": [1_000_000, 2_000_000], "predict_repeats": 1, "predict_timeout": 900,
         "scaling_rows": [10_000, 100_000, 1_000_000], "scaling_widths": [16, 64, 256, 1024],
         "scaling_epochs": 3, "scaling_batch": 256, "scaling_script": True,
+        "serve_requests": 500, "serve_predict_repeats": 3,
     },
     "quick": {
         "startup_repeats": 3, "tf_repeats": 1,
@@ -59,9 +61,10 @@ SIZES = {
         "narrow_features": 10, "predict_rows": [100_000, 200_000], "predict_repeats": 1, "predict_timeout": 600,
         "scaling_rows": [10_000, 30_000, 300_000], "scaling_widths": [16, 64, 256],
         "scaling_epochs": 3, "scaling_batch": 256, "scaling_script": False,
+        "serve_requests": 100, "serve_predict_repeats": 1,
     },
 }
-ORDER = ["startup", "xor", "overhead", "defaults", "predict", "scaling"]
+ORDER = ["startup", "xor", "overhead", "defaults", "predict", "scaling", "serve"]
 
 
 def _git() -> dict:
@@ -111,7 +114,7 @@ def main() -> int:
             ctx.log(f"[{name}] ({time.perf_counter() - start:.0f} s so far, load {os.getloadavg()[0]:.1f})")
             t0, load0, code = time.perf_counter(), os.getloadavg()[0], _git()
             try:
-                data = getattr(sections, name)(ctx)
+                data = serve.serve(ctx) if name == "serve" else getattr(sections, name)(ctx)
             except Exception as exc:  # record it, go on with the other sections
                 data = {"error": f"{type(exc).__name__}: {exc}"}
                 failed.append(name)

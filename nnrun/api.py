@@ -261,6 +261,42 @@ def predict(  # 9 parameters: the predict command's options, one to one
     return meta, fmt, CountedBatches(predicted(), unseen)  # iterated as predicted(); keeps the counts
 
 
+def serve(  # 6 parameters: the serve command's options, one to one
+    run_dir: Path | str, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+    max_body_bytes: int | None = None, announce: Callable[[str], None] = lambda m: None,
+) -> None:
+    """Serve a run's model over HTTP until SIGINT/SIGTERM (``nnrun serve``): ``POST /predict`` answers what
+    ``nnrun predict --format json`` writes for the same rows; ``GET /health``, ``GET /metadata``, ``/docs``.
+
+    The run directory is checked and the port bound before TensorFlow is imported, so that those errors come at
+    once; then the model is loaded (safe mode) and called on made-up rows, and the server starts.
+
+    Args:
+        host, port: where to listen (port 0: a free port, named by ``announce``).
+        workers: processes, each with its own copy of the model. max_body_bytes: larger bodies are answered 413
+            (default ``inference.server.MAX_BODY_BYTES``, 10 MB). announce: called with the address line.
+
+    Raises:
+        UsageError: not a run directory, a port in use, a bad host. RunError: the model cannot be loaded.
+    """
+    from nnrun.inference import server
+    from nnrun.inference.predictor import check_archive
+
+    run, loaded, _ = load_run(run_dir)
+    check_archive(run / rundir.MODEL)
+    limit = max_body_bytes or server.MAX_BODY_BYTES
+    sock = server.bind(host, port)
+    with sock:
+        app = server.make_app(run, limit)  # loads the model (with workers > 1: proves it loads; each loads its own)
+        target = app if workers == 1 else run
+        del app
+        shown = f"[{host}]" if ":" in host else host
+        announce(f"serving {run} ({loaded.config.name}) on http://{shown}:{sock.getsockname()[1]} "
+                 f"({workers} worker{'s' if workers > 1 else ''}): POST /predict, GET /health, GET /metadata, "
+                 "docs at /docs; Ctrl-C stops")
+        server.run(sock, target, workers, limit)
+
+
 def tune(
     config_path: Path | str,
     overrides: tuple[str, ...] = (),

@@ -343,6 +343,34 @@ def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, n
     console.info(f"wrote {', '.join(doc['files'])} in {doc['run_dir']}")
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every "
+              "interface; there is no authentication).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="TCP port (0: a free one, printed at start).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes answering requests, each with its own copy of the model.")
+@click.option("--max-body-bytes", type=click.IntRange(1), default=10_000_000, show_default=True,
+              help="Larger POST /predict bodies are answered 413.")
+def serve(run_dir: Path, host: str, port: int, workers: int, max_body_bytes: int) -> None:
+    """Serve a trained run over HTTP: POST /predict answers what predict --format json writes for the same
+    rows; GET /health, GET /metadata, OpenAPI docs at /docs. Ctrl-C or SIGTERM stops it (requests in flight
+    finish; exit 0). A port in use exits 2. Example:
+
+    \b
+        nnrun serve runs/iris --port 8000
+        curl -s localhost:8000/predict -d '{"rows": [[5.1, 3.5, 1.4, 0.2]]}'
+    """
+    from nnrun import api, console
+
+    api.serve(run_dir, host=host, port=port, workers=workers, max_body_bytes=max_body_bytes,
+              announce=console.info)
+    import gc
+
+    gc.freeze()  # the process ends now: its final garbage collection of TensorFlow's objects took 5 s
+
+
 # ---------------------------------------------------------------------------------- rendering helpers
 def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> tuple[int, int]:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);

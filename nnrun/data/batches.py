@@ -178,12 +178,35 @@ def _document_batches(stream: Path | IO[bytes], name: str, fmt: str, meta: dict,
         x, _, _ = load_arrays(stream, fmt, need_y=False)
         check_shape(x, spec.get("shape") or [len(spec["numeric"])], name)
         return iter([(x, None, [])])
-    from nnrun.data.readers.jsondoc import json_rows
+    from nnrun.data.readers.jsondoc import parse_json
 
     text = decode(stream.read() if not isinstance(stream, Path) else read_bytes(stream, "JSON file"), name)
-    frame = json_rows(text, name, meta["feature_names"])
-    x, _, problems = features_transform(frame, spec, lambda i: f"{name}: row {int(i) + 1}", skip_bad)
+    x, problems = document_inputs(parse_json(text, name), name, meta, skip_bad)
     return iter([(x, None, problems)])
+
+
+def document_inputs(doc: Any, name: str, meta: dict, skip_bad: bool = False) -> tuple[Any, list[str]]:
+    """Parsed JSON rows as model inputs, with the run's feature spec (fills, categories, texts): the ONE path
+    of ``nnrun predict`` on a JSON file and of ``nnrun serve``'s ``POST /predict``.
+
+    Args:
+        doc: rows as ``readers.jsondoc.rows_frame`` takes them (lists in feature order, or objects).
+        name: the input in messages (``name: row N: …``). meta: the run's ``dataset.json``.
+        skip_bad: leave out rows that cannot be encoded and return their messages, instead of raising.
+
+    Returns:
+        (x, problems): model inputs for the good rows (see ``nnrun.data.features``) and one message per bad row.
+
+    Raises:
+        DataError: not rows, a row of the wrong length, a bad or missing value (the first, without ``skip_bad``).
+    """
+    from nnrun.data.features import plain_spec
+    from nnrun.data.readers.jsondoc import rows_frame
+
+    spec = meta.get("features") or plain_spec(len(meta["feature_names"]), meta["feature_names"])
+    frame = rows_frame(doc, name, meta["feature_names"])
+    x, _, problems = features_transform(frame, spec, lambda i: f"{name}: row {int(i) + 1}", skip_bad)
+    return x, problems
 
 
 def _image_batches(path: Path, spec: dict, chunk_rows: int, skip_bad: bool,

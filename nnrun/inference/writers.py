@@ -169,6 +169,32 @@ def json_frame(preds: Any, rows: Any, classes: list | None, nested: bool) -> Any
     return pd.DataFrame(cols, index=pd.RangeIndex(len(preds)))
 
 
+def json_records(preds: Any, rows: Any, classes: list | None) -> list[str]:
+    """A batch as JSON objects, one line each: ``{…kept, "prediction": …, "probabilities": {class: p}}``
+    (probabilities rounded to 6 decimals; a multi-output regressor's ``prediction`` is a list): what
+    ``nnrun predict --format json`` writes and ``nnrun serve`` answers.
+
+    Args:
+        preds: ``Predictions`` for n >= 1 rows. rows: the kept input columns (a DataFrame), or None.
+        classes: the class labels (None for regressors).
+    """
+    import pandas as pd
+
+    frame = json_frame(preds, rows, classes, nested=True)
+    lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines() if frame.shape[1] else \
+        ["{}"] * len(preds)
+    if classes is not None and preds.probabilities is not None:
+        probs = pd.DataFrame(np.round(preds.probabilities, 6), columns=[str(c) for c in classes])
+        extra = probs.to_json(orient="records", lines=True, force_ascii=False).splitlines()
+        lines = [f'{a[:-1]},"probabilities":{b}}}' for a, b in zip(lines, extra, strict=True)]
+    elif preds.values is not None and np.asarray(preds.values).reshape(len(preds), -1).shape[1] > 1:
+        values = pd.DataFrame(_shortest(np.asarray(preds.values).reshape(len(preds), -1)))
+        lists = values.to_json(orient="values")[2:-2].split("],[")
+        lines = [f'{a[:-1]}{"," if len(a) > 2 else ""}"prediction":[{b}]}}'
+                 for a, b in zip(lines, lists, strict=True)]
+    return lines
+
+
 class OutputWriter:
     """Writes prediction batches in one format, to stdout or atomically to a file (``rundir.AtomicWrite``).
 
@@ -305,22 +331,9 @@ class JsonWriter(OutputWriter):
     fmt = "json"
 
     def write_batch(self, preds: Any, rows: Any, header: list[str]) -> None:
-        import pandas as pd
-
         if not len(preds):
             return
-        frame = json_frame(preds, rows, self.classes, nested=True)
-        lines = frame.to_json(orient="records", lines=True, force_ascii=False).splitlines() if frame.shape[1] else \
-            ["{}"] * len(preds)
-        if self.classes is not None and preds.probabilities is not None:
-            probs = pd.DataFrame(np.round(preds.probabilities, 6), columns=[str(c) for c in self.classes])
-            extra = probs.to_json(orient="records", lines=True, force_ascii=False).splitlines()
-            lines = [f'{a[:-1]},"probabilities":{b}}}' for a, b in zip(lines, extra, strict=True)]
-        elif preds.values is not None and np.asarray(preds.values).reshape(len(preds), -1).shape[1] > 1:
-            values = pd.DataFrame(_shortest(np.asarray(preds.values).reshape(len(preds), -1)))
-            lists = values.to_json(orient="values")[2:-2].split("],[")
-            lines = [f'{a[:-1]}{"," if len(a) > 2 else ""}"prediction":[{b}]}}'
-                     for a, b in zip(lines, lists, strict=True)]
+        lines = json_records(preds, rows, self.classes)
         sep = "[\n  " if not self.count else ",\n  "
         self.fh.write((sep + ",\n  ".join(lines)).encode())
 
@@ -385,8 +398,6 @@ def open_writer(target: str, fmt: str, meta: dict) -> OutputWriter:
         RunError: the temporary file cannot be created.
     """
     return WRITERS[fmt](target, meta)
-
-
 
 
 class _TextSink:
