@@ -45,6 +45,13 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
     """
     if path_override is None and data_cfg.path is None:
         return _inline_table(data_cfg)
+    from nnrun.data.shards import find_shards, read_shards
+
+    shards = find_shards(path_override if path_override is not None else data_cfg.path,
+                         config_path if path_override is None else None, data_cfg.format)
+    if shards is not None:  # a folder or a glob of table files with the same columns
+        opts = ReadOptions.from_config(data_cfg)
+        return _table_from_raw(read_shards(shards, opts), data_cfg, text, shards.fmt, opts)
     path = Path(path_override) if path_override is not None else \
         resolve_path(data_cfg.path, config_path, allow_dir=True)
     if path_override is not None and not path.exists():
@@ -111,7 +118,7 @@ def _folder_table(path: Path, data_cfg: Any, text: bool) -> Table:
     return _table_from_raw(raw, data_cfg, True, "texts", ReadOptions.from_config(data_cfg))
 
 
-def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
+def read_like(path: Any, meta: dict, data_cfg: Any = None) -> Table:
     """Read another file with the training file's columns (a validation/test file, ``evaluate --data``) and
     encode it with the run's feature spec.
 
@@ -120,7 +127,8 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
     (by name with a header, else by position), target included.
 
     Args:
-        path: the file. meta: the run's ``dataset.json``. data_cfg: the run's ``data:`` section (old runs).
+        path: the file (a Path or str), or ``shards.Shards`` (read as one table).
+        meta: the run's ``dataset.json``. data_cfg: the run's ``data:`` section (old runs).
 
     Returns:
         The encoded Table (``x`` as the model takes it, ``y`` of shape (num_samples,)).
@@ -130,12 +138,14 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
             values without a fill.
     """
     from nnrun.data import features
+    from nnrun.data.shards import Shards, read_shards
 
-    path = Path(path)
-    if not path.exists():
+    shards = path if isinstance(path, Shards) else None
+    path = Path(shards.name if shards else path)
+    if shards is None and not path.exists():
         raise DataError(f"{path}: no such data file")
     trained = meta.get("format") if meta.get("format") not in (None, "inline", "images", "texts") else "csv"
-    fmt = known_format(path) or trained
+    fmt = shards.fmt if shards else known_format(path) or trained
     spec = meta["features"]
     if fmt in ARRAY_FORMATS:
         tp = getattr(data_cfg, "target_path", None)
@@ -144,7 +154,7 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
         return Table(y=_array_targets(y), feature_names=meta["feature_names"], target_name="y", source=str(path),
                      sha256=sha, fmt=fmt, inputs=x, spec=spec)
     opts = _like_options(meta, data_cfg, fmt)
-    raw = read_whole(path, fmt, opts)
+    raw = read_shards(shards, opts) if shards else read_whole(path, fmt, opts)
     columns = list(raw.frame.columns)
     feats, target = meta["feature_names"], meta["target_name"]
     chosen = match_columns(columns, raw.header, meta, str(path), with_target=True)

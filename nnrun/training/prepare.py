@@ -177,9 +177,11 @@ def _append_files(loaded: LoadedConfig, table: Any, meta: dict, encoding: str) -
         if ref is not None:
             from nnrun.data.dataset import read_like
             from nnrun.data.readers.common import resolve_path
+            from nnrun.data.shards import find_shards
 
-            path = resolve_path(ref.path, loaded.path)
-            extra = read_like(path, meta, cfg.data)
+            shards = find_shards(ref.path, loaded.path)  # a folder or glob of shards, read as one file
+            path = Path(shards.name) if shards else resolve_path(ref.path, loaded.path)
+            extra = read_like(shards or path, meta, cfg.data)
             _onehot_targets(loaded, extra, encoding)
             if classes is not None:  # a label the training rows do not have: named in this file
                 from nnrun.data.labels import encode_labels
