@@ -92,7 +92,7 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: Re
         raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
     if dropped.any():
         raw.frame = raw.frame[~dropped]
-    y = _target_values(raw.frame[target], raw, target)
+    y = target_values(raw.frame[target], raw.where, target)
     features.check_missing(raw.frame, feats, kinds, data_cfg, raw.where)
     return Table(
         y=y, feature_names=feats, target_name=target, source=str(path), sha256=raw.sha256, columns=columns,
@@ -165,7 +165,7 @@ def read_like(path: Any, meta: dict, data_cfg: Any = None) -> Table:
         raw.frame = raw.frame[~features.missing_rows(raw.frame, drop, set(spec["na_values"]))]
         if raw.frame.empty:
             raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
-    y = _target_values(raw.frame[target], raw, target)
+    y = target_values(raw.frame[target], raw.where, target)
     x, _, _ = features.transform(raw.frame, spec, raw.where)
     return Table(y=y, feature_names=list(feats), target_name=target, source=str(path), sha256=raw.sha256,
                  columns=columns, target_index=meta["target_index"], header=raw.header, delimiter=raw.delimiter,
@@ -182,8 +182,16 @@ def _like_options(meta: dict, data_cfg: Any, fmt: str) -> ReadOptions:
                    delimiter=opts.delimiter if fmt == meta.get("format") else None)
 
 
-def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
-    """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
+def target_values(raw_col: Any, where: Any, column: str) -> np.ndarray:
+    """Target cells to labels or numbers (``typed_labels``), refusing missing and non-finite values.
+
+    Args:
+        raw_col: the target column as read (a pandas Series, rows labelled). where: label -> ``file:line``.
+        column: its name, for messages.
+
+    Raises:
+        DataError: a missing or non-finite target (its line named).
+    """
     import pandas as pd
     from pandas.api.types import is_bool_dtype, is_integer_dtype, is_string_dtype
 
@@ -204,7 +212,7 @@ def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
         bad |= ~np.isnan(numbers) & ~np.isfinite(numbers.astype(np.float32))  # beyond float32's ±3.4e38
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
-        raise DataError(f"{raw.where(raw_col.index[i])}: target column {column!r}: expected a label or "
+        raise DataError(f"{where(raw_col.index[i])}: target column {column!r}: expected a label or "
                         f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
     return typed_labels(y_raw.to_numpy(), numbers)
 

@@ -1,0 +1,241 @@
+"""The streamed rows of a run: chunks of the shards encoded with the learnt spec, and the ``tf.data`` pipelines
+``model.fit`` reads them through (``tf.data.Dataset.from_generator`` over the chunked readers, prefetched).
+
+An epoch visits the shards in an order drawn from (seed, epoch) and shuffles rows within blocks of at least
+``data.shuffle_buffer`` rows (an approximate shuffle, deterministic for a seed); it yields exactly
+``ceil(num_train / batch_size)`` batches, so epochs stay exact. The table is never held in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from nnrun.data import features as ft
+from nnrun.data.stream_read import TRAIN, VALIDATION, hash_roles, iter_chunks
+from nnrun.data.stream_spec import plan_for
+from nnrun.errors import DataError
+
+#: Rows per batch when evaluating the validation rows (inference: bigger batches, same values).
+EVAL_BATCH = 4096
+
+
+class StreamSource:
+    """The shards of a streamed run and how their rows become model inputs and targets.
+
+    Attributes:
+        shards: the training data's shards. opts: reading options. learnt: the learning pass's ``Learnt``.
+        split: (validation fraction, test fraction, seed). encoding: the target encoding.
+        extra: role -> shards of ``data.validation`` / ``data.test``. sample_idx: the sample's (train, val) rows.
+    """
+
+    def __init__(self, shards: Any, opts: Any, learnt: Any, split: tuple, encoding: str, extra: dict) -> None:
+        self.shards, self.opts, self.learnt, self.split, self.encoding = shards, opts, learnt, split, encoding
+        self.extra = extra
+        self.plan = plan_for({c["name"]: c["kind"] for c in learnt.spec["columns"]})
+        self.sample_idx = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+    def encoded(self, role: int, order: list[int] | None = None) -> Iterator[tuple[Any, np.ndarray, Any]]:
+        """The rows of one role, a chunk at a time: (model inputs, encoded targets, raw targets).
+
+        Args:
+            role: TRAIN or VALIDATION (from ``data.validation`` when given, else the hash split).
+            order: the shards' order (indices into the shards' paths); default their sorted order.
+        """
+        from dataclasses import replace
+
+        shards, by_hash = self.shards, True
+        if role == VALIDATION and "validation" in self.extra:
+            shards, by_hash = self.extra["validation"], False
+        if order is not None:
+            shards = replace(shards, paths=tuple(shards.paths[i] for i in order))
+        for chunk in iter_chunks(shards, self.opts, self.plan):
+            frame = self._rows(chunk, shards.paths[chunk.shard].name, role if by_hash else None)
+            if frame is not None and len(frame):
+                yield self._encode(frame, chunk.where)
+
+    def _rows(self, chunk: Any, shard: str, role: int | None) -> Any:
+        frame = chunk.frame
+        if chunk.problems and not self.learnt.skipped:
+            raise DataError(chunk.problems[0])
+        drop = ft.drop_mask(frame, self.learnt.features, _Policies(self.learnt.spec))
+        frame = frame[~drop] if drop.any() else frame
+        if role is None:
+            return frame
+        val, test, seed = self.split
+        return frame[hash_roles(seed, shard, frame.index.to_numpy(), val, test) == role]
+
+    def _encode(self, frame: Any, where: Any) -> tuple[Any, np.ndarray, Any]:
+        from nnrun.data.dataset import target_values
+        from nnrun.data.labels import encode_targets
+
+        y_raw = target_values(frame[self.learnt.target], where, self.learnt.target)
+        y = encode_targets(y_raw, self.encoding, self.learnt.classes, self.shards.name,
+                           lambda i: where(frame.index[i]))
+        x, _, _ = ft.transform(frame, self.learnt.spec, where)
+        return x, y, y_raw
+
+    def check_extra(self) -> dict:
+        """Read every row of ``data.validation`` / ``data.test`` once (columns, cells, labels checked, as the
+        training rows were). Returns role -> rows."""
+        counts = {}
+        for role, shards in self.extra.items():
+            keep = self.shards
+            self.shards = shards
+            try:
+                from nnrun.data.shards import same_columns
+
+                n = 0
+                for chunk in iter_chunks(shards, self.opts, self.plan):
+                    if n == 0:
+                        same_columns((keep.name, self.learnt.columns), (shards.name, list(chunk.frame.columns)))
+                    n += ft.nrows(self._encode(self._rows(chunk, "", None), chunk.where)[0])
+            finally:
+                self.shards = keep
+            counts[role] = n
+        return counts
+
+    def sample(self, rows: int) -> Any:
+        """A Table of the first ``rows`` training rows then the first ``rows`` validation rows (shard order),
+        encoded; ``sample_idx`` set to their positions."""
+        from nnrun.data.table import Table
+
+        parts_x, parts_y, sizes = [], [], []
+        for role in (TRAIN, VALIDATION):
+            n = 0
+            if role == VALIDATION and not (self.split[0] > 0 or "validation" in self.extra):
+                sizes.append(0)
+                continue
+            for x, _, y_raw in self.encoded(role):
+                take = min(rows - n, len(y_raw))
+                parts_x.append(ft.take(x, slice(0, take)))
+                parts_y.append(y_raw[:take].astype(object))
+                n += take
+                if n >= rows:
+                    break
+            sizes.append(n)
+        self.sample_idx = (np.arange(sizes[0]), np.arange(sizes[0], sizes[0] + sizes[1]))
+        from nnrun.data.dataset import typed_labels
+
+        learnt = self.learnt
+        return Table(y=typed_labels(np.concatenate(parts_y)), feature_names=learnt.features, target_name=learnt.target,
+                     source=self.shards.name, columns=learnt.columns, target_index=learnt.columns.index(learnt.target),
+                     header=learnt.header, delimiter=learnt.delimiter, fmt=self.shards.fmt, kinds=None,
+                     spec=learnt.spec, dropped=learnt.dropped, inputs=ft.concat(parts_x), options=self.opts)
+
+
+class _Policies:
+    """The ``data:`` options ``features.drop_mask`` reads, from a learnt spec."""
+
+    def __init__(self, spec: dict) -> None:
+        self.missing = {c["name"]: c["missing"] for c in spec["columns"]}
+        self.na_values = spec["na_values"]
+
+
+class StreamFitData:
+    """What ``fit.fit`` trains on when streaming: ``pipeline.fit_inputs`` calls ``datasets``.
+
+    Attributes:
+        validation: True when there are validation rows (``fit`` asks whether it is None).
+    """
+
+    def __init__(self, source: StreamSource, config: Any, num_train: int, num_validation: int) -> None:
+        self.source, self.config, self.num_train, self.num_validation = source, config, num_train, num_validation
+        self.validation = True if num_validation else None
+        self.seed = config.seed
+
+    def datasets(self, model: Any, training: Any, first_epoch: int) -> tuple[Any, Any, int]:
+        """(training dataset of all epochs from ``first_epoch``, validation dataset or None, steps per epoch).
+        The block size (``steps_per_execution``) becomes the largest divisor of the steps up to the configured
+        one, so that epochs stay exact in one stream."""
+        steps = max(1, math.ceil(self.num_train / training.batch_size))
+        spe = max(d for d in range(1, min(steps, int(model.steps_per_execution)) + 1) if steps % d == 0)
+        if spe != model.steps_per_execution:
+            model.steps_per_execution = spe
+            model.train_function = model.test_function = model.predict_function = None
+        train = self._dataset(lambda: self._epochs(training, first_epoch, steps),
+                              max(0, training.epochs - first_epoch) * steps)
+        val = self._dataset(self._validation, math.ceil(self.num_validation / EVAL_BATCH)) \
+            if self.validation is not None else None
+        return train, val, steps
+
+    def _epochs(self, training: Any, first_epoch: int, steps: int) -> Iterator[tuple]:
+        for epoch in range(first_epoch, training.epochs):
+            yield from self.epoch_batches(epoch, training.batch_size, steps, training.shuffle)
+
+    def epoch_batches(self, epoch: int, batch_size: int, steps: int, shuffle: bool) -> Iterator[tuple]:
+        """One epoch's ``steps`` batches: shards in an order drawn from (seed, epoch), rows shuffled in blocks of
+        at least ``data.shuffle_buffer`` rows (no shuffle: the files' order)."""
+        rng = np.random.default_rng([self.seed, epoch])
+        n_shards = len(self.source.shards.paths)
+        order = rng.permutation(n_shards).tolist() if shuffle else None
+        buffer = self.config.data.shuffle_buffer if shuffle else 1
+        held: list[tuple[Any, np.ndarray]] = []
+        count, sent = 0, 0
+        for x, y, _ in self.source.encoded(TRAIN, order):
+            held.append((x, y))
+            count += len(y)
+            if count < max(buffer, batch_size):
+                continue
+            x_all, y_all = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
+            if shuffle:
+                perm = rng.permutation(len(y_all))
+                x_all, y_all = ft.take(x_all, perm), y_all[perm]
+            full = len(y_all) // batch_size * batch_size
+            for i in range(0, full, batch_size):
+                if sent < steps:
+                    yield _batch(ft.take(x_all, slice(i, i + batch_size)), y_all[i:i + batch_size])
+                    sent += 1
+            held, count = [(ft.take(x_all, slice(full, None)), y_all[full:])], len(y_all) - full
+        if count and sent < steps:
+            x_all, y_all = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
+            if shuffle:
+                perm = rng.permutation(len(y_all))
+                x_all, y_all = ft.take(x_all, perm), y_all[perm]
+            for i in range(0, len(y_all), batch_size):
+                if sent < steps:
+                    yield _batch(ft.take(x_all, slice(i, i + batch_size)), y_all[i:i + batch_size])
+                    sent += 1
+
+    def _validation(self) -> Iterator[tuple]:
+        """The validation rows in batches of exactly ``EVAL_BATCH`` rows (the last one shorter)."""
+        held: list[tuple[Any, np.ndarray]] = []
+        count = 0
+        for x, y, _ in self.source.encoded(VALIDATION):
+            held.append((x, y))
+            count += len(y)
+            if count < EVAL_BATCH:
+                continue
+            x_all, y_all = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
+            full = len(y_all) // EVAL_BATCH * EVAL_BATCH
+            for i in range(0, full, EVAL_BATCH):
+                yield _batch(ft.take(x_all, slice(i, i + EVAL_BATCH)), y_all[i:i + EVAL_BATCH])
+            held, count = [(ft.take(x_all, slice(full, None)), y_all[full:])], len(y_all) - full
+        if count:
+            yield _batch(ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held]))
+
+    def _dataset(self, make: Any, batches: int) -> Any:
+        """A prefetched ``tf.data`` dataset of the ``batches`` batches ``make()`` yields (the count asserted:
+        Keras needs it to run exact epochs and validations)."""
+        import tensorflow as tf
+
+        first = next(iter(self.source.encoded(TRAIN)))
+        x, y = _batch(ft.take(first[0], slice(0, 1)), first[1][:1])
+
+        def spec(a: np.ndarray) -> Any:
+            return tf.TensorSpec((None, *a.shape[1:]), tf.string if a.dtype.kind in "OU" else tf.as_dtype(a.dtype))
+
+        signature = (tf.nest.map_structure(spec, x), spec(y))
+        ds = tf.data.Dataset.from_generator(make, output_signature=signature)
+        return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+
+
+def _batch(x: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A batch as ``from_generator`` takes it: text columns as ``str`` arrays."""
+    if isinstance(x, dict):
+        x = {k: v.astype(str) if v.dtype == object else v for k, v in x.items()}
+    return x, y
+
