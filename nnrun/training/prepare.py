@@ -98,9 +98,8 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
     from nnrun.data.splits import split_three
-    from nnrun.training.target_checks import loss_target_warning
-
     from nnrun.training.stream import streamed_source
+    from nnrun.training.target_checks import loss_target_warning
 
     cfg = loaded.config
     shards = streamed_source(loaded, warn)

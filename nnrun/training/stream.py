@@ -4,7 +4,7 @@
 ``prepare_streamed`` runs the learning pass (``data.stream_spec.learn``: every row checked, the feature spec and
 classes learnt exactly as in memory) and gives a ``StreamedPrepared``: the same ``Prepared`` that ``train_one``
 takes, whose ``fit_data`` streams (``stream_data.StreamFitData``) and whose in-memory table holds only a bounded
-sample (``SAMPLE_ROWS`` training and validation rows: building, the dry run, the reload check, the measured
+sample (``EVAL_ROWS`` training and validation rows: building, the dry run, the reload check, the measured
 training metrics and the report). Rows are split by a seeded hash of (shard, row) — not stratified.
 """
 
@@ -20,8 +20,6 @@ from nnrun.config.load import LoadedConfig
 from nnrun.errors import ConfigError, DataError
 from nnrun.training.prepare import Prepared, Warn
 
-#: Training and validation rows kept in memory for the model checks and the training-time report.
-SAMPLE_ROWS = 100_000
 _UNITS = {"": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30,
           "TIB": 2**40}
 
@@ -96,8 +94,8 @@ def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn) -> Prepared:
     """
     from nnrun.config.checks import target_encoding
     from nnrun.data.readers import ReadOptions
+    from nnrun.data.stream_source import StreamSource
     from nnrun.data.stream_spec import learn
-    from nnrun.training.stream_data import StreamSource
 
     _refuse(loaded)
     cfg = loaded.config
@@ -154,10 +152,11 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
     """The StreamedPrepared: dataset.json as the in-memory path writes it, plus ``streaming``."""
     from nnrun.data.labels import encode_targets
     from nnrun.data.shards import digest
+    from nnrun.data.stream_source import EVAL_ROWS
     from nnrun.training.prepare import dataset_meta
 
     cfg, learnt = loaded.config, source.learnt
-    table = source.sample(SAMPLE_ROWS)
+    table = source.sample(EVAL_ROWS)
     table.sha256 = digest(source.shards)
     meta = dataset_meta(cfg, table, encoding, learnt.classes, learnt.spec)
     n_train = learnt.rows[0]
@@ -169,7 +168,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
     meta.update(num_examples=int(sum(learnt.rows)), num_train=int(n_train), num_validation=int(n_val),
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
                 streaming={"shards": [p.name for p in source.shards.paths], "split": "hash of (shard, row)",
-                           "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": SAMPLE_ROWS})
+                           "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS})
     y = encode_targets(table.y, encoding, learnt.classes, table.source)
     tr, va = source.sample_idx
     prep = StreamedPrepared(loaded, table, y, tr, va, np.zeros(0, np.int64), meta)
@@ -179,7 +178,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
 
 class StreamedPrepared(Prepared):
     """A Prepared whose training and validation rows stream from disk (``fit_data``); ``table`` holds a sample
-    (the first ``SAMPLE_ROWS`` training and validation rows) for building, checks and the report."""
+    (the first ``EVAL_ROWS`` training and validation rows) for building, checks and the report."""
 
     source: Any = None
 

@@ -1,5 +1,5 @@
-"""The streamed rows of a run: chunks of the shards encoded with the learnt spec, and the ``tf.data`` pipelines
-``model.fit`` reads them through (``tf.data.Dataset.from_generator`` over the chunked readers, prefetched).
+"""The ``tf.data`` pipelines ``model.fit`` reads a streamed run's rows through (``data.stream_source``):
+``tf.data.Dataset.from_generator`` over the chunked readers, prefetched.
 
 An epoch visits the shards in an order drawn from (seed, epoch) and shuffles rows within blocks of at least
 ``data.shuffle_buffer`` rows (an approximate shuffle, deterministic for a seed); it yields exactly
@@ -15,124 +15,11 @@ from typing import Any
 import numpy as np
 
 from nnrun.data import features as ft
-from nnrun.data.stream_read import TRAIN, VALIDATION, hash_roles, iter_chunks
-from nnrun.data.stream_spec import plan_for
-from nnrun.errors import DataError
+from nnrun.data.stream_read import TRAIN, VALIDATION
+from nnrun.data.stream_source import StreamSource
 
 #: Rows per batch when evaluating the validation rows (inference: bigger batches, same values).
 EVAL_BATCH = 4096
-
-
-class StreamSource:
-    """The shards of a streamed run and how their rows become model inputs and targets.
-
-    Attributes:
-        shards: the training data's shards. opts: reading options. learnt: the learning pass's ``Learnt``.
-        split: (validation fraction, test fraction, seed). encoding: the target encoding.
-        extra: role -> shards of ``data.validation`` / ``data.test``. sample_idx: the sample's (train, val) rows.
-    """
-
-    def __init__(self, shards: Any, opts: Any, learnt: Any, split: tuple, encoding: str, extra: dict) -> None:
-        self.shards, self.opts, self.learnt, self.split, self.encoding = shards, opts, learnt, split, encoding
-        self.extra = extra
-        self.plan = plan_for({c["name"]: c["kind"] for c in learnt.spec["columns"]})
-        self.sample_idx = (np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-    def encoded(self, role: int, order: list[int] | None = None) -> Iterator[tuple[Any, np.ndarray, Any]]:
-        """The rows of one role, a chunk at a time: (model inputs, encoded targets, raw targets).
-
-        Args:
-            role: TRAIN or VALIDATION (from ``data.validation`` when given, else the hash split).
-            order: the shards' order (indices into the shards' paths); default their sorted order.
-        """
-        from dataclasses import replace
-
-        shards, by_hash = self.shards, True
-        if role == VALIDATION and "validation" in self.extra:
-            shards, by_hash = self.extra["validation"], False
-        if order is not None:
-            shards = replace(shards, paths=tuple(shards.paths[i] for i in order))
-        for chunk in iter_chunks(shards, self.opts, self.plan):
-            frame = self._rows(chunk, shards.paths[chunk.shard].name, role if by_hash else None)
-            if frame is not None and len(frame):
-                yield self._encode(frame, chunk.where)
-
-    def _rows(self, chunk: Any, shard: str, role: int | None) -> Any:
-        frame = chunk.frame
-        if chunk.problems and not self.learnt.skipped:
-            raise DataError(chunk.problems[0])
-        drop = ft.drop_mask(frame, self.learnt.features, _Policies(self.learnt.spec))
-        frame = frame[~drop] if drop.any() else frame
-        if role is None:
-            return frame
-        val, test, seed = self.split
-        return frame[hash_roles(seed, shard, frame.index.to_numpy(), val, test) == role]
-
-    def _encode(self, frame: Any, where: Any) -> tuple[Any, np.ndarray, Any]:
-        from nnrun.data.dataset import target_values
-        from nnrun.data.labels import encode_targets
-
-        y_raw = target_values(frame[self.learnt.target], where, self.learnt.target)
-        y = encode_targets(y_raw, self.encoding, self.learnt.classes, self.shards.name,
-                           lambda i: where(frame.index[i]))
-        x, _, _ = ft.transform(frame, self.learnt.spec, where)
-        return x, y, y_raw
-
-    def check_extra(self) -> dict:
-        """Read every row of ``data.validation`` / ``data.test`` once (columns, cells, labels checked, as the
-        training rows were). Returns role -> rows."""
-        counts = {}
-        for role, shards in self.extra.items():
-            keep = self.shards
-            self.shards = shards
-            try:
-                from nnrun.data.shards import same_columns
-
-                n = 0
-                for chunk in iter_chunks(shards, self.opts, self.plan):
-                    if n == 0:
-                        same_columns((keep.name, self.learnt.columns), (shards.name, list(chunk.frame.columns)))
-                    n += ft.nrows(self._encode(self._rows(chunk, "", None), chunk.where)[0])
-            finally:
-                self.shards = keep
-            counts[role] = n
-        return counts
-
-    def sample(self, rows: int) -> Any:
-        """A Table of the first ``rows`` training rows then the first ``rows`` validation rows (shard order),
-        encoded; ``sample_idx`` set to their positions."""
-        from nnrun.data.table import Table
-
-        parts_x, parts_y, sizes = [], [], []
-        for role in (TRAIN, VALIDATION):
-            n = 0
-            if role == VALIDATION and not (self.split[0] > 0 or "validation" in self.extra):
-                sizes.append(0)
-                continue
-            for x, _, y_raw in self.encoded(role):
-                take = min(rows - n, len(y_raw))
-                parts_x.append(ft.take(x, slice(0, take)))
-                parts_y.append(y_raw[:take].astype(object))
-                n += take
-                if n >= rows:
-                    break
-            sizes.append(n)
-        self.sample_idx = (np.arange(sizes[0]), np.arange(sizes[0], sizes[0] + sizes[1]))
-        from nnrun.data.dataset import typed_labels
-
-        learnt = self.learnt
-        return Table(y=typed_labels(np.concatenate(parts_y)), feature_names=learnt.features, target_name=learnt.target,
-                     source=self.shards.name, columns=learnt.columns, target_index=learnt.columns.index(learnt.target),
-                     header=learnt.header, delimiter=learnt.delimiter, fmt=self.shards.fmt, kinds=None,
-                     spec=learnt.spec, dropped=learnt.dropped, inputs=ft.concat(parts_x), options=self.opts)
-
-
-class _Policies:
-    """The ``data:`` options ``features.drop_mask`` reads, from a learnt spec."""
-
-    def __init__(self, spec: dict) -> None:
-        self.missing = {c["name"]: c["missing"] for c in spec["columns"]}
-        self.na_values = spec["na_values"]
 
 
 class StreamFitData:
