@@ -159,7 +159,7 @@ def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
         offsets.append(start)
         frames.append(frame)
         start += int(labels.max()) + 1 if len(labels) else 1
-    frame = pd.concat(frames, copy=False) if len(frames) > 1 else frames[0]
+    frame = pd.concat(frames) if len(frames) > 1 else frames[0]
     first = parts[0]
     sha = digest(shards, [p.sha256 for p in parts])
     return ShardedRaw(frame, shards.name, sha, shards.fmt, first.header, first.delimiter, 0, first.unit,
