@@ -121,8 +121,5 @@ class StreamFitData:
 
 
 def _batch(x: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
-    """A batch as ``from_generator`` takes it: text columns as ``str`` arrays."""
-    if isinstance(x, dict):
-        x = {k: v.astype(str) if v.dtype == object else v for k, v in x.items()}
+    """A batch as ``from_generator`` takes it (text columns stay object arrays of ``str``: tf.string)."""
     return x, y
-
