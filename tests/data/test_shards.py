@@ -143,3 +143,16 @@ def test_merged_moments_equal_numpys():
         m.add(part)
     assert (m.n, m.mean, m.variance) == (10_001, pytest.approx(values.mean(), rel=1e-12),
                                          pytest.approx(values.var(), rel=1e-12))
+
+
+def test_validation_shards_are_appended_like_a_validation_file(shards, tmp_path):
+    from nnrun.config.load import load_config_text
+    from nnrun.training.prepare import prepare
+
+    validation = f"{shards}/part-000[12].csv"
+    text = (f"name: v\ndata: {{path: '{shards / 'part-0000.csv'}', target: label, validation: {{path: '{validation}'}},"
+            " missing: {x2: mean, colour: most_frequent}}\n"
+            "model: {layers: [{type: Dense, units: 3, activation: softmax}], loss: sparse_categorical_crossentropy}\n")
+    prep = prepare(load_config_text(text, str(tmp_path / "c.yaml")), print)
+    assert (prep.meta["num_train"], prep.meta["num_validation"]) == (120, 240)
+    assert prep.meta["files"]["validation"]["path"].endswith("part-000[12].csv")
