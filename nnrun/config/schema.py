@@ -133,6 +133,18 @@ class DataConfig(_Strict):
     color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="Images: channels to load.")
     validation: FileRef | None = Field(None, description="Explicit validation file (instead of validation_split).")
     test: FileRef | None = Field(None, description="Explicit test file (instead of test_split).")
+    streaming: Literal["auto"] | StrictBool = Field(
+        "auto", description="Train from shards read from disk each epoch, memory flat however large the data: true, "
+        "false, or auto (stream when the files exceed data.memory_budget). Splits by a seeded hash of shard and row "
+        "(not stratified)."
+    )
+    memory_budget: PositiveInt | Annotated[StrictStr, Field(pattern=r"^\s*[0-9.]+\s*([KMGT]i?B)?\s*$")] | None = Field(
+        None, description="data.streaming: auto streams when the data on disk exceeds this many bytes ('8GB', "
+        "'512MiB'); null = a quarter of the machine's memory."
+    )
+    shuffle_buffer: PositiveInt = Field(
+        10_000, description="Streaming: rows shuffled together within the reshuffled shard order (approximate shuffle)."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:

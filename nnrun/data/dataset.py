@@ -45,6 +45,13 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
     """
     if path_override is None and data_cfg.path is None:
         return _inline_table(data_cfg)
+    from nnrun.data.shards import find_shards, read_shards
+
+    shards = find_shards(path_override if path_override is not None else data_cfg.path,
+                         config_path if path_override is None else None, data_cfg.format)
+    if shards is not None:  # a folder or a glob of table files with the same columns
+        opts = ReadOptions.from_config(data_cfg)
+        return _table_from_raw(read_shards(shards, opts), data_cfg, text, shards.fmt, opts)
     path = Path(path_override) if path_override is not None else \
         resolve_path(data_cfg.path, config_path, allow_dir=True)
     if path_override is not None and not path.exists():
@@ -85,7 +92,7 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: Re
         raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
     if dropped.any():
         raw.frame = raw.frame[~dropped]
-    y = _target_values(raw.frame[target], raw, target)
+    y = target_values(raw.frame[target], raw.where, target)
     features.check_missing(raw.frame, feats, kinds, data_cfg, raw.where)
     return Table(
         y=y, feature_names=feats, target_name=target, source=str(path), sha256=raw.sha256, columns=columns,
@@ -111,7 +118,7 @@ def _folder_table(path: Path, data_cfg: Any, text: bool) -> Table:
     return _table_from_raw(raw, data_cfg, True, "texts", ReadOptions.from_config(data_cfg))
 
 
-def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
+def read_like(path: Any, meta: dict, data_cfg: Any = None) -> Table:
     """Read another file with the training file's columns (a validation/test file, ``evaluate --data``) and
     encode it with the run's feature spec.
 
@@ -120,7 +127,8 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
     (by name with a header, else by position), target included.
 
     Args:
-        path: the file. meta: the run's ``dataset.json``. data_cfg: the run's ``data:`` section (old runs).
+        path: the file (a Path or str), or ``shards.Shards`` (read as one table).
+        meta: the run's ``dataset.json``. data_cfg: the run's ``data:`` section (old runs).
 
     Returns:
         The encoded Table (``x`` as the model takes it, ``y`` of shape (num_samples,)).
@@ -130,12 +138,14 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
             values without a fill.
     """
     from nnrun.data import features
+    from nnrun.data.shards import Shards, read_shards
 
-    path = Path(path)
-    if not path.exists():
+    shards = path if isinstance(path, Shards) else None
+    path = Path(shards.name if shards else path)
+    if shards is None and not path.exists():
         raise DataError(f"{path}: no such data file")
     trained = meta.get("format") if meta.get("format") not in (None, "inline", "images", "texts") else "csv"
-    fmt = known_format(path) or trained
+    fmt = shards.fmt if shards else known_format(path) or trained
     spec = meta["features"]
     if fmt in ARRAY_FORMATS:
         tp = getattr(data_cfg, "target_path", None)
@@ -144,7 +154,7 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
         return Table(y=_array_targets(y), feature_names=meta["feature_names"], target_name="y", source=str(path),
                      sha256=sha, fmt=fmt, inputs=x, spec=spec)
     opts = _like_options(meta, data_cfg, fmt)
-    raw = read_whole(path, fmt, opts)
+    raw = read_shards(shards, opts) if shards else read_whole(path, fmt, opts)
     columns = list(raw.frame.columns)
     feats, target = meta["feature_names"], meta["target_name"]
     chosen = match_columns(columns, raw.header, meta, str(path), with_target=True)
@@ -155,7 +165,7 @@ def read_like(path: Path | str, meta: dict, data_cfg: Any = None) -> Table:
         raw.frame = raw.frame[~features.missing_rows(raw.frame, drop, set(spec["na_values"]))]
         if raw.frame.empty:
             raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
-    y = _target_values(raw.frame[target], raw, target)
+    y = target_values(raw.frame[target], raw.where, target)
     x, _, _ = features.transform(raw.frame, spec, raw.where)
     return Table(y=y, feature_names=list(feats), target_name=target, source=str(path), sha256=raw.sha256,
                  columns=columns, target_index=meta["target_index"], header=raw.header, delimiter=raw.delimiter,
@@ -172,8 +182,16 @@ def _like_options(meta: dict, data_cfg: Any, fmt: str) -> ReadOptions:
                    delimiter=opts.delimiter if fmt == meta.get("format") else None)
 
 
-def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
-    """Target cells to labels or numbers, refusing missing and non-finite values (line named)."""
+def target_values(raw_col: Any, where: Any, column: str) -> np.ndarray:
+    """Target cells to labels or numbers (``typed_labels``), refusing missing and non-finite values.
+
+    Args:
+        raw_col: the target column as read (a pandas Series, rows labelled). where: label -> ``file:line``.
+        column: its name, for messages.
+
+    Raises:
+        DataError: a missing or non-finite target (its line named).
+    """
     import pandas as pd
     from pandas.api.types import is_bool_dtype, is_integer_dtype, is_string_dtype
 
@@ -194,7 +212,7 @@ def _target_values(raw_col, raw: RawTable, column: str) -> np.ndarray:
         bad |= ~np.isnan(numbers) & ~np.isfinite(numbers.astype(np.float32))  # beyond float32's ±3.4e38
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad))[0])
-        raise DataError(f"{raw.where(raw_col.index[i])}: target column {column!r}: expected a label or "
+        raise DataError(f"{where(raw_col.index[i])}: target column {column!r}: expected a label or "
                         f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
     return typed_labels(y_raw.to_numpy(), numbers)
 

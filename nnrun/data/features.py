@@ -94,7 +94,13 @@ def parse_numeric(series: Any, na: set[str]) -> tuple[np.ndarray, np.ndarray, np
 
 def parse_category(series: Any, na: set[str]) -> tuple[np.ndarray, np.ndarray]:
     """A column as category strings (``3.0`` in a number column becomes ``3``). Returns (values, missing)."""
+    from pandas.api.types import is_string_dtype
+
     missing = _missing(series, na)
+    if is_string_dtype(series.dtype) and series.dtype != object:  # text only (pandas' str dtype): vectorised
+        values = series.fillna("").str.strip().to_numpy(dtype=object)
+        values[missing] = ""
+        return values, missing
 
     def text(v: Any) -> str:
         if isinstance(v, float) and v.is_integer():

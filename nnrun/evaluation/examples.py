@@ -93,6 +93,8 @@ def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: War
     if data is not None:
         table = read_like(data, meta, cfg.data)
         return EvalData(table.x, table.y, "file", table.source, table.where_row)
+    if meta.get("streaming"):  # rows split by hash and read from the shards (data/stream_source.py)
+        return streamed_examples(cfg, meta, warn, training)
     split = rundir.read_json(run / rundir.SPLIT)
     subset = "test" if split.get("test") else "validation" if split.get("validation") else "training"
     if subset == "training" and not training:
@@ -103,6 +105,27 @@ def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: War
     if idx.size and idx.max() >= len(table.y):
         raise DataError(f"{table.source}: has {len(table.y)} rows, fewer than when the run was trained")
     return EvalData(take(table.x, idx), table.y[idx], subset, table.source, lambda i: table.where_row(int(idx[i])))
+
+
+def streamed_examples(cfg: Any, meta: dict, warn: Warn, training: bool = True) -> Any:
+    """A streamed run's test rows, else its validation rows, else (with ``training``) its training rows: the
+    first ``stream_source.EVAL_ROWS`` of them in shard order (a note says when there are more).
+
+    Raises:
+        UsageError: no test or validation rows, and ``training`` is False. DataError: the shards are gone.
+    """
+    from nnrun.data.stream_read import TEST, TRAIN, VALIDATION
+    from nnrun.data.stream_source import EVAL_ROWS, first_rows, from_run
+    from nnrun.evaluation.evaluate import EvalData
+
+    subset, role, total = next((s, r, meta[k]) for s, r, k in (("test", TEST, "num_test"), ("validation", VALIDATION,
+                               "num_validation"), ("training", TRAIN, "num_train")) if meta[k] or s == "training")
+    if subset == "training" and not training:
+        raise UsageError(f"{meta['source']}: the run has no test or validation rows; give --data FILE")
+    x, y = first_rows(from_run(meta, cfg), role, EVAL_ROWS)
+    if total > EVAL_ROWS:
+        warn(f"a streamed run: evaluating the first {EVAL_ROWS} of its {total} {subset} rows (shard order)")
+    return EvalData(x, y, subset, meta["source"])
 
 
 def training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> Any:

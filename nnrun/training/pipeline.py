@@ -206,6 +206,8 @@ def fit_inputs(model: Any, data: FitData, training: Any, first_epoch: int) -> tu
     """
     import tensorflow as tf
 
+    if hasattr(data, "datasets"):  # streamed from shards on disk (training/stream_data.py)
+        return data.datasets(model, training, first_epoch)
     x, y, seed, sample_weight = data.x, data.y, data.seed, data.sample_weight
     steps = steps_per_epoch(len(y), training.batch_size)  # len(y): x may be a dict of inputs
     spe, one_stream = execution_plan(steps, int(model.steps_per_execution))

@@ -98,9 +98,15 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
     from nnrun.data.splits import split_three
+    from nnrun.training.stream import streamed_source
     from nnrun.training.target_checks import loss_target_warning
 
     cfg = loaded.config
+    shards = streamed_source(loaded, warn)
+    if shards is not None:  # data.streaming: read from disk each epoch (training/stream.py)
+        from nnrun.training.stream import prepare_streamed
+
+        return prepare_streamed(loaded, shards, warn)
     table = read_table(cfg.data, loaded.path, text=text_input(cfg))
     if table.dropped:
         warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
@@ -120,7 +126,7 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     spec = table.encode(tr, cfg.data)
     for line in column_warnings(table, tr, cfg.data):
         warn(line)
-    meta = _meta(cfg, table, encoding, classes, spec)
+    meta = dataset_meta(cfg, table, encoding, classes, spec)
     files, appended = _append_files(loaded, table, meta, encoding)
     va, te = appended.get("validation", va), appended.get("test", te)
     if cfg.training.batch_size > len(tr):
@@ -177,9 +183,11 @@ def _append_files(loaded: LoadedConfig, table: Any, meta: dict, encoding: str) -
         if ref is not None:
             from nnrun.data.dataset import read_like
             from nnrun.data.readers.common import resolve_path
+            from nnrun.data.shards import find_shards
 
-            path = resolve_path(ref.path, loaded.path)
-            extra = read_like(path, meta, cfg.data)
+            shards = find_shards(ref.path, loaded.path)  # a folder or glob of shards, read as one file
+            path = Path(shards.name) if shards else resolve_path(ref.path, loaded.path)
+            extra = read_like(shards or path, meta, cfg.data)
             _onehot_targets(loaded, extra, encoding)
             if classes is not None:  # a label the training rows do not have: named in this file
                 from nnrun.data.labels import encode_labels
@@ -191,7 +199,7 @@ def _append_files(loaded: LoadedConfig, table: Any, meta: dict, encoding: str) -
     return files, appended
 
 
-def _meta(cfg: Any, table: Any, encoding: str, classes: list | None, spec: dict) -> dict:
+def dataset_meta(cfg: Any, table: Any, encoding: str, classes: list | None, spec: dict) -> dict:
     """The run's dataset.json: how the data was read and encoded (predict and evaluate read it back)."""
     return {
         "task": "regression" if encoding == "regression" else "classification",
@@ -289,5 +297,7 @@ def with_data_facts(cfg: Any, meta: dict) -> Any:
         facts.update(header=meta["header"], delimiter=meta["delimiter"])
     for role, info in (meta.get("files") or {}).items():
         facts[role] = getattr(cfg.data, role).model_copy(update={"path": info["path"]})
+    if meta.get("streaming"):  # a resumed run streams again, whatever the memory budget says then
+        facts["streaming"] = True
     data = cfg.data.model_copy(update=facts)
     return cfg.model_copy(update={"data": data})

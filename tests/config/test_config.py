@@ -215,7 +215,8 @@ def test_unknown_data_key_suggests_path():
     assert _error(text) == (
         "c.yaml:3:8: data.pth: unknown key (did you mean 'path'?); "
         "expected one of: categorical, color_mode, comment, delimiter, drop, features, fill_value, format, header, "
-        "image_size, missing, na_values, normalize, path, quotechar, reshape, target, target_path, test, validation, x, y"
+        "image_size, memory_budget, missing, na_values, normalize, path, quotechar, reshape, shuffle_buffer, "
+        "streaming, target, target_path, test, validation, x, y"
     )
 
 
