@@ -307,8 +307,8 @@ def show_export(doc: dict) -> None:
     table = Table(title=f"{doc['path']} ({doc['format']})", title_justify="left")
     table.add_column("")
     table.add_column("value")
-    table.add_row("parity", f"max abs diff {doc['max_abs_diff']:.3g} <= {doc['tolerance']:g} on "
-                  f"{doc['rows_checked']} {doc['rows_subset']} rows ({doc['runtime']})")
+    table.add_row("max abs diff", f"{doc['max_abs_diff']:.3g} (tolerance {doc['tolerance']:g})")
+    table.add_row("checked on", f"{doc['rows_checked']} {doc['rows_subset']} rows, by {doc['runtime']}")
     for item in doc["inputs"]:
         table.add_row(f"input {escape(item['name'])}", f"{item['dtype']} {_dims(item['shape'])}")
     for item in doc["outputs"]:

@@ -69,7 +69,7 @@ def check_exportable(model: Any, fmt: str) -> None:
             raise UsageError(
                 f"--format {fmt}: the model's layer {layer.name!r} ({type(layer).__name__}) cannot be exported "
                 f"to {fmt}: its string ops have no {fmt} equivalent; formats that can hold it: {', '.join(holds)}",
-                hint=f"nnrun export RUN_DIR --format {holds[0]}")
+                hint=f"export it with --format {holds[0]}")
 
 
 def serving_signature(model: Any) -> list[Any]:
