@@ -396,7 +396,7 @@ def export(  # 6 parameters: the export command's options, one to one
     exporting.check_exportable(model, fmt)  # before anything is written
     rows = parity.check_rows(run, loaded.config, meta, warn)
     with rundir.RunLock(run, "export its model"):  # one writer per run
-        staging.remove_stale(target.parent)
+        staging.remove_stale(target, run)
         staging.check_target(target, force)  # again, holding the lock
         doc = exporting.write_checked(model, meta, fmt, target, rows, tolerance)
     return {**doc, "path": str(target), "run_dir": str(run)}

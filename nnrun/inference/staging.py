@@ -96,12 +96,14 @@ def _swap_in(tmp: Path, target: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def remove_stale(folder: Path) -> list[Path]:
-    """Remove the temporary folders an export that died left in ``folder`` (call it holding the run's lock)."""
+def remove_stale(target: Path, run: Path) -> list[Path]:
+    """Remove the temporary folders an export of ``target`` that died left beside it (``.<name>.*.tmp``; call it
+    holding the run's lock). Only inside the run directory ``run``: elsewhere another run's export may be
+    writing one."""
     removed = []
-    if folder.is_dir():
-        for path in folder.glob(f".*{rundir.TEMP_MARK}"):
-            if path.is_dir():
+    if run.resolve() in target.resolve().parents and target.parent.is_dir():
+        for path in target.parent.glob(f".{target.name}.*{rundir.TEMP_MARK}"):
+            if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed

@@ -190,3 +190,16 @@ def test_export_text_output_and_bad_options(xor_run, tmp_path):
         "--tolerance: expected a number >= 0, got -1.0"
     missing = invoke("export", tmp_path / "nope", "--format", "onnx", "--json")
     assert missing.exit_code == 2 and "no such run directory" in json.loads(missing.stdout)["error"]["message"]
+
+
+def test_export_takes_the_run_lock_and_clears_a_dead_exports_leftovers(iris_run):
+    from nnrun import rundir
+
+    with rundir.RunLock(iris_run):
+        held = _export(iris_run, "saved_model")
+    assert held.exit_code == 2 and f"{iris_run}: process" in held.stderr and "is writing this run" in held.stderr
+    stale = iris_run / "export" / ".saved_model.k2j4.tmp"  # what a killed export leaves
+    (stale / "variables").mkdir(parents=True)
+    result = _export(iris_run, "saved_model", "--force")
+    assert result.exit_code == 0, result.stderr
+    assert not stale.exists() and (iris_run / "export" / "saved_model" / "saved_model.pb").is_file()
