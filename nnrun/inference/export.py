@@ -142,7 +142,9 @@ def write_onnx(saved_model: Path, path: Path) -> None:
     try:
         _convert_common(graph_def, name="nnrun", input_names=inputs, output_names=outputs,
                         tensors_to_rename=renames, initialized_tables=tables, output_path=str(path))
-    except Exception as exc:
+    except OSError:
+        raise
+    except Exception as exc:  # tf2onnx raises ValueError/KeyError/… for a graph it cannot map
         raise UsageError(f"--format onnx: tf2onnx cannot convert this model: {_first_line(exc)}",
                          hint="export it as saved_model") from None
     finally:
