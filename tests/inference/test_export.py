@@ -196,7 +196,7 @@ def test_export_takes_the_run_lock_and_clears_a_dead_exports_leftovers(iris_run)
     from nnrun import rundir
 
     with rundir.RunLock(iris_run):
-        held = _export(iris_run, "saved_model")
+        held = _export(iris_run, "saved_model", "--force")
     assert held.exit_code == 2 and f"{iris_run}: process" in held.stderr and "is writing this run" in held.stderr
     stale = iris_run / "export" / ".saved_model.k2j4.tmp"  # what a killed export leaves
     (stale / "variables").mkdir(parents=True)
