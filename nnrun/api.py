@@ -1,4 +1,4 @@
-"""The workflows behind the commands: validate, train, cv, evaluate, predict, tune, explain, runs, compare.
+"""The workflows behind the commands: validate, train, cv, evaluate, predict, tune, explain, runs, compare, export.
 
 Each function takes paths and plain values, returns plain data (dicts) and raises NnrunError subclasses;
 the CLI only parses arguments and renders. TensorFlow is imported inside train/evaluate/predict only.
@@ -400,3 +400,43 @@ def explain(  # 6 parameters: the explain command's options, one to one
         rundir.write_json(run / rundir.EXPLANATION, doc)
     return doc
 
+
+
+def export(  # 6 parameters: the export command's options, one to one
+    run_dir: Path | str, fmt: str, output: Path | str | None = None, tolerance: float = 1e-5, force: bool = False,
+    warn: Warn = lambda m: None,
+) -> dict:
+    """Export a run's model as ``saved_model``, ``onnx`` or ``litert`` (``nnrun export``), holding the run's lock,
+    and prove it agrees: the export, loaded by its own runtime, is run on up to 1,000 of the run's validation
+    (else training) rows and compared with the Keras model.
+
+    Args:
+        fmt: one of ``nnrun.inference.export.FORMATS``. output: the folder to write (default
+            ``RUN_DIR/export/<fmt>``), written atomically. tolerance: the largest absolute difference allowed.
+        force: replace an earlier export at ``output`` (only a folder nnrun export wrote).
+
+    Returns:
+        The ``export.json`` document (``format``, ``files`` with SHA-256, ``inputs``, ``outputs``, ``classes``,
+        ``features``, ``max_abs_diff``, ``tolerance``, ``rows_checked``, ``versions``, …) plus ``path``.
+
+    Raises:
+        UsageError: not a run directory; a bad format or tolerance; the output exists (without ``force``) or is
+            not an nnrun export; a layer the format cannot hold (before anything is written).
+        RunError: the export disagrees with the model beyond ``tolerance`` (nothing is left at ``output``).
+    """
+    from nnrun.inference import export as exporting
+    from nnrun.inference import parity, staging
+    from nnrun.inference.predictor import load_model
+
+    exporting.check_options(fmt, tolerance)
+    run, loaded, meta = load_run(run_dir)
+    target = Path(output) if output is not None else run / rundir.EXPORT_DIR / fmt
+    staging.check_target(target, force)
+    model = load_model(run, meta=meta)
+    exporting.check_exportable(model, fmt)  # before anything is written
+    rows = parity.check_rows(run, loaded.config, meta, warn)
+    with rundir.RunLock(run, "export its model"):  # one writer per run
+        staging.remove_stale(target, run)
+        staging.check_target(target, force)  # again, holding the lock
+        doc = exporting.write_checked(model, meta, fmt, target, rows, tolerance)
+    return {**doc, "path": str(target), "run_dir": str(run)}

@@ -32,6 +32,17 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+@contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Silence C++ log lines (file descriptor 2) for the duration, unless ``--debug`` (the LiteRT interpreter
+    announces its XNNPACK delegate on stderr)."""
+    if debug_enabled():
+        yield
+        return
+    with _quiet_stderr():
+        yield
+
+
 def debug_enabled() -> bool:
     """Whether ``--debug`` / ``NNRUN_DEBUG=1`` asked for TensorFlow's logs and tracebacks."""
     return os.environ.get("NNRUN_DEBUG", "") not in ("", "0")

@@ -371,6 +371,31 @@ def serve(run_dir: Path, host: str, port: int, workers: int, max_body_bytes: int
     gc.freeze()  # the process ends now: its final garbage collection of TensorFlow's objects took 5 s
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", required=True, type=click.Choice(["saved_model", "onnx", "litert"]),
+              help="saved_model (TensorFlow), onnx (onnxruntime) or litert (.tflite, the LiteRT interpreter).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="The folder to write (default: RUN_DIR/export/<format>).")
+@click.option("--tolerance", type=float, default=1e-5, show_default=True,
+              help="Largest absolute difference from the Keras model's outputs; above it the export fails (exit 1).")
+@click.option("--force", is_flag=True, help="Replace an earlier export at the output folder.")
+@json_option("Print export.json on stdout instead of a summary.")
+def export(run_dir: Path, fmt: str, output: Path | None, tolerance: float, force: bool, as_json: bool) -> None:
+    """Export a trained run's model for other runtimes, and prove it agrees with the Keras model on up to
+    1,000 of the run's validation (else training) rows; writes export.json beside it. Example:
+
+        nnrun export runs/iris --format onnx
+    """
+    from nnrun import api, console
+
+    doc = api.export(run_dir, fmt, output, tolerance=tolerance, force=force, warn=console.warn)
+    if as_json:
+        console.print_json(doc)
+    else:
+        console.show_export(doc)
+
+
 # ---------------------------------------------------------------------------------- rendering helpers
 def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> tuple[int, int]:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);

@@ -304,3 +304,23 @@ def show_evaluation(result: dict) -> None:
     out.print(evaluation_table(result))
     for line in result["report"].get("warnings", []):
         warn(line)
+
+
+def show_export(doc: dict) -> None:
+    """``nnrun export``'s summary: where, parity, the inputs and output to feed and read."""
+    table = Table(title=f"{doc['path']} ({doc['format']})", title_justify="left")
+    table.add_column("")
+    table.add_column("value")
+    table.add_row("max abs diff", f"{doc['max_abs_diff']:.3g} (tolerance {doc['tolerance']:g})")
+    table.add_row("checked on", f"{doc['rows_checked']} {doc['rows_subset']} rows, by {doc['runtime']}")
+    for item in doc["inputs"]:
+        table.add_row(f"input {escape(item['name'])}", f"{item['dtype']} {_dims(item['shape'])}")
+    for item in doc["outputs"]:
+        table.add_row(f"output {escape(item['name'])}", f"{item['dtype']} {_dims(item['shape'])}")
+    for item in doc["files"]:
+        table.add_row(escape(item["path"]), f"{item['bytes']:,} bytes, sha256 {item['sha256'][:12]}…")
+    out.print(table)
+
+
+def _dims(shape: list) -> str:
+    return "(" + ", ".join("n" if d is None else str(d) for d in shape) + ")"

@@ -43,6 +43,9 @@ BEST_YAML = "best.yaml"  # tune: the best trial's config
 TUNE_JSON = "tune.json"  # tune: best value and params, counts per state
 TUNE_HISTORY_PNG = "optimization_history.png"
 PARAM_IMPORTANCES_PNG = "param_importances.png"
+EXPORT_DIR = "export"  # nnrun export: export/<format>/ holds one exported model
+EXPORT_JSON = "export.json"  # nnrun export: format, files and SHA-256, signature, parity (beside the model)
+EXPORT_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}  # saved_model: the folder is the SavedModel
 
 #: nnrun's own temporary names in a run directory (``AtomicWrite``'s, and the checkpoint's two-phase
 #: ``.<name>.pending`` files): ``temp_files`` lists what matches, so tests can check that none is left.
@@ -394,6 +397,11 @@ def recover(run_dir: Path) -> list[Path]:
                     "an outcome (killed, or out of disk space)")
         write_json(run_dir / RUN, info)
     return removed
+
+
+def sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    return _sha256(path)
 
 
 def _sha256(path: Path) -> str:
