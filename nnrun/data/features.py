@@ -99,15 +99,9 @@ def parse_category(series: Any, na: set[str]) -> tuple[np.ndarray, np.ndarray]:
     missing = _missing(series, na)
     if is_string_dtype(series.dtype) and series.dtype != object:  # text only (pandas' str dtype): vectorised
         values = series.fillna("").str.strip().to_numpy(dtype=object)
-        values[missing] = ""
-        return values, missing
-
-    def text(v: Any) -> str:
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    values = np.array([text(v) for v in series.tolist()], dtype=object)
+    else:
+        values = np.array([str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip()
+                           for v in series.tolist()], dtype=object)
     values[missing] = ""
     return values, missing
 

@@ -189,9 +189,11 @@ class StreamedPrepared(Prepared):
 
     def fit_data(self) -> Any:
         """The streaming FitData (``stream_data.StreamFitData``)."""
+        from nnrun.data.features import take
         from nnrun.training.stream_data import StreamFitData
 
-        return StreamFitData(self.source, self.config, self.meta["num_train"], self.meta["num_validation"])
+        example = (take(self.table.x, slice(0, 1)), self.y[:1])
+        return StreamFitData(self.source, self.config, (self.meta["num_train"], self.meta["num_validation"]), example)
 
     def fold(self, train_idx: Any, val_idx: Any) -> Prepared:
         """Cross-validation needs the rows in memory."""

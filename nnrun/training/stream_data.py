@@ -8,6 +8,7 @@ An epoch visits the shards in an order drawn from (seed, epoch) and shuffles row
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -27,11 +28,13 @@ class StreamFitData:
 
     Attributes:
         validation: True when there are validation rows (``fit`` asks whether it is None).
+        example: one encoded row ``(x, y)``: the dtypes and shapes of the batches.
     """
 
-    def __init__(self, source: StreamSource, config: Any, num_train: int, num_validation: int) -> None:
-        self.source, self.config, self.num_train, self.num_validation = source, config, num_train, num_validation
-        self.validation = True if num_validation else None
+    def __init__(self, source: StreamSource, config: Any, counts: tuple[int, int], example: tuple) -> None:
+        self.source, self.config, self.example = source, config, example
+        self.num_train, self.num_validation = counts
+        self.validation = True if self.num_validation else None
         self.seed = config.seed
 
     def datasets(self, model: Any, training: Any, first_epoch: int) -> tuple[Any, Any, int]:
@@ -57,69 +60,53 @@ class StreamFitData:
         """One epoch's ``steps`` batches: shards in an order drawn from (seed, epoch), rows shuffled in blocks of
         at least ``data.shuffle_buffer`` rows (no shuffle: the files' order)."""
         rng = np.random.default_rng([self.seed, epoch])
-        n_shards = len(self.source.shards.paths)
-        order = rng.permutation(n_shards).tolist() if shuffle else None
-        buffer = self.config.data.shuffle_buffer if shuffle else 1
-        held: list[tuple[Any, np.ndarray]] = []
-        count, sent = 0, 0
-        for x, y, _ in self.source.encoded(TRAIN, order):
-            held.append((x, y))
-            count += len(y)
-            if count < max(buffer, batch_size):
-                continue
-            x_all, y_all = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
-            if shuffle:
-                perm = rng.permutation(len(y_all))
-                x_all, y_all = ft.take(x_all, perm), y_all[perm]
-            full = len(y_all) // batch_size * batch_size
-            for i in range(0, full, batch_size):
-                if sent < steps:
-                    yield _batch(ft.take(x_all, slice(i, i + batch_size)), y_all[i:i + batch_size])
-                    sent += 1
-            held, count = [(ft.take(x_all, slice(full, None)), y_all[full:])], len(y_all) - full
-        if count and sent < steps:
-            x_all, y_all = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
-            if shuffle:
-                perm = rng.permutation(len(y_all))
-                x_all, y_all = ft.take(x_all, perm), y_all[perm]
-            for i in range(0, len(y_all), batch_size):
-                if sent < steps:
-                    yield _batch(ft.take(x_all, slice(i, i + batch_size)), y_all[i:i + batch_size])
-                    sent += 1
+        order = rng.permutation(len(self.source.shards.paths)).tolist() if shuffle else None
+        block = max(self.config.data.shuffle_buffer if shuffle else 1, batch_size)
+        return itertools.islice(_batches(self.source.encoded(TRAIN, order), block, batch_size,
+                                         rng if shuffle else None), steps)
 
     def _validation(self) -> Iterator[tuple]:
         """The validation rows in batches of exactly ``EVAL_BATCH`` rows (the last one shorter)."""
-        held: list[tuple[Any, np.ndarray]] = []
-        count = 0
-        for x, y, _ in self.source.encoded(VALIDATION):
-            held.append((x, y))
-            count += len(y)
-            if count < EVAL_BATCH:
-                continue
-            x_all, y_all = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
-            full = len(y_all) // EVAL_BATCH * EVAL_BATCH
-            for i in range(0, full, EVAL_BATCH):
-                yield _batch(ft.take(x_all, slice(i, i + EVAL_BATCH)), y_all[i:i + EVAL_BATCH])
-            held, count = [(ft.take(x_all, slice(full, None)), y_all[full:])], len(y_all) - full
-        if count:
-            yield _batch(ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held]))
+        return _batches(self.source.encoded(VALIDATION), EVAL_BATCH, EVAL_BATCH, None)
 
     def _dataset(self, make: Any, batches: int) -> Any:
         """A prefetched ``tf.data`` dataset of the ``batches`` batches ``make()`` yields (the count asserted:
         Keras needs it to run exact epochs and validations)."""
         import tensorflow as tf
 
-        first = next(iter(self.source.encoded(TRAIN)))
-        x, y = _batch(ft.take(first[0], slice(0, 1)), first[1][:1])
-
         def spec(a: np.ndarray) -> Any:
             return tf.TensorSpec((None, *a.shape[1:]), tf.string if a.dtype.kind in "OU" else tf.as_dtype(a.dtype))
 
-        signature = (tf.nest.map_structure(spec, x), spec(y))
+        signature = (tf.nest.map_structure(spec, self.example[0]), spec(self.example[1]))
         ds = tf.data.Dataset.from_generator(make, output_signature=signature)
         return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
 
-def _batch(x: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
-    """A batch as ``from_generator`` takes it (text columns stay object arrays of ``str``: tf.string)."""
-    return x, y
+def _batches(chunks: Iterator[tuple], block: int, batch_size: int, rng: Any) -> Iterator[tuple[Any, np.ndarray]]:
+    """Batches of exactly ``batch_size`` rows (the last one shorter) from encoded chunks ``(x, y, raw y)``; with
+    ``rng``, the rows of each block of at least ``block`` rows are permuted (the approximate shuffle)."""
+    held: list[tuple[Any, np.ndarray]] = []
+    count = 0
+    for x, y, _ in chunks:
+        held.append((x, y))
+        count += len(y)
+        if count < block:
+            continue
+        x_all, y_all = _joined(held, rng)
+        full = len(y_all) // batch_size * batch_size
+        for i in range(0, full, batch_size):
+            yield ft.take(x_all, slice(i, i + batch_size)), y_all[i:i + batch_size]
+        held, count = [(ft.take(x_all, slice(full, None)), y_all[full:])], len(y_all) - full
+    if count:
+        x_all, y_all = _joined(held, rng)
+        for i in range(0, count, batch_size):
+            yield ft.take(x_all, slice(i, i + batch_size)), y_all[i:i + batch_size]
+
+
+def _joined(held: list[tuple[Any, np.ndarray]], rng: Any) -> tuple[Any, np.ndarray]:
+    """The held chunks as one block (text columns stay object arrays of ``str``: tf.string), permuted with ``rng``."""
+    x, y = ft.concat([h[0] for h in held]), np.concatenate([h[1] for h in held])
+    if rng is None:
+        return x, y
+    perm = rng.permutation(len(y))
+    return ft.take(x, perm), y[perm]
