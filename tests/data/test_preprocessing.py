@@ -217,7 +217,15 @@ def test_shipped_abalone_config_trains_with_its_categorical_column(tmp_path):
     run, doc = _train(ROOT / "configs" / "abalone.yaml", tmp_path, "--set", "training.epochs=2")
     spec = json.loads((run / "dataset.json").read_text())["features"]
     assert spec["categorical"][0]["vocabulary"] == ["F", "I", "M"] and len(spec["numeric"]) == 7
-    assert doc["evaluation"]["metrics"]["mae"] > 0
+    # the reported MAE is the saved model's on the validation rows, measured here through `nnrun predict`
+    predicted = invoke("predict", run, "--input", ROOT / "data" / "abalone.csv", "--format", "jsonl")
+    assert predicted.exit_code == 0, predicted.stderr
+    rings = [float(line.rsplit(",", 1)[1]) for line in (ROOT / "data" / "abalone.csv").read_text().splitlines()]
+    values = [json.loads(line)["prediction"] for line in predicted.stdout.splitlines()]
+    rows = json.loads((run / "split.json").read_text())["validation"]
+    mae = float(np.mean([abs(values[i] - rings[i]) for i in rows]))
+    assert doc["evaluation"]["metrics"]["mae"] == pytest.approx(mae, rel=1e-4)
+    assert 1.0 < mae < 4.0  # two epochs: near the mean's MAE (about 2.4 rings), far from a broken model's
 
 
 def test_a_model_with_categorical_inputs_trains_every_batch_of_every_epoch(mixed_run):
