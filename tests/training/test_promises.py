@@ -144,3 +144,15 @@ def test_regularizer_is_kept_and_adds_its_penalty_to_the_loss(tmp_path):
     kernel = model.layers[0].get_weights()[0]
     model(np.zeros((1, 4), dtype=np.float32))
     assert [float(v) for v in model.losses] == pytest.approx([0.01 * float(np.sum(kernel ** 2))], rel=1e-4)
+
+
+def test_an_accuracy_monitor_picks_the_highest_epoch(tmp_path):
+    """monitor: val_accuracy is maximised (mode auto): the best epoch is the first with the highest value."""
+    run = _train(tmp_path, IRIS, "training.epochs=12", "model.optimizer={type: adam, learning_rate: 0.003}",
+                 "training.early_stopping={monitor: val_accuracy, patience: 1000}")
+    metrics = json.loads((run / "metrics.json").read_text())
+    header, *rows = (run / "history.csv").read_text().splitlines()
+    accuracy = [float(r.split(",")[header.split(",").index("val_accuracy")]) for r in rows]
+    assert metrics["monitor"] == "val_accuracy" and len(set(accuracy)) > 2
+    assert metrics["best_epoch"] == int(np.argmax(accuracy)) + 1 and metrics["best_value"] == max(accuracy)
+    assert metrics["val_accuracy"] == max(accuracy)
