@@ -61,11 +61,14 @@ def mixed_run(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_text_column_is_encoded_inside_the_saved_model(mixed_run):
-    run, _ = mixed_run
+    run, tmp = mixed_run
     meta = json.loads((run / "dataset.json").read_text())
     spec = meta["features"]
     assert spec["numeric"] == ["size"] and spec["categorical"][0]["vocabulary"] == ["blue", "green", "red"]
-    assert {c["name"]: c["fill"] for c in spec["columns"]}["size"] is not None
+    # missing: {size: median}: the median of the training split's sizes, computed here
+    cells = [line.split(",")[1] for line in (tmp / "d.csv").read_text().splitlines()[1:]]
+    train = [float(cells[i]) for i in json.loads((run / "split.json").read_text())["train"] if cells[i]]
+    assert {c["name"]: c["fill"] for c in spec["columns"]}["size"] == pytest.approx(float(np.median(train)), rel=1e-9)
     summary = (run / "summary.txt").read_text()
     assert "StringLookup" in summary and "Normalization" in summary
 
