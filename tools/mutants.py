@@ -220,11 +220,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "--threshold P decides binary predictions"),
     Mutant("predict-threshold-strict", "inference", "nnrun/inference/predictor.py",
            "(probs[:, 1] >= threshold)", "(probs[:, 1] > threshold)",
-           ("tests/inference/test_threshold.py",),
+           ("tests/inference/test_threshold.py::test_a_probability_equal_to_the_threshold_gives_the_second_class",),
            "the second class when its probability is >= P"),
     Mutant("predict-csv-4-decimals", "inference", "nnrun/inference/writers.py",
            'np.char.mod("%.6f", p)', 'np.char.mod("%.4f", p)',
-           ("tests/inference/test_predict_scale.py::test_categorical_model_predicts_raw_strings_with_an_unseen_category",),
+           ("tests/inference/test_threshold.py::test_threshold_moves_the_decision_between_two_rows",),
            "CSV probabilities have 6 decimals"),
     # ----------------------------------------------------------------------------------- run directory
     Mutant("atomic-write-by-copy", "rundir", "nnrun/rundir.py",
