@@ -223,9 +223,9 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/inference/test_threshold.py::test_a_probability_equal_to_the_threshold_gives_the_second_class",),
            "the second class when its probability is >= P"),
     Mutant("predict-csv-4-decimals", "inference", "nnrun/inference/writers.py",
-           'np.char.mod("%.6f", p)', 'np.char.mod("%.4f", p)',
+           "q = np.rint(p * 1e6).astype(np.int64)", "q = np.rint(p * 1e4).astype(np.int64) * 100",
            ("tests/inference/test_threshold.py::test_threshold_moves_the_decision_between_two_rows",),
-           "CSV probabilities have 6 decimals"),
+           "CSV probabilities have 6 decimals (4 significant, padded, here)"),
     # ----------------------------------------------------------------------------------- run directory
     Mutant("atomic-write-by-copy", "rundir", "nnrun/rundir.py",
            "            os.replace(self.tmp, self.path)\n",

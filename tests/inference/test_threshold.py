@@ -25,6 +25,11 @@ def test_threshold_moves_the_decision_between_two_rows(tmp_path):
 
     rows = predict()
     assert all(re.fullmatch(r"[01]\.\d{6}", r[k]) for r in rows for k in ("prob_0", "prob_1"))  # 6 decimals
+    import keras
+
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)  # data/xor.csv's rows
+    own = keras.models.load_model(run / "model.keras", safe_mode=True, compile=False).predict(x, verbose=0)[:, 0]
+    np.testing.assert_allclose([float(r["prob_1"]) for r in rows], own, atol=5.01e-7)  # rounded to 6 decimals
     probs = sorted(float(r["prob_1"]) for r in rows)
     assert [r["prediction"] for r in rows] == ["1" if float(r["prob_1"]) >= 0.5 else "0" for r in rows]
     cut = (probs[1] + probs[2]) / 2  # between the second and third probability: two rows on each side
