@@ -40,3 +40,9 @@ clean:
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Mutation testing: each mutant in tools/mutants.py breaks one promise in a copy of the repo; its tests must fail.
+# Writes docs/mutants.md (the kill table). About 30 min on 2 busy cores; not part of `make test`.
+.PHONY: mutants
+mutants: $(STAMP)
+	$(BIN)/python tools/mutants.py $(MUTANTS_ARGS)

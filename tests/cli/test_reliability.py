@@ -74,20 +74,46 @@ def _assert_complete(run: Path, killed: bool = False) -> list[Path]:
     return temps
 
 
+def _wait_for_epochs(run: Path, proc: subprocess.Popen, epochs: int) -> None:
+    """Wait until history.csv holds ``epochs`` rows: training is seen to be under way (not a fixed sleep)."""
+    def done() -> bool:
+        path = run / rundir.HISTORY
+        return path.exists() and len(path.read_text().splitlines()) > epochs
+    _wait_until(done, proc, f"epoch {epochs} in {run / rundir.HISTORY}")
+
+
+#: every file a run directory may hold while training (before the model and the evaluation are written)
+TRAINING_FILES = {rundir.LOCK, rundir.CONFIG, rundir.RUN, rundir.DATASET, rundir.SPLIT, rundir.HISTORY,
+                  rundir.LAST_MODEL, rundir.BEST_MODEL, rundir.CHECKPOINT}
+#: and once training ended (completed or interrupted): its record
+TRAINED_FILES = TRAINING_FILES | {rundir.SUMMARY, rundir.METRICS}
+
+
+def _names(run: Path) -> set[str]:
+    """Every entry of the run directory, hidden ones and subfolders included."""
+    return {str(p.relative_to(run)) for p in run.rglob("*")}
+
+
 def test_kill_9_mid_training_leaves_complete_files_and_a_truthful_status(tmp_path):
-    proc = _start("train", PIMA, "--quiet", "--set", "training.epochs=500", runs=tmp_path)
+    proc = _start("train", PIMA, "--quiet", "--set", "training.epochs=500", "--set", "training.checkpoint_interval=0",
+                  runs=tmp_path)
     run = tmp_path / "pima"
-    _wait_for(run / rundir.SPLIT, proc)
-    time.sleep(1.0)
+    _wait_for_epochs(run, proc, 3)
+    _wait_for(run / rundir.CHECKPOINT, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    _assert_complete(run, killed=True)
+    temps = _assert_complete(run, killed=True)
+    names = _names(run) - {str(p.relative_to(run)) for p in temps}
+    assert names == TRAINING_FILES, sorted(names ^ TRAINING_FILES)
+    epochs = len((run / rundir.HISTORY).read_text().splitlines()) - 1
+    assert epochs >= 3 and json.loads((run / rundir.CHECKPOINT).read_text())["epoch"] in (epochs - 1, epochs)
     assert json.loads((run / rundir.RUN).read_text())["status"] == "running"
     assert rundir.status(run) == "died"
     assert not (run / rundir.MODEL).exists()
     result = invoke("evaluate", run)
     assert result.exit_code == 1
-    assert result.stderr == f"error: {run}: the run has no model.keras (status: died); train it again\n"
+    assert result.stderr == (f"error: {run}: the run has no model.keras (status: died); resume it: "
+                             f"nnrun train --resume {run}\n")  # a checkpoint was seen before the kill
 
 
 def test_kill_9_as_the_run_starts_leaves_nothing_half_written(tmp_path):
@@ -135,8 +161,7 @@ def test_kill_9_during_the_model_save_never_leaves_a_half_model(tmp_path):
 def test_interrupt_marks_the_run_interrupted(tmp_path, sig):
     proc = _start("train", PIMA, "--quiet", "--set", "training.epochs=500", runs=tmp_path)
     run = tmp_path / "pima"
-    _wait_for(run / rundir.SPLIT, proc)
-    time.sleep(1.0)
+    _wait_for_epochs(run, proc, 2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -146,8 +171,9 @@ def test_interrupt_marks_the_run_interrupted(tmp_path, sig):
     info = json.loads((run / rundir.RUN).read_text())
     assert info["status"] == "interrupted" and info["ended"] is not None
     _assert_complete(run)
-    assert not (run / rundir.MODEL).exists()
+    assert _names(run) == TRAINED_FILES  # hidden files included: no temporary file left
     epoch = json.loads((run / "checkpoint.json").read_text())["epoch"]
+    assert epoch >= 2 and len((run / rundir.HISTORY).read_text().splitlines()) == epoch + 1
     assert err.splitlines()[-2] == f"error: {run}: interrupted after epoch {epoch} of 500 (checkpoint saved)"
 
 
@@ -167,6 +193,22 @@ def test_two_trains_at_once_get_distinct_directories(tmp_path):
         assert str(info["pid"]) in {str(p.pid) for p in procs}
     pids = {json.loads((Path(d) / rundir.RUN).read_text())["pid"] for d in dirs}
     assert len(pids) == 2  # each directory was written by one process only
+
+
+def test_a_finished_run_holds_exactly_its_artifacts_and_no_temporary_file(tmp_path):
+    """Every file of a completed run and of a predict --output, hidden ones included, listed by name: an
+    atomic write that copied instead of renaming would leave its temporary file here."""
+    result = invoke("train", ROOT / "configs/xor.yaml", "--runs-dir", tmp_path, "--quiet", "--set", "training.epochs=2")
+    assert result.exit_code == 0, result.stderr
+    run = tmp_path / "xor"
+    assert sorted(_names(run)) == sorted(TRAINED_FILES | {
+        rundir.MODEL, rundir.EVALUATION, rundir.REPORT, rundir.CONFUSION_PNG, rundir.ROC_PNG,
+        "learning_curves_accuracy.png", "learning_curves_loss.png"})
+    _assert_complete(run)
+    result = invoke("predict", run, "--input", ROOT / "data/xor.csv", "--output", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["p.csv", "xor"]
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == "prediction,prob_0,prob_1"
 
 
 def test_create_is_race_free(tmp_path):

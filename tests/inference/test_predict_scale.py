@@ -216,15 +216,19 @@ def test_categorical_model_predicts_raw_strings_with_an_unseen_category(tmp_path
     assert result.exit_code == 0, result.stderr
     run = Path(json.loads(result.stdout)["run_dir"])
     rows = tmp_path / "rows.csv"
-    rows.write_text("id,color,size\na,red,0.1\nb,blue,-0.5\nc,purple,0.0\nd,green,2.5\n")
+    rows.write_text("id,color,size\na,red,0.1\nb,blue,-0.5\nc,purple,0.0\nd,green,2.5\ne,orange,0.0\n"
+                    "f,blue,0.0\n")
     result = invoke("predict", run, "--input", rows, "--keep", "id,color")
     assert result.exit_code == 0, result.stderr
     got = _csv(result.stdout)
-    assert [r["id"] for r in got] == ["a", "b", "c", "d"]
-    assert [r["color"] for r in got] == ["red", "blue", "purple", "green"]
+    assert [r["id"] for r in got] == ["a", "b", "c", "d", "e", "f"]
+    assert [r["color"] for r in got] == ["red", "blue", "purple", "green", "orange", "blue"]
     assert list(got[0]) == ["id", "color", "prediction", "prob_no", "prob_yes"]
     assert got[0]["prediction"] == "yes" and got[1]["prediction"] == "no"
-    assert got[2]["prediction"] in ("yes", "no")  # an unseen color goes to the out-of-vocabulary slot
-    assert "column 'color': 1 value(s) not seen in training (e.g. 'purple')" in result.stderr  # said (issue 18)
+    # an unseen color goes to the one out-of-vocabulary slot: two unseen colors give the same probabilities,
+    # a known color at the same size another
+    assert (got[2]["prob_yes"], got[2]["prediction"]) == (got[4]["prob_yes"], got[4]["prediction"])
+    assert got[2]["prob_yes"] != got[5]["prob_yes"]
+    assert "column 'color': 2 value(s) not seen in training (e.g. 'purple')" in result.stderr  # said (issue 18)
     for r in got:
         assert abs(float(r["prob_no"]) + float(r["prob_yes"]) - 1) <= 2e-6
