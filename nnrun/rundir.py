@@ -43,6 +43,9 @@ BEST_YAML = "best.yaml"  # tune: the best trial's config
 TUNE_JSON = "tune.json"  # tune: best value and params, counts per state
 TUNE_HISTORY_PNG = "optimization_history.png"
 PARAM_IMPORTANCES_PNG = "param_importances.png"
+TRIAL_PREFIX = "trial_"  # tune: trial_<n>/ holds one trial's run
+#: Files a tracker (MLflow) does not copy from a run: checkpoints (the model is model.keras) and the lock.
+NOT_TRACKED = (LAST_MODEL, BEST_MODEL, CHECKPOINT, ".lock")
 
 #: nnrun's own temporary names in a run directory (``AtomicWrite``'s, and the checkpoint's two-phase
 #: ``.<name>.pending`` files): ``temp_files`` lists what matches, so tests can check that none is left.
