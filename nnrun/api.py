@@ -110,7 +110,7 @@ def train(  # 9 parameters: the train command's options, one to one
         result = run.resume(Path(resume), config_path, overrides, options)
     else:
         result = run.train(loaded, Path(runs_dir), options)
-    return _tracked(result, result["run_dir"], mlflow, warn)
+    return tracking.attach(result, result["run_dir"], mlflow, warn)
 
 
 def cv(  # 8 parameters: the cv command's options and its three callbacks, one to one
@@ -148,7 +148,7 @@ def cv(  # 8 parameters: the cv command's options and its three callbacks, one t
     loaded = load_config(config_path, overrides)
     tracking.require(mlflow, loaded.config)
     doc = cross_validate(loaded, folds, Path(runs_dir), CvHooks(progress=progress, warn=warn, on_fold=on_fold))
-    return _tracked(doc, doc["run_dir"], mlflow, warn)
+    return tracking.attach(doc, doc["run_dir"], mlflow, warn)
 
 
 
@@ -200,7 +200,7 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
         doc = evaluate_model(run, load_model(run, meta=meta), meta, examples, options)
         doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]))
         rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
-    return _tracked(doc, run, mlflow, warn)
+    return tracking.attach(doc, run, mlflow, warn)
 
 
 def _gate_values(run: Path, metrics: dict) -> dict:
@@ -307,32 +307,12 @@ def tune(  # 6 parameters: the tune command's options, one to one
     tracking.require(mlflow, load_config(config_path, overrides).config)
     doc = run_search(Path(config_path), tuple(overrides), Path(runs_dir), options or TuneOptions(),
                      Path(resume) if resume is not None else None)
-    return _tracked(doc, doc["tune_dir"], mlflow, doc.setdefault("warnings", []).append)
+    return tracking.attach(doc, doc["tune_dir"], mlflow, doc.setdefault("warnings", []).append)
 
 
 def track(run_dir: Path | str, mlflow: str | None = None) -> dict:
-    """Log a finished run (a train, cv or tune directory) to MLflow now (``nnrun track``); a run logged before
-    is updated (new evaluations, gates, files), not duplicated. Imports MLflow; TensorFlow to log the model.
-
-    Args:
-        mlflow: the tracking URI; default: the run's config ``tracking.mlflow``.
-
-    Returns:
-        ``{"run_dir", "tracking_uri", "experiment", "experiment_id", "run_id", "children", "updated",
-        "not_logged"}``.
-
-    Raises:
-        UsageError: not a finished run, no URI, or MLflow not installed. RunError: the store refused a part.
-    """
+    """Log a finished train, cv or tune directory to MLflow now (``nnrun track``): see ``nnrun.tracking.track``."""
     return tracking.track(run_dir, mlflow)
-
-
-def _tracked(doc: dict, run_dir: Path | str, mlflow: str | None, warn: Warn) -> dict:
-    """``doc`` with ``tracking``: the finished run mirrored into MLflow, when asked for (never raises)."""
-    summary = tracking.track_finished(run_dir, mlflow, warn)
-    if summary is not None:
-        doc["tracking"] = summary
-    return doc
 
 
 def request_stop() -> bool:

@@ -379,19 +379,13 @@ def track(run_dir: Path, mlflow: str | None, as_json: bool) -> None:
 
 # ---------------------------------------------------------------------------------- rendering helpers
 def _show_tracking(doc: dict, stdout: bool = False) -> None:
-    """One line saying where the run was mirrored in MLflow (nothing when tracking was not asked or failed:
-    the warnings said so)."""
-    summary = doc.get("tracking")
-    if not summary or summary.get("run_id") is None:
-        return
+    """Where the run was mirrored in MLflow, on stderr (stdout for ``nnrun track``)."""
     from nnrun import console
 
-    children = f" with {len(summary['children'])} child runs" if summary.get("children") else ""
-    line = (f"MLflow: {'updated' if summary.get('updated') else 'logged'} {summary['run_dir']} as run "
-            f"{summary['run_id']}{children} in experiment {summary['experiment']!r} at {summary['tracking_uri']}")
-    if stdout:
+    line = console.tracking_line(doc.get("tracking"))
+    if line and stdout:
         click.echo(line)
-    else:
+    elif line:
         console.info(line)
 
 

@@ -75,8 +75,22 @@ def track_finished(run_dir: Path | str, flag: str | None, warn: Callable[[str], 
     return summary
 
 
+def attach(doc: dict, run_dir: Path | str, flag: str | None, warn: Callable[[str], None]) -> dict:
+    """``doc`` (a command's result) with ``tracking``: the finished run mirrored into MLflow when asked for
+    (``track_finished``; never raises)."""
+    summary = track_finished(run_dir, flag, warn)
+    if summary is not None:
+        doc["tracking"] = summary
+    return doc
+
+
 def track(run_dir: Path | str, flag: str | None) -> dict:
-    """Log a finished run (train, cv or tune directory) to MLflow now (``nnrun track``).
+    """Log a finished run (train, cv or tune directory) to MLflow now (``nnrun track``); a run logged before is
+    updated (new evaluations, gates, files), not duplicated. Imports MLflow, and TensorFlow to log the model.
+
+    Returns:
+        ``{"run_dir", "tracking_uri", "experiment", "experiment_id", "run_id", "children", "updated",
+        "not_logged"}``.
 
     Raises:
         UsageError: not a finished run; no ``--mlflow`` and no ``tracking.mlflow`` in its config; MLflow not

@@ -9,7 +9,9 @@ a ``tune`` search a parent with one child per ``trial_<n>/``. Each view holds:
 - ``history``: per-epoch metrics from ``history.csv`` (step = epoch);
 - ``final``: the numbers in ``metrics.json`` plus each evaluation's metrics (``val_roc_auc``, ``test_accuracy``);
 - ``tags``: nnrun version, run directory, config and data SHA-256, status, gate outcome;
-- ``files``: the directory's own files (not checkpoints nor the lock); ``model``: its ``model.keras`` or None.
+- ``files``: the directory's own files (not checkpoints nor the lock); ``model``: the model.keras logged as an
+  MLflow model (a train run's own; a search's best trial's; none for a cv run and for folds and trials, whose
+  model.keras is among their files).
 """
 
 from __future__ import annotations
@@ -82,9 +84,13 @@ def views(run_dir: Path) -> RunView:
     for sub in subdirs:
         child = train_view(sub, "fold" if kind == "cv" else "trial", inherit=view)
         child.name = f"{view.name}/{sub.name}"
+        child.model = None  # its model.keras is an artifact; a model per fold or trial would crowd MLflow's list
         view.children.append(child)
     if kind == "tune":
-        view.final.update(_tune_metrics(_json(run_dir / rundir.TUNE_JSON)))
+        doc = _json(run_dir / rundir.TUNE_JSON)
+        view.final.update(_tune_metrics(doc))
+        best = Path(str((doc.get("best") or {}).get("run_dir") or "")) / rundir.MODEL
+        view.model = best if best.is_file() else None  # the search's model: its best trial's
     else:  # cv: metrics.json holds the means; the spread across folds is in cv.json
         view.final.update({f"{k}_std": v for k, v in _numbers(_json(run_dir / rundir.CV).get("std") or {}).items()})
     return view

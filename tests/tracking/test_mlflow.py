@@ -199,3 +199,24 @@ def test_flatten_gives_set_key_paths():
                     "training": {"early_stopping": None, "shuffle": True}, "gates": {"val acc:x": 0.9}}) == {
         "model.layers.0.type": "Dense", "model.layers.0.units": "4", "model.metrics": "[]",
         "training.early_stopping": "null", "training.shuffle": "true", "gates.val acc_x": "0.9"}
+
+
+def test_tune_with_mlflow_is_a_parent_with_a_child_per_trial(store, tmp_path):
+    result = invoke("tune", ROOT / "configs/iris_tune.yaml", "--trials", "2", "--set", "training.epochs=1",
+                    "--runs-dir", tmp_path, "--no-plots", "--mlflow", store, "--json", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    summary = doc["tracking"]
+    assert summary["not_logged"] == [] and len(summary["children"]) == 2
+    client = _client(store)
+    parent = client.get_run(summary["run_id"])
+    assert parent.data.tags["nnrun.kind"] == "tune"
+    assert parent.data.metrics["best_val_loss"] == pytest.approx(doc["best"]["value"])
+    assert parent.data.metrics["best_trial"] == doc["best"]["number"]
+    children = sorted((client.get_run(i) for i in summary["children"]), key=lambda r: r.info.run_name)
+    assert [c.info.run_name for c in children] == ["iris_tune-tune/trial_0", "iris_tune-tune/trial_1"]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {summary["run_id"]}
+    best = children[doc["best"]["number"]]
+    assert best.data.params["model.layers.0.units"] == str(doc["best"]["params"]["model.layers.0.units"])
+    assert parent.outputs.model_outputs and not best.outputs.model_outputs  # the search's model: the best's
+    assert "model.keras" in {a.path for a in client.list_artifacts(best.info.run_id)}
