@@ -95,14 +95,16 @@ def test_pyfunc_model_predicts_like_nnrun_predict(tracked, store, tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
-def test_evaluate_with_mlflow_updates_the_same_run(tracked, store):
+def test_evaluate_with_mlflow_updates_the_same_run_even_when_a_gate_fails(tracked, store):
     run_dir, summary = tracked
-    result = invoke("evaluate", run_dir, "--data", "data/iris.csv", "--no-plots", "--mlflow", store, "--json")
-    assert result.exit_code == 0, result.stderr
+    result = invoke("evaluate", run_dir, "--data", "data/iris.csv", "--no-plots", "--mlflow", store, "--json",
+                    "--gate", "accuracy>=1.01")
+    assert result.exit_code == 3, result.stderr  # the gate decides the exit code; the tracker logged anyway
     doc = json.loads(result.stdout)
     assert doc["tracking"]["run_id"] == summary["run_id"] and doc["tracking"]["updated"] is True
     run = _client(store).get_run(summary["run_id"])
     assert run.data.metrics["iris_accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
+    assert run.data.tags["nnrun.gates"] == "failed"
     assert "evaluation-iris.json" in {a.path for a in _client(store).list_artifacts(summary["run_id"])}
     assert len(_client(store).search_runs([run.info.experiment_id])) == 1
 
@@ -220,3 +222,16 @@ def test_tune_with_mlflow_is_a_parent_with_a_child_per_trial(store, tmp_path):
     assert best.data.params["model.layers.0.units"] == str(doc["best"]["params"]["model.layers.0.units"])
     assert parent.outputs.model_outputs and not best.outputs.model_outputs  # the search's model: the best's
     assert "model.keras" in {a.path for a in client.list_artifacts(best.info.run_id)}
+
+
+def test_track_uses_the_runs_config_tracking_section(xor_run, store, tmp_path):
+    run_dir = tmp_path / "xor"
+    shutil.copytree(xor_run, run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["tracking"] = {"mlflow": {"tracking_uri": store, "experiment": "from-config"}}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = invoke("track", run_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["experiment"] == "from-config" and doc["tracking_uri"] == store
+    assert _client(store).get_run(doc["run_id"]).data.params["tracking.mlflow.experiment"] == "from-config"
