@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from nnrun.tracking.view import RunView
@@ -53,7 +55,7 @@ def mirror(view: RunView, uri: str, experiment: str) -> dict:
     try:
         mlflow = mlflow_module()
         client = mlflow.MlflowClient(tracking_uri=uri)
-        summary["experiment_id"] = exp_id = _experiment_id(client, experiment)
+        summary["experiment_id"] = exp_id = _experiment_id(client, experiment, uri)
         found = _find(client, exp_id, view)
     except Exception as exc:  # any failure of the store: the run stays complete, the caller warns
         summary["not_logged"].append(f"everything ({reason(exc)})")
@@ -158,13 +160,28 @@ class _Logger:
                                         signature=model_signature(model, view.model.parent))
 
 
-def _experiment_id(client: Any, name: str) -> str:
+def _experiment_id(client: Any, name: str, uri: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is None:
-        return client.create_experiment(name)
+        return client.create_experiment(name, artifact_location=artifact_location(uri, name))
     if found.lifecycle_stage == "deleted":
         client.restore_experiment(found.experiment_id)
     return found.experiment_id
+
+
+def artifact_location(uri: str, experiment: str) -> str | None:
+    """Where a new experiment keeps its files: for a local ``sqlite:///`` store, ``mlruns/<experiment>`` beside
+    the database file (MLflow's default, ``./mlruns`` in the working directory, would scatter one store's files
+    over every directory nnrun ran in); None (the store's default) for any other store.
+
+    Example:
+        >>> artifact_location("sqlite:////tmp/m.db", "iris")
+        'file:///tmp/mlruns/iris'
+    """
+    if not uri.startswith("sqlite:///") or uri == "sqlite:///:memory:":
+        return None
+    database = Path(uri[len("sqlite:///"):].split("?", 1)[0]).resolve()
+    return (database.parent / "mlruns" / re.sub(r"[^A-Za-z0-9._-]+", "_", experiment)).as_uri()
 
 
 def _find(client: Any, exp_id: str, view: RunView) -> str | None:

@@ -72,6 +72,10 @@ def test_train_with_mlflow_logs_params_metrics_tags_and_files(tracked, store):
     assert {"model.keras", "config.yaml", "report.md", "metrics.json", "history.csv", "evaluation.json",
             "learning_curves_loss.png", "confusion_matrix.png"} <= files
     assert not files & {"last.keras", "best.keras", "checkpoint.json", ".lock"}
+    database = Path(store.removeprefix("sqlite:///"))  # files beside the database, not in the working directory
+    location = _client(store).get_experiment(run.info.experiment_id).artifact_location
+    assert location == (database.parent / "mlruns" / "iris").as_uri()
+    assert (database.parent / "mlruns" / "iris").is_dir()
 
 
 def test_pyfunc_model_predicts_like_nnrun_predict(tracked, store, tmp_path):
