@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nnrun import rundir
+from nnrun import rundir, tracking
 from nnrun.config.load import LoadedConfig, load_config
 from nnrun.errors import UsageError
 from nnrun.evaluation.examples import examples as load_examples
@@ -67,7 +67,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
     return compare_run_dirs(Path(run_a), Path(run_b))
 
 
-def train(  # 8 parameters: the train command's options, one to one
+def train(  # 9 parameters: the train command's options, one to one
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
@@ -76,6 +76,7 @@ def train(  # 8 parameters: the train command's options, one to one
     resume: Path | str | None = None,
     gates: tuple[str, ...] = (),
     plots: bool = True,
+    mlflow: str | None = None,
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
@@ -89,9 +90,12 @@ def train(  # 8 parameters: the train command's options, one to one
         gates: ``--gate`` strings, checked with the config's ``gates:`` after training (results in
             ``gates.json``; the CLI exits 3 when one fails).
         plots: write the report's PNG plots.
+        mlflow: an MLflow tracking URI to mirror the finished run into (``--mlflow``; else the config's
+            ``tracking.mlflow``, if any). A tracker failure is a warning, never the outcome.
 
     Returns:
-        ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``.
+        ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``, plus
+        ``tracking`` (see ``nnrun.tracking.track_finished``) when tracking was asked for.
 
     Raises:
         ConfigError, DataError: before any file is written.
@@ -103,12 +107,16 @@ def train(  # 8 parameters: the train command's options, one to one
 
     STOP_REQUESTED.clear()
     options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots)
+    loaded = load_config(config_path, overrides) if resume is None else None
+    tracking.require(mlflow, loaded.config if loaded is not None else None)
     if resume is not None:
-        return run.resume(Path(resume), config_path, overrides, options)
-    return run.train(load_config(config_path, overrides), Path(runs_dir), options)
+        result = run.resume(Path(resume), config_path, overrides, options)
+    else:
+        result = run.train(loaded, Path(runs_dir), options)
+    return tracking.attach(result, result["run_dir"], mlflow, warn)
 
 
-def cv(  # 7 parameters: the cv command's options and its three callbacks, one to one
+def cv(  # 8 parameters: the cv command's options and its three callbacks, one to one
     config_path: Path | str,
     folds: int,
     overrides: tuple[str, ...] = (),
@@ -116,6 +124,7 @@ def cv(  # 7 parameters: the cv command's options and its three callbacks, one t
     progress: Callable[[int, int, dict], None] | None = None,
     warn: Warn = lambda m: None,
     on_fold: Callable[[int, int], None] | None = None,
+    mlflow: str | None = None,
 ) -> dict:
     """K-fold cross-validation of a config: K models, each trained as ``train`` trains one (same checks, dry
     run and reload check) and validated on its held-out fold; writes a ``<name>-cv`` run directory.
@@ -124,9 +133,11 @@ def cv(  # 7 parameters: the cv command's options and its three callbacks, one t
         config_path: the YAML config. folds: K, 2..100. overrides: ``--set`` strings.
         runs_dir: parent of the run directory. progress: per-epoch callback (epoch, epochs, logs).
         warn: called with each warning line. on_fold: called with (fold, K) before each fold trains.
+        mlflow: an MLflow tracking URI (as for ``train``): a parent run with one child run per fold.
 
     Returns:
-        The ``cv.json`` document (see ``nnrun.training.crossval.cross_validate``).
+        The ``cv.json`` document (see ``nnrun.training.crossval.cross_validate``), plus ``tracking`` when
+        tracking was asked for.
 
     Raises:
         ConfigError, DataError: before any file is written (fold 1's model is checked before the run directory
@@ -137,18 +148,21 @@ def cv(  # 7 parameters: the cv command's options and its three callbacks, one t
 
     STOP_REQUESTED.clear()
     check_folds(folds)
-    return cross_validate(load_config(config_path, overrides), folds, Path(runs_dir),
-                          CvHooks(progress=progress, warn=warn, on_fold=on_fold))
+    loaded = load_config(config_path, overrides)
+    tracking.require(mlflow, loaded.config)
+    doc = cross_validate(loaded, folds, Path(runs_dir), CvHooks(progress=progress, warn=warn, on_fold=on_fold))
+    return tracking.attach(doc, doc["run_dir"], mlflow, warn)
 
 
 
 
-def evaluate(
+def evaluate(  # 6 parameters: the evaluate command's options, one to one
     run_dir: Path | str,
     data: Path | str | None = None,
     warn: Warn = lambda m: None,
     plots: bool = True,
     gates: tuple[str, ...] = (),
+    mlflow: str | None = None,
 ) -> dict:
     """Evaluate a run's model; write its report in the run directory, holding the run's lock: ``evaluation.json``,
     ``report.md`` and plots for the training-time split, ``evaluation-<name>.json``, ``report-<name>.md``, … for
@@ -162,9 +176,12 @@ def evaluate(
         gates: ``--gate`` strings (``val_accuracy>=0.9``); a ``val_`` gate reads the same metric on the
             validation split. The config's ``gates:`` are checked too; results go to ``gates.json``, or
             ``gates-<name>.json`` beside ``evaluation-<name>.json``.
+        mlflow: an MLflow tracking URI (as for ``train``): the evaluation's metrics and files are added to
+            the MLflow run of this run directory (the whole run is logged if it was not yet).
 
     Returns:
-        The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results.
+        The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results (and
+        ``tracking`` when tracking was asked for).
 
     Raises:
         UsageError: not a run directory, or another process is writing it. DataError: unusable data.
@@ -178,6 +195,7 @@ def evaluate(
 
     run, loaded, meta = load_run(run_dir)
     cfg = loaded.config
+    tracking.require(mlflow, cfg)
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
     examples = load_examples(run, cfg, meta, data, warn)
     options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
@@ -186,7 +204,7 @@ def evaluate(
         doc = evaluate_model(run, load_model(run, meta=meta), meta, examples, options)
         doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]), options.label)
         rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
-    return doc
+    return tracking.attach(doc, run, mlflow, warn)
 
 
 def _gate_values(run: Path, metrics: dict) -> dict:
@@ -297,12 +315,13 @@ def serve(  # 6 parameters: the serve command's options, one to one
         server.run(sock, target, workers, limit)
 
 
-def tune(
+def tune(  # 6 parameters: the tune command's options, one to one
     config_path: Path | str,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
     options: TuneOptions | None = None,
     resume: Path | str | None = None,
+    mlflow: str | None = None,
 ) -> dict:
     """A hyperparameter search (the config's ``search:`` section, Optuna): every trial an ordinary training
     into ``<name>-tune/trial_<n>``; writes study.db, trials.csv, best.yaml, tune.json and plots.
@@ -311,9 +330,11 @@ def tune(
         config_path: the YAML config with a ``search:`` section. overrides: ``--set`` strings (every trial).
         runs_dir: parent of ``<name>-tune``. options: ``nnrun.training.tune.TuneOptions`` (trials, timeout,
             jobs, plots, progress), None for the defaults. resume: a search's directory to continue.
+        mlflow: an MLflow tracking URI (as for ``train``): a parent run with one child run per trial.
 
     Returns:
-        The tune.json document (``best``, ``top``, ``states``, …) plus the best trial's ``gates``.
+        The tune.json document (``best``, ``top``, ``states``, …) plus the best trial's ``gates`` (and
+        ``tracking`` when tracking was asked for; its warnings join ``warnings``).
 
     Raises:
         ConfigError: before any trial. UsageError: a bad --resume or --jobs. RunError: no trial completed.
@@ -323,8 +344,15 @@ def tune(
     from nnrun.training.tune import tune as run_search
 
     STOP_REQUESTED.clear()
-    return run_search(Path(config_path), tuple(overrides), Path(runs_dir), options or TuneOptions(),
-                      Path(resume) if resume is not None else None)
+    tracking.require(mlflow, load_config(config_path, overrides).config)
+    doc = run_search(Path(config_path), tuple(overrides), Path(runs_dir), options or TuneOptions(),
+                     Path(resume) if resume is not None else None)
+    return tracking.attach(doc, doc["tune_dir"], mlflow, doc.setdefault("warnings", []).append)
+
+
+def track(run_dir: Path | str, mlflow: str | None = None) -> dict:
+    """Log a finished train, cv or tune directory to MLflow now (``nnrun track``): see ``nnrun.tracking.track``."""
+    return tracking.track(run_dir, mlflow)
 
 
 def request_stop() -> bool:

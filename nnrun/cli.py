@@ -16,7 +16,15 @@ import click
 
 from nnrun import __version__
 from nnrun.cli_errors import NnrunGroup
-from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
+from nnrun.cli_options import (
+    gate_option,
+    json_option,
+    mlflow_option,
+    no_plots_option,
+    quiet_option,
+    runs_dir_option,
+    set_option,
+)
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -45,10 +53,12 @@ def cli(debug: bool) -> None:
                    "training.epochs may change, with --set).")
 @gate_option()
 @no_plots_option("Do not write the PNG plots of the final report.")
+@mlflow_option()
 @json_option()
 @quiet_option()
 def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resume: Path | None,  # Click: one
-          gates: tuple[str, ...], no_plots: bool, as_json: bool, quiet: bool) -> None:  # parameter per option
+          gates: tuple[str, ...], no_plots: bool, mlflow: str | None, as_json: bool,  # parameter per option
+          quiet: bool) -> None:
     """Train the model described by CONFIG and save it in a new run directory.
 
     The run goes to RUNS_DIR/<name> (then <name>-2, … : never overwritten). Ctrl-C or SIGTERM stops after
@@ -66,7 +76,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
     _graceful_stop()
     try:
         result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn, resume=resume,
-                           gates=gates, plots=not no_plots)
+                           gates=gates, plots=not no_plots, mlflow=mlflow)
     finally:
         if progress is not None:
             progress.close()
@@ -74,6 +84,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
         console.print_json(result)
     else:
         console.show_training(result, quiet)
+        _show_tracking(result)
     _finish_gates(result["gates"], as_json)
 
 
@@ -82,9 +93,11 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
 @click.option("--folds", "-k", type=click.IntRange(2, 100), default=5, show_default=True, help="Number of folds K.")
 @set_option()
 @runs_dir_option("Parent directory of the run directory (<name>-cv).")
+@mlflow_option()
 @json_option("Print cv.json on stdout instead of a table.")
 @quiet_option("No per-epoch progress.")
-def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_json: bool, quiet: bool) -> None:
+def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, mlflow: str | None,  # Click: one
+       as_json: bool, quiet: bool) -> None:  # parameter per option
     """K-fold cross-validation of CONFIG (stratified for classification): trains K models, each validated on
     its held-out fold; writes cv.json (per-fold metrics, mean, std) in RUNS_DIR/<name>-cv. Example:
 
@@ -102,7 +115,7 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 
     _graceful_stop()
     try:
-        doc = api.cv(config, folds, overrides, runs_dir, warn=console.warn, on_fold=on_fold,
+        doc = api.cv(config, folds, overrides, runs_dir, warn=console.warn, on_fold=on_fold, mlflow=mlflow,
                      progress=lambda e, n, logs: progress[0](e, n, logs) if progress[0] else None)
     finally:
         if progress[0] is not None:
@@ -112,6 +125,7 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
         return
     console.out.print(console.cv_table(f"{doc['run_dir']} ({doc['k']}-fold"
                                        f"{', stratified' if doc['stratified'] else ''})", doc))
+    _show_tracking(doc)
 
 
 @cli.command()
@@ -120,8 +134,10 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
               help="A file with the training file's columns (target included).")
 @gate_option()
 @no_plots_option()
+@mlflow_option()
 @json_option()
-def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
+def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, mlflow: str | None,
+             as_json: bool) -> None:
     """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md (for
     --data FILE or the test split: evaluation-<stem or test>.json and report-<…>.md, next to the training report).
 
@@ -132,11 +148,12 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
     """
     from nnrun import api, console
 
-    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates)
+    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates, mlflow=mlflow)
     if as_json:
         console.print_json(result)
     else:
         console.show_evaluation(result)
+        _show_tracking(result)
     _finish_gates(result["gates"], as_json)
 
 
@@ -277,10 +294,12 @@ def compare(run_a: Path, run_b: Path, as_json: bool) -> None:
 @click.option("--resume", type=click.Path(path_type=Path), metavar="TUNE_DIR",
               help="Continue an interrupted search (same CONFIG and --set; finished trials are kept).")
 @no_plots_option("Do not write plots (the trials' reports and the search's).")
+@mlflow_option()
 @json_option("Print tune.json on stdout instead of a table.")
 @quiet_option("No per-epoch progress (a line per trial still goes to stderr).")
 def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, overrides: tuple[str, ...],  # Click:
-         runs_dir: Path, resume: Path | None, no_plots: bool, as_json: bool, quiet: bool) -> None:  # one per option
+         runs_dir: Path, resume: Path | None, no_plots: bool, mlflow: str | None, as_json: bool,  # one per
+         quiet: bool) -> None:  # option
     """Hyperparameter search over the config's search: section (Optuna): every trial is a normal training
     in RUNS_DIR/<name>-tune/trial_<n>; writes study.db, trials.csv, best.yaml (train it with nnrun train),
     tune.json and plots. Gates in the config apply to the best trial (exit 3). Examples:
@@ -297,7 +316,7 @@ def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, ove
     options = api.TuneOptions(trials=trials, timeout=timeout, jobs=jobs, plots=not no_plots, progress=progress,
                           announce=console.info)
     _graceful_stop()
-    doc = api.tune(config, overrides, runs_dir, options, resume)
+    doc = api.tune(config, overrides, runs_dir, options, resume, mlflow=mlflow)
     for line in doc.pop("warnings"):
         console.warn(line)
     if as_json:
@@ -306,6 +325,7 @@ def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, ove
         console.out.print(console.tune_table(doc))
         console.info(f"best config: {doc['tune_dir']}/best.yaml (train it with: nnrun train "
                      f"{doc['tune_dir']}/best.yaml)")
+        _show_tracking(doc)
     _finish_gates(doc["gates"], as_json)
 
 
@@ -396,7 +416,39 @@ def export(run_dir: Path, fmt: str, output: Path | None, tolerance: float, force
         console.show_export(doc)
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--mlflow", metavar="URI", default=None,
+              help="MLflow tracking URI (default: the run's config tracking.mlflow.tracking_uri).")
+@json_option()
+def track(run_dir: Path, mlflow: str | None, as_json: bool) -> None:
+    """Log a finished run (train, cv or tune directory) to MLflow: params, per-epoch and final metrics, tags,
+    files and the model; also for runs trained without tracking. A run logged before is updated (its new
+    evaluations and files), not duplicated. Needs: pip install 'nnrun[mlflow]'. Example:
+
+        nnrun track runs/iris --mlflow sqlite:///mlflow.db
+    """
+    from nnrun import api, console
+
+    summary = api.track(run_dir, mlflow)
+    if as_json:
+        console.print_json(summary)
+        return
+    _show_tracking({"tracking": summary}, stdout=True)
+
+
 # ---------------------------------------------------------------------------------- rendering helpers
+def _show_tracking(doc: dict, stdout: bool = False) -> None:
+    """Where the run was mirrored in MLflow, on stderr (stdout for ``nnrun track``)."""
+    from nnrun import console
+
+    line = console.tracking_line(doc.get("tracking"))
+    if line and stdout:
+        click.echo(line)
+    elif line:
+        console.info(line)
+
+
 def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> tuple[int, int]:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);
     warn about the first 20 skipped rows. Returns (rows written, rows skipped)."""

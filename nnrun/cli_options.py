@@ -55,3 +55,11 @@ def quiet_option(help: str = "No progress output on stderr.") -> Decorator:
 def no_plots_option(help: str = "Do not write the PNG plots.") -> Decorator:
     """``--no-plots`` (parameter ``no_plots``): skip the PNG plots."""
     return click.option("--no-plots", is_flag=True, help=help)
+
+
+def mlflow_option() -> Decorator:
+    """``--mlflow URI`` (parameter ``mlflow``): mirror the finished run into MLflow (needs ``nnrun[mlflow]``)."""
+    return click.option("--mlflow", metavar="URI", default=None,
+                        help="Also log the finished run to this MLflow tracking URI (sqlite:///mlflow.db, "
+                             "http://host:5000); overrides the config's tracking.mlflow. A tracker failure is a "
+                             "warning, never the outcome.")

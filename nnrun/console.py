@@ -324,3 +324,13 @@ def show_export(doc: dict) -> None:
 
 def _dims(shape: list) -> str:
     return "(" + ", ".join("n" if d is None else str(d) for d in shape) + ")"
+
+
+def tracking_line(summary: dict | None) -> str | None:
+    """One line saying where a run was mirrored in MLflow; None when tracking was not asked or nothing was
+    logged (the warnings said so)."""
+    if not summary or summary.get("run_id") is None:
+        return None
+    children = f" with {len(summary['children'])} child runs" if summary.get("children") else ""
+    return (f"MLflow: {'updated' if summary.get('updated') else 'logged'} {summary['run_dir']} as run "
+            f"{summary['run_id']}{children} in experiment {summary['experiment']!r} at {summary['tracking_uri']}")

@@ -46,6 +46,9 @@ PARAM_IMPORTANCES_PNG = "param_importances.png"
 EXPORT_DIR = "export"  # nnrun export: export/<format>/ holds one exported model
 EXPORT_JSON = "export.json"  # nnrun export: format, files and SHA-256, signature, parity (beside the model)
 EXPORT_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}  # saved_model: the folder is the SavedModel
+TRIAL_PREFIX = "trial_"  # tune: trial_<n>/ holds one trial's run
+#: Files a tracker (MLflow) does not copy from a run: checkpoints (the model is model.keras) and the lock.
+NOT_TRACKED = (LAST_MODEL, BEST_MODEL, CHECKPOINT, ".lock")
 
 #: nnrun's own temporary names in a run directory (``AtomicWrite``'s, and the checkpoint's two-phase
 #: ``.<name>.pending`` files): ``temp_files`` lists what matches, so tests can check that none is left.

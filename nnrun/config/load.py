@@ -167,6 +167,8 @@ def dump_resolved(config: Config) -> str:
     data["data"] = {k: v for k, v in data["data"].items() if v is not None or fields[k].default is not None}
     if data.get("search") is None:  # only configs written for `nnrun tune` carry one
         data.pop("search", None)
+    if data.get("tracking") is None:  # only configs that ask for a tracker carry one
+        data.pop("tracking", None)
     return dump_yaml(data)
 
 

@@ -258,6 +258,21 @@ class SearchConfig(_Strict):
         min_length=1, description="--set key paths (model.layers.0.units) -> how to draw the value.")
 
 
+class MlflowConfig(_Strict):
+    """Where ``nnrun`` mirrors its runs in MLflow (``tracking.mlflow``; ``--mlflow URI`` overrides the URI)."""
+
+    tracking_uri: Annotated[StrictStr, Field(min_length=1)] = Field(
+        description="MLflow tracking URI: sqlite:///mlflow.db, http://host:5000, databricks, …")
+    experiment: Annotated[StrictStr, Field(min_length=1)] | None = Field(
+        None, description="MLflow experiment name (created if missing); null = the config's name.")
+
+
+class TrackingConfig(_Strict):
+    """Experiment trackers that mirror each finished run (the run directory stays the source of truth)."""
+
+    mlflow: MlflowConfig | None = Field(None, description="Log runs to MLflow (needs: pip install 'nnrun[mlflow]').")
+
+
 class Config(_Strict):
     """A whole nnrun experiment."""
 
@@ -275,6 +290,8 @@ class Config(_Strict):
     )
     search: SearchConfig | None = Field(
         None, description="Hyperparameter search for `nnrun tune` (ignored by `nnrun train`).")
+    tracking: TrackingConfig | None = Field(
+        None, description="Mirror finished runs into an experiment tracker (MLflow); never changes the outcome.")
 
 
 def fields_at(loc: tuple) -> list[str]:
