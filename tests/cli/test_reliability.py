@@ -55,6 +55,9 @@ def _assert_complete(run: Path, killed: bool = False) -> list[Path]:
             continue
         assert ".tmp" not in path.name and not path.name.endswith(".pending"), f"{path}: a visible temporary file"
         data = path.read_bytes()
+        if path.name == rundir.LOCK:  # the flock is the lock; its text is the holder's pid, for messages only:
+            assert data == b"" or data.rstrip(b"\n").isdigit(), f"{path}: {data!r}"  # empty if killed before
+            continue
         assert data, f"{path}: empty"
         if path.suffix == ".json":
             json.loads(data)
