@@ -16,7 +16,8 @@ import click
 
 from nnrun import __version__
 from nnrun.cli_errors import NnrunGroup
-from nnrun.cli_options import gate_option, json_option, no_plots_option, quiet_option, runs_dir_option, set_option
+from nnrun.cli_options import (backend_option, gate_option, json_option, no_plots_option, quiet_option,
+                               runs_dir_option, set_option)
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -121,7 +122,9 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, as_
 @gate_option()
 @no_plots_option()
 @json_option()
-def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool) -> None:
+@backend_option()
+def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, as_json: bool,
+             backend: str | None) -> None:
     """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md (for
     --data FILE or the test split: evaluation-<stem or test>.json and report-<…>.md, next to the training report).
 
@@ -132,7 +135,7 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
     """
     from nnrun import api, console
 
-    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates)
+    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates, backend=backend)
     if as_json:
         console.print_json(result)
     else:
@@ -162,9 +165,10 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               "probability (or the value): attr_<column> per input column and attr_baseline.")
 @click.option("--layer", default=None, metavar="NAME_OR_INDEX", help="Write that config layer's activations "
               "(f0, f1, …) instead of predictions; an index counts the config's model.layers from 0.")
+@backend_option()
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
             threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # per option
-            layer: str | None) -> None:
+            layer: str | None, backend: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
 
@@ -179,7 +183,8 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     check_output(output, source)  # never over the input or a run's files
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
-                                   input_format=in_format, warn=console.warn, explain=explain, layer=layer)
+                                   input_format=in_format, warn=console.warn, explain=explain, layer=layer,
+                                   backend=backend)
     skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))

@@ -55,3 +55,10 @@ def quiet_option(help: str = "No progress output on stderr.") -> Decorator:
 def no_plots_option(help: str = "Do not write the PNG plots.") -> Decorator:
     """``--no-plots`` (parameter ``no_plots``): skip the PNG plots."""
     return click.option("--no-plots", is_flag=True, help=help)
+
+
+def backend_option() -> Decorator:
+    """``--backend tensorflow|jax`` (parameter ``backend``): the Keras backend that loads the run's model."""
+    return click.option("--backend", type=click.Choice(["tensorflow", "jax"]), default=None,
+                        help="Keras backend to load the model on (default: jax when installed and the model "
+                             "allows it, else tensorflow; env NNRUN_BACKEND).")

@@ -136,7 +136,8 @@ class Predictor:
 
         n = nrows(x)
         text = isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind == "U")
-        if isinstance(x, dict) or text or n == 0:
+        on_tf = _keras().backend.backend() == "tensorflow"  # JAX: model.predict jits the model itself
+        if isinstance(x, dict) or text or n == 0 or not on_tf:
             out = self.model.predict(keras_inputs(x), batch_size=self.batch_size, verbose=0) if n else \
                 np.zeros((0, 1), np.float32)
             return np.asarray(out, dtype=np.float32).reshape(n, -1)

@@ -26,12 +26,17 @@ def dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
     try:
         # Eagerly (no tf.function to trace: that cost ~0.5 s and the traced function was not reused):
         # the forward pass, the compiled loss and the compiled metrics, as Keras' test step runs them.
-        import tensorflow as tf
-
+        from nnrun.backend import backend_name, keras
         from nnrun.inference.predictor import keras_inputs
 
-        xb = tf.nest.map_structure(tf.convert_to_tensor, keras_inputs(take(x, slice(0, batch))))
-        yb = tf.convert_to_tensor(y[:batch])
+        if backend_name() == "tensorflow":
+            import tensorflow as tf
+
+            convert, nest = tf.convert_to_tensor, tf.nest
+        else:
+            convert, nest = keras().ops.convert_to_tensor, keras().tree
+        xb = nest.map_structure(convert, keras_inputs(take(x, slice(0, batch))))
+        yb = convert(y[:batch])
         y_pred = model(xb, training=False)
         model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=False)
         model.compute_metrics(xb, yb, y_pred)
