@@ -16,8 +16,15 @@ import click
 
 from nnrun import __version__
 from nnrun.cli_errors import NnrunGroup
-from nnrun.cli_options import (backend_option, gate_option, json_option, no_plots_option, quiet_option,
-                               runs_dir_option, set_option)
+from nnrun.cli_options import (
+    backend_option,
+    gate_option,
+    json_option,
+    no_plots_option,
+    quiet_option,
+    runs_dir_option,
+    set_option,
+)
 
 
 # ---------------------------------------------------------------------------------- commands
