@@ -150,8 +150,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         parts = {"xor": lambda: xor_part(tmp, args.rounds), "seeds": lambda: seeds_part(tmp),
-                 "mlp": lambda: mlp_part(tmp, args.rounds, args.rows), "predict": lambda: predict_part(tmp, args.rounds),
-                 "configs": lambda: configs_part(tmp)}
+                 "mlp": lambda: mlp_part(tmp, args.rounds, args.rows),
+                 "predict": lambda: predict_part(tmp, args.rounds), "configs": lambda: configs_part(tmp)}
         for name in args.only.split(","):
             results[name] = parts[name]()
             Path(args.out).write_text(json.dumps(results, indent=1))
