@@ -170,6 +170,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
     """
     from nnrun.training import fit as fitting
 
+    select(prep.config.backend)  # cv and tune too; a process already on another backend is refused
     check_monitors(prep)
     seed_everything(prep.config)
     model, state = target.restore()

@@ -17,7 +17,7 @@ from conftest import ROOT, invoke
 
 pytest.importorskip("jax", reason="JAX is not installed (pip install 'nnrun[jax]'; make test installs it)")
 
-# Runs in a fresh process: train XOR on JAX (40 epochs), train 20 + resume to 40, predict a TensorFlow-trained
+# Runs in a fresh process: train XOR on JAX (40 epochs), train 20 + resume to 40, cross-validate iris, predict a TensorFlow-trained
 # run's rows on the backend chosen by default; writes what the test checks into out.json and .npy files.
 JAX_SCRIPT = r"""
 import json, sys
@@ -30,6 +30,7 @@ sets = ("backend=jax", "training.epochs=40")
 full = api.train("configs/xor.yaml", sets, runs_dir=runs / "full", plots=False)
 half = api.train("configs/xor.yaml", ("backend=jax", "training.epochs=20"), runs_dir=runs / "half", plots=False)
 resumed = api.train(None, ("training.epochs=40",), resume=half["run_dir"], plots=False)
+cv = api.cv("configs/iris.yaml", 2, ("backend=jax", "training.epochs=3"), runs_dir=runs / "cv")
 _, _, batches = api.predict(iris_run, "data/iris.csv")
 np.save(out / "iris_jax.npy", np.concatenate([p.probabilities for p, _, _ in batches]))
 _, _, batches = api.predict(full["run_dir"], "data/xor.csv")
@@ -37,7 +38,7 @@ np.save(out / "xor_jax.npy", np.concatenate([p.probabilities for p, _, _ in batc
 import keras
 (out / "out.json").write_text(json.dumps({
     "tensorflow_imported": "tensorflow" in sys.modules, "keras_backend": keras.backend.backend(),
-    "full": full, "resumed": resumed}))
+    "full": full, "resumed": resumed, "cv": cv}))
 """
 
 
@@ -62,6 +63,14 @@ def test_jax_training_never_imports_tensorflow_and_records_the_backend(jax_proce
     assert "backend: jax" in (Path(doc["full"]["run_dir"]) / "config.yaml").read_text()
 
 
+def test_jax_cross_validation_trains_every_fold(jax_process):
+    _, doc = jax_process
+    folds = doc["cv"]["folds"]
+    assert doc["cv"]["k"] == 2 and doc["cv"]["folds_done"] == 2 and doc["tensorflow_imported"] is False
+    assert folds[0]["validation"] + folds[1]["validation"] == folds[0]["train"] + folds[0]["validation"]
+    assert all(f["metrics"] for f in folds)
+
+
 def test_jax_resume_is_byte_identical_to_an_uninterrupted_run(jax_process):
     _, doc = jax_process
     full, resumed = Path(doc["full"]["run_dir"]), Path(doc["resumed"]["run_dir"])
@@ -84,6 +93,15 @@ def test_predict_gives_the_same_outputs_on_both_backends(jax_process, iris_run):
         on_jax = np.load(out / f"{name}_jax.npy")
         assert on_tf.shape == on_jax.shape and on_tf.shape[0] in (150, 4)
         assert np.abs(on_tf - on_jax).max() <= 1e-5, name
+
+
+def test_predict_backend_option_forces_one_and_refuses_a_switch_in_a_running_process(iris_run, tmp_path):
+    ok = invoke("predict", iris_run, "--input", "data/iris.csv", "--backend", "tensorflow", "-o", tmp_path / "p.csv")
+    assert ok.exit_code == 0, ok.stderr
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 151
+    refused = invoke("predict", iris_run, "--input", "data/iris.csv", "--backend", "jax")
+    assert refused.exit_code == 2
+    assert "the jax backend was asked for, but Keras already runs on tensorflow in this process" in refused.stderr
 
 
 def test_validate_refuses_layers_that_need_tensorflow_on_jax(tmp_path):
