@@ -119,10 +119,10 @@ def predict_part(tmp: Path, rounds: int) -> dict:
     return out
 
 
-def configs_part(tmp: Path) -> dict:
+def configs_part(tmp: Path, names: tuple[str, ...] = CONFIGS) -> dict:
     """Every shipped config JAX can train, on both backends: the evaluation's headline metric."""
     out: dict = {}
-    for name in CONFIGS:
+    for name in names:
         for b in BACKENDS:
             m = run(nnrun("train", f"configs/{name}.yaml", "--set", f"backend={b}", "--runs-dir",
                           str(tmp / f"cfg-{b}"), "--json", "--quiet", "--no-plots"), timeout=900)
@@ -145,13 +145,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--only", default="xor,seeds,mlp,predict,configs")
     parser.add_argument("--out", default=str(ROOT / "bench" / "jax_results.json"))
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="the configs part's configs")
     args = parser.parse_args()
     results: dict = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         parts = {"xor": lambda: xor_part(tmp, args.rounds), "seeds": lambda: seeds_part(tmp),
                  "mlp": lambda: mlp_part(tmp, args.rounds, args.rows),
-                 "predict": lambda: predict_part(tmp, args.rounds), "configs": lambda: configs_part(tmp)}
+                 "predict": lambda: predict_part(tmp, args.rounds),
+                 "configs": lambda: configs_part(tmp, tuple(args.configs.split(",")))}
         for name in args.only.split(","):
             results[name] = parts[name]()
             Path(args.out).write_text(json.dumps(results, indent=1))
