@@ -139,6 +139,68 @@ def seeds_part(tmp: Path) -> dict:
     return run([PY, "-c", SEEDS_PROBE, str(tmp / "seeds")]).json
 
 
+def _cell(runs: list[dict], key: str, unit: str = " s", digits: int = 2) -> str:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    if not values:
+        return "—"
+    return f"{med(values):.{digits}f}{unit} ({min(values):.{digits}f}–{max(values):.{digits}f}, n={len(values)})"
+
+
+def _ratio(a: list[dict], b: list[dict], key: str) -> str:
+    pairs = [x[key] / y[key] for x, y in zip(a, b, strict=False) if x.get(key) and y.get(key)]
+    return f"{med(pairs):.2f} ({min(pairs):.2f}–{max(pairs):.2f})" if pairs else "—"
+
+
+def _shown(arm: dict) -> str:
+    return f"{arm['value']:.4f}" if arm.get("value") is not None else f"failed (rc {arm['rc']})"
+
+
+def report(results: dict) -> str:
+    """The Markdown tables of the "Backends" section."""
+    lines: list[str] = []
+    rows = [("wall", "whole command, wall", " s", 1), ("cpu", "process CPU (user + system)", " s", 1),
+            ("train_seconds", "training time (`fit`)", " s", 2), ("rss", "peak RSS", " MB", 0)]
+    if "xor" in results:
+        x = results["xor"]
+        lines += ["| `nnrun train configs/xor.yaml` | JAX | TensorFlow | seed script (TF) | JAX / TF | JAX / seed |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {label} | {_cell(x['jax'], k, u, d)} | {_cell(x['tensorflow'], k, u, d)} | "
+                  f"{_cell(x['seed_script'], k, u, d)} | {_ratio(x['jax'], x['tensorflow'], k)} | "
+                  f"{_ratio(x['jax'], x['seed_script'], k)} |" for k, label, u, d in rows]
+        lines.append("")
+    if "seeds" in results:
+        lines += [f"XOR on JAX, seeds 0–9, points correct of 4: {results['seeds']['correct']}", ""]
+    if "mlp" in results:
+        m = results["mlp"]
+        arms = ("nnrun-jax", "nnrun-tensorflow", "plain-jax", "plain-tensorflow")
+        lines += ["| section-2 MLP | " + " | ".join(arms) + " | nnrun-jax / plain-tensorflow |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {label} | " + " | ".join(_cell(m[a], k, u, d) for a in arms)
+                  + f" | {_ratio(m['nnrun-jax'], m['plain-tensorflow'], k)} |" for k, label, u, d in rows]
+        lines += ["| final training loss | " + " | ".join(f"{m[a][0]['loss']:.6f}" for a in arms) + " | |", ""]
+        epochs = m["nnrun-jax-epochs"]["epoch_seconds"]
+        limit = m["xla_limit"]["steady_epoch_seconds"]
+        steady = med(epochs[1:]) if len(epochs) > 1 else float("nan")
+        lines += [f"Steady epoch, nnrun on JAX at steps_per_execution = one epoch: {steady:.3f} s (epochs after the "
+                  f"first: {', '.join(f'{e:.3f}' for e in epochs)}); fused XLA loop (bench/xla_limit.py): "
+                  f"{limit:.3f} s; ratio {steady / limit:.2f}.", ""]
+    if "predict" in results:
+        p = results["predict"]
+        lines += ["| one-row `nnrun predict` (iris run) | JAX | TensorFlow | JAX / TF |", "|---|---|---|---|"]
+        lines += [f"| {label} | {_cell(p['jax'], k, u, d)} | {_cell(p['tensorflow'], k, u, d)} | "
+                  f"{_ratio(p['jax'], p['tensorflow'], k)} |" for k, label, u, d in rows if k != "train_seconds"]
+        lines.append("")
+    if "configs" in results:
+        lines += ["| config | metric (subset) | TensorFlow | JAX | train s TF | train s JAX |",
+                  "|---|---|---|---|---|---|"]
+        for name, arms in results["configs"].items():
+            tf, jx = arms["tensorflow"], arms["jax"]
+            lines.append(f"| {name} | {tf.get('metric')} ({tf.get('subset')}) | {_shown(tf)} | {_shown(jx)} | "
+                         f"{tf.get('train_seconds')} | {jx.get('train_seconds')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -146,8 +208,12 @@ def main() -> None:
     parser.add_argument("--only", default="xor,seeds,mlp,predict,configs")
     parser.add_argument("--out", default=str(ROOT / "bench" / "jax_results.json"))
     parser.add_argument("--configs", default=",".join(CONFIGS), help="the configs part's configs")
+    parser.add_argument("--report-only", action="store_true", help="print the tables of --out's results")
     args = parser.parse_args()
     results: dict = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    if args.report_only:
+        print(report(results))
+        return
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         parts = {"xor": lambda: xor_part(tmp, args.rounds), "seeds": lambda: seeds_part(tmp),
@@ -158,7 +224,7 @@ def main() -> None:
             results[name] = parts[name]()
             Path(args.out).write_text(json.dumps(results, indent=1))
             print(f"{name} done", file=sys.stderr, flush=True)
-    print(json.dumps(results, indent=1))
+    print(report(results))
 
 
 if __name__ == "__main__":
