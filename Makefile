@@ -40,3 +40,9 @@ clean:
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The "Backends" section of docs/benchmarks.md: nnrun on JAX against TensorFlow and the plain scripts; writes
+# bench/jax_results.json and prints the tables (bench/jax_backend.py --help for its parts).
+.PHONY: bench-jax
+bench-jax: $(STAMP)
+	$(BIN)/python bench/jax_backend.py $(BENCH_ARGS)

@@ -30,6 +30,9 @@ sets = ("backend=jax", "training.epochs=40")
 full = api.train("configs/xor.yaml", sets, runs_dir=runs / "full", plots=False)
 half = api.train("configs/xor.yaml", ("backend=jax", "training.epochs=20"), runs_dir=runs / "half", plots=False)
 resumed = api.train(None, ("training.epochs=40",), resume=half["run_dir"], plots=False)
+import shutil
+shutil.copytree(iris_run, out / "iris-copy")
+evaluated = api.evaluate(out / "iris-copy", plots=False)
 cv = api.cv("configs/iris.yaml", 2, ("backend=jax", "training.epochs=3"), runs_dir=runs / "cv")
 _, _, batches = api.predict(iris_run, "data/iris.csv")
 np.save(out / "iris_jax.npy", np.concatenate([p.probabilities for p, _, _ in batches]))
@@ -38,7 +41,7 @@ np.save(out / "xor_jax.npy", np.concatenate([p.probabilities for p, _, _ in batc
 import keras
 (out / "out.json").write_text(json.dumps({
     "tensorflow_imported": "tensorflow" in sys.modules, "keras_backend": keras.backend.backend(),
-    "full": full, "resumed": resumed, "cv": cv}))
+    "full": full, "resumed": resumed, "cv": cv, "evaluated": evaluated["metrics"]}))
 """
 
 
@@ -102,6 +105,14 @@ def test_predict_backend_option_forces_one_and_refuses_a_switch_in_a_running_pro
     refused = invoke("predict", iris_run, "--input", "data/iris.csv", "--backend", "jax")
     assert refused.exit_code == 2
     assert "the jax backend was asked for, but Keras already runs on tensorflow in this process" in refused.stderr
+
+
+def test_evaluate_on_jax_gives_the_tensorflow_metrics_of_a_tensorflow_run(jax_process, iris_run):
+    _, doc = jax_process
+    on_tf = json.loads((iris_run / "evaluation.json").read_text())["metrics"]
+    assert doc["evaluated"].keys() == on_tf.keys()
+    for name, value in on_tf.items():
+        assert abs(doc["evaluated"][name] - value) <= 1e-5, name
 
 
 def test_validate_refuses_layers_that_need_tensorflow_on_jax(tmp_path):
