@@ -191,27 +191,11 @@ def _extension_format(path: str | None) -> str | None:
 
 def static_problems(config) -> list[Problem]:
     """Checks that need only the config (run by ``nnrun validate``)."""
+    from nnrun.config.backend_checks import backend_problems
     from nnrun.config.model_size import size_problems
 
     return (data_config_problems(config) + _loss_problems(config) + head_problems(config)
             + monitor_problems(config) + size_problems(config) + backend_problems(config))
-
-
-def backend_problems(config) -> list[Problem]:
-    """``backend: jax`` with a layer that needs TensorFlow (string lookups, text vectorization) or declared
-    categorical columns (encoded by StringLookup inside the model)."""
-    if config.backend != "jax":
-        return []
-    from nnrun.backend import TF_ONLY_LAYERS
-
-    fix = "use backend: tensorflow (the default) for this model"
-    problems: list[Problem] = [(("model", "layers", i, "type"), f"{layer.type} needs TensorFlow: it cannot run on "
-                                f"backend: jax; {fix}")
-                               for i, layer in enumerate(config.model.layers) if layer.type in TF_ONLY_LAYERS]
-    if config.data.categorical:
-        problems.append((("data", "categorical"), "categorical columns are encoded by StringLookup, which needs "
-                         f"TensorFlow: they cannot be used with backend: jax; {fix}"))
-    return problems
 
 
 def monitor_problems(config) -> list[Problem]:
