@@ -14,7 +14,7 @@ $(BIN)/python:
 # Re-install when the project's dependencies change. The mlflow extra is optional for users; installed here
 # so that `make test` tests MLflow tracking.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,mlflow]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,mlflow,jax]'  # mlflow, jax: its tests run in make test (+380 MB, ~30 s)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -47,3 +47,9 @@ bench: $(STAMP)
 .PHONY: mutants
 mutants: $(STAMP)
 	$(BIN)/python tools/mutants.py $(MUTANTS_ARGS)
+
+# The "Backends" section of docs/benchmarks.md: nnrun on JAX against TensorFlow and the plain scripts; writes
+# bench/jax_results.json and prints the tables (bench/jax_backend.py --help for its parts).
+.PHONY: bench-jax
+bench-jax: $(STAMP)
+	$(BIN)/python bench/jax_backend.py $(BENCH_ARGS)

@@ -163,6 +163,7 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
     plots: bool = True,
     gates: tuple[str, ...] = (),
     mlflow: str | None = None,
+    backend: str | None = None,
 ) -> dict:
     """Evaluate a run's model; write its report in the run directory, holding the run's lock: ``evaluation.json``,
     ``report.md`` and plots for the training-time split, ``evaluation-<name>.json``, ``report-<name>.md``, … for
@@ -178,6 +179,7 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
             ``gates-<name>.json`` beside ``evaluation-<name>.json``.
         mlflow: an MLflow tracking URI (as for ``train``): the evaluation's metrics and files are added to
             the MLflow run of this run directory (the whole run is logged if it was not yet).
+        backend: the Keras backend to load the model on (None: see ``inference.backend_choice``).
 
     Returns:
         The evaluation document (``metrics``, ``report``, ``subset``, …) plus ``gates`` results (and
@@ -191,9 +193,11 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
     from nnrun.config.load import config_gates
     from nnrun.evaluation.evaluate import EvalOptions, evaluate_model
     from nnrun.evaluation.gates import check_gates, parse_gates
+    from nnrun.inference.backend_choice import inference_backend
     from nnrun.inference.predictor import load_model
 
     run, loaded, meta = load_run(run_dir)
+    inference_backend(loaded, meta, backend)
     cfg = loaded.config
     tracking.require(mlflow, cfg)
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
@@ -219,9 +223,10 @@ def _gate_values(run: Path, metrics: dict) -> dict:
     return values
 
 
-def predict(  # 9 parameters: the predict command's options, one to one
+def predict(  # 10 parameters: the predict command's options, one to one
     run_dir: Path | str, source: str, keep: str | None = None, threshold: float = 0.5, skip_bad: bool = False,
     input_format: str | None = None, warn: Warn = lambda m: None, explain: bool = False, layer: str | None = None,
+    backend: str | None = None,
 ) -> tuple[dict, str, Iterator[tuple[Any, Any, list[str]]]]:
     """Predict rows from a table (CSV/TSV, JSON Lines, Parquet), JSON, NPZ, or ``-`` for stdin, batch by batch.
 
@@ -240,6 +245,7 @@ def predict(  # 9 parameters: the predict command's options, one to one
         explain: add integrated-gradients attributions per row (``attr_<column>``, ``attr_baseline``; see
             ``nnrun.inference.attributions``) to the predictions' ``extra`` columns.
         layer: instead of predictions, that config layer's activations (``extra`` columns ``f0``…).
+        backend: the Keras backend to load the model on (None: see ``inference.backend_choice``).
 
     Returns:
         (meta, input_format, batches): the run's dataset description, the input format, and an iterator of
@@ -251,10 +257,15 @@ def predict(  # 9 parameters: the predict command's options, one to one
         UsageError, DataError, RunError: as for ``evaluate`` (data errors may come while iterating).
     """
     from nnrun.data.batches import predict_batches
+    from nnrun.inference.backend_choice import inference_backend
 
     if not 0.0 <= threshold <= 1.0:  # NaN fails every comparison: it would predict class 0 for every row
         raise UsageError(f"--threshold must be a number from 0 to 1, got {threshold}")
+    if explain and backend == "jax":
+        raise UsageError("--explain needs TensorFlow (its gradients are taken with tf.GradientTape); "
+                         "drop --backend jax")
     run, loaded, meta = load_run(run_dir)
+    inference_backend(loaded, meta, backend or ("tensorflow" if explain else None))
     fmt, batches = predict_batches(source, meta, keep=keep, skip_bad=skip_bad, fmt=input_format, warn=warn)
     from nnrun.inference.attributions import extra_columns
     from nnrun.inference.predictor import Predictor, load_model

@@ -17,6 +17,7 @@ import click
 from nnrun import __version__
 from nnrun.cli_errors import NnrunGroup
 from nnrun.cli_options import (
+    backend_option,
     gate_option,
     json_option,
     mlflow_option,
@@ -136,8 +137,9 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, mlf
 @no_plots_option()
 @mlflow_option()
 @json_option()
+@backend_option()
 def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots: bool, mlflow: str | None,
-             as_json: bool) -> None:
+             as_json: bool, backend: str | None) -> None:
     """Evaluate a trained run: metrics, per-class report, plots; writes evaluation.json and report.md (for
     --data FILE or the test split: evaluation-<stem or test>.json and report-<…>.md, next to the training report).
 
@@ -148,7 +150,8 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
     """
     from nnrun import api, console
 
-    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates, mlflow=mlflow)
+    result = api.evaluate(run_dir, data, warn=console.warn, plots=not no_plots, gates=gates, mlflow=mlflow,
+                          backend=backend)
     if as_json:
         console.print_json(result)
     else:
@@ -181,9 +184,10 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               "(f0, f1, …) instead of predictions; an index counts the config's model.layers from 0.")
 @json_option("With --output FILE: print a JSON summary on stdout (rows written, rows skipped, values per "
              "categorical column not seen in training).")
+@backend_option()
 def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
             threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # per option
-            layer: str | None, as_json: bool) -> None:
+            layer: str | None, as_json: bool, backend: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
 
@@ -200,7 +204,8 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
     if as_json and output == "-":
         raise click.UsageError("--json needs --output FILE (stdout carries the predictions)")
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
-                                   input_format=in_format, warn=console.warn, explain=explain, layer=layer)
+                                   input_format=in_format, warn=console.warn, explain=explain, layer=layer,
+                                   backend=backend)
     rows, skipped = _write_predictions(batches, meta, output, fmt)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))

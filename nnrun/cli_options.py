@@ -63,3 +63,10 @@ def mlflow_option() -> Decorator:
                         help="Also log the finished run to this MLflow tracking URI (sqlite:///mlflow.db, "
                              "http://host:5000); overrides the config's tracking.mlflow. A tracker failure is a "
                              "warning, never the outcome.")
+
+
+def backend_option() -> Decorator:
+    """``--backend tensorflow|jax`` (parameter ``backend``): the Keras backend that loads the run's model."""
+    return click.option("--backend", type=click.Choice(["tensorflow", "jax"]), default=None,
+                        help="Keras backend to load the model on (default: jax when installed and the model "
+                             "allows it, else tensorflow; env NNRUN_BACKEND).")

@@ -12,6 +12,9 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The test process runs Keras on TensorFlow (the backend is process-global): predict/evaluate must not pick JAX
+# in it. JAX runs in subprocesses (tests/training/test_jax_backend.py).
+os.environ.setdefault("NNRUN_BACKEND", "tensorflow")
 
 
 def invoke(*args: str, input: str | None = None):

@@ -191,10 +191,11 @@ def _extension_format(path: str | None) -> str | None:
 
 def static_problems(config) -> list[Problem]:
     """Checks that need only the config (run by ``nnrun validate``)."""
+    from nnrun.config.backend_checks import backend_problems
     from nnrun.config.model_size import size_problems
 
     return (data_config_problems(config) + _loss_problems(config) + head_problems(config)
-            + monitor_problems(config) + size_problems(config))
+            + monitor_problems(config) + size_problems(config) + backend_problems(config))
 
 
 def monitor_problems(config) -> list[Problem]:

@@ -281,6 +281,9 @@ class Config(_Strict):
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="auto: classification for cross-entropy/hinge losses, regression otherwise."
     )
+    backend: Literal["tensorflow", "jax"] = Field(
+        "tensorflow", description="Keras backend that trains the model: tensorflow, or jax (pip install "
+        "'nnrun[jax]'; TensorFlow is then not imported; not for text/categorical inputs or lookup layers).")
     data: DataConfig
     model: ModelConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)

@@ -140,6 +140,9 @@ class Predictor:
         text = isinstance(x, np.ndarray) and (x.dtype == object or x.dtype.kind == "U")
         if n == 0:
             return np.zeros((0, 1), np.float32)
+        if _keras().backend.backend() != "tensorflow":  # JAX: model.predict jits the model itself
+            return np.asarray(self.model.predict(keras_inputs(x), batch_size=self.batch_size, verbose=0),
+                              dtype=np.float32).reshape(n, -1)
         if isinstance(x, dict) or text:  # string inputs: Keras' own compiled predict step, a batch per call
             from nnrun.data.features import take
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nnrun import rundir
+from nnrun.backend import select
 from nnrun.config.load import LoadedConfig, dump_resolved
 from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError
 from nnrun.training import records
@@ -117,6 +118,7 @@ def cross_validate(loaded: LoadedConfig, folds: int, runs_dir: Path, hooks: CvHo
     if loaded.config.data.validation is not None:
         raise loaded.error(("data", "validation"), "cv makes its own validation folds; remove data.validation "
                            "(or use nnrun train)")
+    select(loaded.config.backend)  # before Keras is imported (the backend is process-global)
     t = loaded.config.training.model_copy(update={"validation_split": 0.0})
     cfg = loaded.config.model_copy(update={"training": t})
     prep = prepare(LoadedConfig(cfg, loaded.source, loaded.path), hooks.warn)

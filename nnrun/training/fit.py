@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnrun.training.arrays import array_inputs, is_array_backend
 from nnrun.training.checkpoint import ResumeState
 from nnrun.training.pipeline import FitData, fit_inputs
 
@@ -85,10 +86,14 @@ def fit(
                                                      state, STOP_REQUESTED)
     start = time.perf_counter()  # training time includes building the input pipeline, as model.fit(x, y) does
     checkpointer.started = start
-    train_ds, val_ds, steps = fit_inputs(model, data, training, state.epoch)
+    if is_array_backend():  # JAX: Keras' PyDataset over the arrays, no TensorFlow (see arrays)
+        train_ds, val_ds, more = array_inputs(data, training, state.epoch)
+        callbacks, steps = [*more, *callbacks], None
+    else:
+        train_ds, val_ds, steps = fit_inputs(model, data, training, state.epoch)
     if state.epoch < training.epochs:
         model.fit(
-            train_ds,  # exact epochs: see pipeline.execution_plan
+            train_ds,  # exact epochs: see pipeline.execution_plan (arrays: the PyDataset's length)
             steps_per_epoch=steps,
             epochs=training.epochs,
             initial_epoch=state.epoch,

@@ -30,13 +30,16 @@ def run_info(loaded: LoadedConfig, meta: dict, table: Any) -> dict:
     Args:
         loaded: the loaded config. meta: the dataset.json document. table: the data table (its SHA-256).
     """
+    from nnrun.backend import backend_name
     from nnrun.backend import keras as _keras
 
     cfg = loaded.config
     return {
         "status": "running",
         "nnrun_version": __version__,
-        "tensorflow_version": _tf_version(),
+        "backend": backend_name(),
+        "tensorflow_version": _version("tensorflow"),
+        **({"jax_version": _version("jax")} if backend_name() == "jax" else {}),
         "keras_version": _keras().__version__,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
@@ -55,10 +58,14 @@ def run_info(loaded: LoadedConfig, meta: dict, table: Any) -> dict:
     }
 
 
-def _tf_version() -> str:
-    import tensorflow as tf
+def _version(package: str) -> str | None:
+    """An installed package's version, read from its metadata (importing TensorFlow costs seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return tf.__version__
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
 
 
 def write_training(run_dir: Path, model: Any, result: Any, measured: dict | None = None) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from nnrun import rundir
+from nnrun.backend import select
 from nnrun.config.load import LoadedConfig
 from nnrun.errors import NnrunError, RunError
 from nnrun.evaluation.gates import check_gates
@@ -109,6 +110,7 @@ def train(loaded: LoadedConfig, runs_dir: Path, options: Options) -> dict:
         RunError: training diverged (run marked failed) or files could not be written.
         Interrupted: stopped by Ctrl-C/SIGTERM after a checkpoint (exit 130).
     """
+    select(loaded.config.backend)
     prep = prepare(loaded, options.warn)
     gate_list = train_gates(loaded, options.gates, prep.has_validation)
     target = NewRun(prep, runs_dir)
@@ -138,6 +140,7 @@ def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, 
     with rundir.RunLock(run_dir, "resume training there"):  # one writer: a second resume is refused (exit 2)
         run_dir = records.check_resumable(run_dir)
         loaded = records.resume_config(run_dir, config_path, overrides)
+        select(loaded.config.backend)
         prep = prepare(loaded, options.warn)
         gate_list = train_gates(loaded, options.gates, prep.has_validation)
         target = ResumedRun(prep, run_dir, overrides)
@@ -167,6 +170,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
     """
     from nnrun.training import fit as fitting
 
+    select(prep.config.backend)  # cv and tune too; a process already on another backend is refused
     check_monitors(prep)
     seed_everything(prep.config)
     model, state = target.restore()
@@ -298,11 +302,12 @@ def writing_guard(target: Target) -> Iterator[None]:
 
 
 def seed_everything(cfg: Any) -> None:
-    """Seed Python, NumPy and TensorFlow with ``cfg.seed``; with ``training.deterministic``, deterministic ops."""
-    from nnrun.backend import keras as _keras
+    """Seed Python, NumPy and TensorFlow with ``cfg.seed``; with ``training.deterministic``, deterministic ops
+    (TensorFlow; XLA on CPU is deterministic)."""
+    from nnrun.backend import backend_name, set_random_seed
 
-    _keras().utils.set_random_seed(cfg.seed)
-    if cfg.training.deterministic:
+    set_random_seed(cfg.seed)
+    if cfg.training.deterministic and backend_name() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
@@ -318,9 +323,11 @@ def build_checked(prep: Prepared) -> tuple[Any, list[str]]:
         ConfigError: the model cannot be built or cannot run on this data.
     """
     from nnrun.data.features import take
+    from nnrun.training.arrays import check_backend_model
     from nnrun.training.build import adapt_preprocessing, build_model, input_shape
 
     features, x_train = prep.meta["features"], take(prep.table.x, prep.train_idx)
+    check_backend_model(prep.loaded, features)
     model = build_model(prep.loaded, input_shape(features), features)
     adapted = adapt_preprocessing(prep.loaded, model, x_train)
     dry_run(prep.loaded, model, x_train, prep.y[prep.train_idx])

@@ -198,7 +198,7 @@ def test_shuffle_accepts_only_booleans():
 def test_unknown_top_level_key_suggests_the_closest():
     assert _error(_edit("name: t", "nme: t")) == (
         "c.yaml:1:1: name: missing required key\n"
-        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: data, gates, model, name, search, seed, task, tracking, training"
+        "c.yaml:1:6: nme: unknown key (did you mean 'name'?); expected one of: backend, data, gates, model, name, search, seed, task, tracking, training"
     )
 
 
@@ -653,7 +653,7 @@ def test_set_unknown_new_section_is_located_at_the_set():
     # Regression: the error pointed at line 1 of the file, which has no such key.
     assert _error(BASE, ("trainig.epochs=3",)) == (
         "--set trainig.epochs=3: trainig: unknown key (did you mean 'training'?); "
-        "expected one of: data, gates, model, name, search, seed, task, tracking, training"
+        "expected one of: backend, data, gates, model, name, search, seed, task, tracking, training"
     )
 
 
@@ -705,10 +705,11 @@ def test_json_schema_describes_the_config():
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "nnrun config"
     assert schema["type"] == "object"
-    assert set(schema["properties"]) == {"name", "seed", "task", "data", "model", "training", "gates", "search", "tracking"}
+    assert set(schema["properties"]) == {"name", "seed", "task", "backend", "data", "model", "training", "gates", "search", "tracking"}
     assert set(schema["required"]) == {"name", "data", "model"}
     assert schema["additionalProperties"] is False
     assert schema["properties"]["task"]["enum"] == ["auto", "classification", "regression"]
+    assert schema["properties"]["backend"]["enum"] == ["tensorflow", "jax"]
     training = schema["$defs"]["TrainingConfig"]["properties"]
     assert training["epochs"] == {
         "default": 10, "minimum": 1, "maximum": 2**31 - 1, "title": "Epochs", "type": "integer"

@@ -1,0 +1,23 @@
+"""The config's ``backend:`` against its model: what needs TensorFlow cannot run on ``backend: jax``."""
+
+from __future__ import annotations
+
+Problem = tuple[tuple, str]
+
+
+def backend_problems(config) -> list[Problem]:
+    """``backend: jax`` with a layer that needs TensorFlow (string lookups, text vectorization) or declared
+    categorical columns (encoded by StringLookup inside the model)."""
+    if config.backend != "jax":
+        return []
+    from nnrun.backend import TF_ONLY_LAYERS
+
+    fix = "use backend: tensorflow (the default) for this model"
+    problems: list[Problem] = [(("model", "layers", i, "type"), f"{layer.type} needs TensorFlow: it cannot run on "
+                                f"backend: jax; {fix}")
+                               for i, layer in enumerate(config.model.layers) if layer.type in TF_ONLY_LAYERS]
+    if config.data.categorical:
+        problems.append((("data", "categorical"), "categorical columns are encoded by StringLookup, which needs "
+                         f"TensorFlow: they cannot be used with backend: jax; {fix}"))
+    return problems
+
