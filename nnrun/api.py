@@ -64,7 +64,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
     return compare_run_dirs(Path(run_a), Path(run_b))
 
 
-def train(  # 8 parameters: the train command's options, one to one
+def train(  # 9 parameters: the train command's options, one to one (+ the info sink)
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
@@ -73,6 +73,7 @@ def train(  # 8 parameters: the train command's options, one to one
     resume: Path | str | None = None,
     gates: tuple[str, ...] = (),
     plots: bool = True,
+    info: Warn = lambda m: None,
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
@@ -86,6 +87,7 @@ def train(  # 8 parameters: the train command's options, one to one
         gates: ``--gate`` strings, checked with the config's ``gates:`` after training (results in
             ``gates.json``; the CLI exits 3 when one fails).
         plots: write the report's PNG plots.
+        info: called with each informational line (the devices and replicas of ``training.distribute``).
 
     Returns:
         ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``.
@@ -99,7 +101,7 @@ def train(  # 8 parameters: the train command's options, one to one
     from nnrun.training.fit import STOP_REQUESTED
 
     STOP_REQUESTED.clear()
-    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots)
+    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info)
     if resume is not None:
         return run.resume(Path(resume), config_path, overrides, options)
     return run.train(load_config(config_path, overrides), Path(runs_dir), options)

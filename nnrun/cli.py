@@ -66,7 +66,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
     _graceful_stop()
     try:
         result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn, resume=resume,
-                           gates=gates, plots=not no_plots)
+                           gates=gates, plots=not no_plots, info=console.info)
     finally:
         if progress is not None:
             progress.close()

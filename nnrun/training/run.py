@@ -45,12 +45,14 @@ class Options:
         warn: called with each warning line.
         gates: ``--gate`` strings, checked with the config's ``gates:`` after training.
         plots: write the report's PNG plots.
+        info: called with each informational line (the devices training uses).
     """
 
     progress: Progress | None = None
     warn: Warn = _ignore
     gates: tuple[str, ...] = ()
     plots: bool = True
+    info: Warn = _ignore
 
 
 @dataclass
@@ -113,7 +115,7 @@ def train(loaded: LoadedConfig, runs_dir: Path, options: Options) -> dict:
     gate_list = train_gates(loaded, options.gates, prep.has_validation)
     target = NewRun(prep, runs_dir)
     try:
-        trained = train_one(prep, target, options.progress)
+        trained = train_one(prep, target, options.progress, options.info)
         return finish_run(prep, target, trained, gate_list, options.plots)
     finally:
         target.release()
@@ -141,11 +143,11 @@ def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, 
         prep = prepare(loaded, options.warn)
         gate_list = train_gates(loaded, options.gates, prep.has_validation)
         target = ResumedRun(prep, run_dir, overrides)
-        trained = train_one(prep, target, options.progress)
+        trained = train_one(prep, target, options.progress, options.info)
         return finish_run(prep, target, trained, gate_list, options.plots)
 
 
-def train_one(prep: Prepared, target: Target, progress: Progress | None = None) -> Trained:
+def train_one(prep: Prepared, target: Target, progress: Progress | None = None, info: Warn = _ignore) -> Trained:
     """Train one model on ``prep`` into ``target``: the one way nnrun trains a model.
 
     Steps: the monitored metrics must be logged; seeds; the model restored from the target's checkpoint, or
@@ -157,6 +159,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
         prep: the prepared data (its config, split and class weights).
         target: where the files go and how the outcome is recorded.
         progress: called after each epoch with (epoch, epochs, logs), or None.
+        info: called with informational lines (``training.distribute``'s devices and replicas).
 
     Returns:
         The Trained model (the target is not yet marked completed: evaluation follows).
@@ -165,15 +168,24 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
         ConfigError: an unknown monitor, or a model that cannot run on the data (nothing written yet).
         RunError: training failed or diverged; the model does not load back. Interrupted: stopped on request.
     """
+    from nnrun.training import devices, precision
     from nnrun.training import fit as fitting
 
     check_monitors(prep)
+    where = devices.placement(prep.config.training)  # before TensorFlow first uses its devices (logical CPUs)
     seed_everything(prep.config)
-    model, state = target.restore()
-    adapted: list[str] = []
-    if model is None:
-        model, adapted = build_checked(prep)
+    # a strategy's variables are made where the model is built or loaded; layers take the dtype policy there
+    with where.scope(), precision.policy(prep.config.training, info):
+        model, state = target.restore()
+        adapted: list[str] = []
+        if model is None:
+            model, adapted = build_checked(prep)
+    devices.single_step(model, where, info)
     run_dir = target.open(adapted)
+    if where.distributed:
+        info(where.describe())
+        if isinstance(getattr(target, "info", None), dict):
+            target.info["distribute"] = where.record()  # run.json (written when the run finishes)
     with fitting_guard(target):
         result = fitting.fit(model, prep.fit_data(), prep.config.training, progress, run_dir, state)
     with writing_guard(target):
