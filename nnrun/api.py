@@ -64,7 +64,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
     return compare_run_dirs(Path(run_a), Path(run_b))
 
 
-def train(  # 9 parameters: the train command's options, one to one (+ the info sink)
+def train(  # 10 parameters: the train command's options, one to one (+ the info sink)
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
@@ -74,6 +74,7 @@ def train(  # 9 parameters: the train command's options, one to one (+ the info 
     gates: tuple[str, ...] = (),
     plots: bool = True,
     info: Warn = lambda m: None,
+    cluster: tuple[str, int] | None = None,
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
@@ -88,6 +89,7 @@ def train(  # 9 parameters: the train command's options, one to one (+ the info 
             ``gates.json``; the CLI exits 3 when one fails).
         plots: write the report's PNG plots.
         info: called with each informational line (the devices and replicas of ``training.distribute``).
+        cluster: ``("HOST:PORT,HOST:PORT", task_index)``: sets ``TF_CONFIG`` for ``multi_worker``.
 
     Returns:
         ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``.
@@ -101,6 +103,12 @@ def train(  # 9 parameters: the train command's options, one to one (+ the info 
     from nnrun.training.fit import STOP_REQUESTED
 
     STOP_REQUESTED.clear()
+    if cluster is not None:
+        import os
+
+        from nnrun.training.cluster import tf_config
+
+        os.environ["TF_CONFIG"] = tf_config(*cluster)
     options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info)
     if resume is not None:
         return run.resume(Path(resume), config_path, overrides, options)

@@ -25,11 +25,12 @@ class Placement:
     """The strategy a model trains under.
 
     Attributes:
-        strategy: ``mirrored`` or ``default`` (one device, no tf.distribute).
+        strategy: ``mirrored``, ``multi_worker`` or ``default`` (one device, no tf.distribute).
         replicas: model replicas in sync (each gets ``batch_size / replicas`` rows of a batch).
         devices: the devices of this process's replicas, e.g. ``["/job:localhost/replica:0/task:0/device:CPU:0"]``.
         tf_strategy: the ``tf.distribute.Strategy``, or None for ``default``.
-        workers: worker processes (1: one process; several hosts are not supported yet).
+        workers: worker processes (multi_worker), 1 otherwise. task_index: this worker's index (0: the chief).
+        watchdog: multi_worker's ``cluster.Watchdog``, None otherwise.
     """
 
     strategy: str = "default"
@@ -37,7 +38,13 @@ class Placement:
     devices: list[str] = field(default_factory=list)
     tf_strategy: Any = None
     workers: int = 1
+    task_index: int = 0
+    watchdog: Any = None
 
+    @property
+    def chief(self) -> bool:
+        """This process writes the run directory (task 0; always without multi_worker)."""
+        return self.task_index == 0
     @property
     def distributed(self) -> bool:
         """Training runs under a ``tf.distribute`` strategy."""
@@ -55,7 +62,7 @@ class Placement:
     def describe(self) -> str:
         """One line for the console, e.g. ``mirrored: 2 replicas on CPU:0, CPU:1``."""
         names = ", ".join(d.rsplit("device:", 1)[-1] for d in self.devices)
-        workers = f" x {self.workers} workers" if self.workers > 1 else ""
+        workers = f" ({self.workers} workers, this is task {self.task_index})" if self.workers > 1 else ""
         return f"distribute: {self.strategy}, {self.replicas} replicas in sync on {names}{workers}"
 
 
@@ -77,7 +84,12 @@ def placement(training: Any) -> Placement:
         return Placement()
     key = (dist.strategy, tuple(dist.devices or ()), dist.logical_cpus)
     if key not in _CACHE:
-        _CACHE[key] = _mirrored(dist)
+        if dist.strategy == "multi_worker":
+            from nnrun.training.cluster import multi_worker_placement
+
+            _CACHE[key] = multi_worker_placement(dist)
+        else:
+            _CACHE[key] = _mirrored(dist)
     return _CACHE[key]
 
 
@@ -126,8 +138,9 @@ def _mirrored(dist: Any) -> Placement:
 
 
 def single_step(model: Any, where: Placement, info: Any) -> None:
-    """Under a strategy, run one batch per call (see the module doc), with a note when the config asked more."""
-    if where.distributed and int(model.steps_per_execution) > 1:
+    """Under ``mirrored``, run one batch per call (see the module doc), with a note when the config asked more
+    (``multi_worker`` runs its own loop: ``distributed``)."""
+    if where.strategy == "mirrored" and int(model.steps_per_execution) > 1:
         info(f"distribute: steps_per_execution {int(model.steps_per_execution)} -> 1 (Keras' multi-step loop "
              "does not run under tf.distribute)")
         model.steps_per_execution = 1
