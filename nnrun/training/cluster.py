@@ -5,8 +5,8 @@ HOST:PORT,... --task-index I`` writes it). Task 0 is the chief: it alone writes 
 workers train into a temporary directory outside the runs directory, removed at the end (``worker_dir``).
 
 A worker that dies or never joins must not leave the others waiting: collective operations time out after
-``distribute.timeout`` seconds (``CommunicationOptions``), and a watchdog thread ends the process with exit 1
-when nothing progressed for that long (joining the cluster has no timeout of its own in TensorFlow).
+``distribute.timeout`` seconds (``CommunicationOptions``), and a watchdog ends the process with exit 1 when
+nothing progressed for that long (joining the cluster has no timeout of its own in TensorFlow).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,37 +63,76 @@ def cluster_task() -> tuple[int, int]:
     return len(workers), index
 
 
+#: The watchdog's messenger: a small process reading the worker's beats ("beat <what next>", "run <dir>") on
+#: its stdin; when faulthandler's timeout dump arrives there instead, it prints the error line and marks the
+#: chief's run failed (the worker itself is then exiting with status 1).
+_MESSENGER = r"""
+import sys
+label, timeout = sys.argv[1], sys.argv[2]
+doing, run = "joining the cluster", None
+for line in sys.stdin:
+    kind, _, text = line.rstrip("\n").partition(" ")
+    if kind == "beat":
+        doing = text
+    elif kind == "run":
+        run = text
+    elif kind == "stop":
+        sys.exit(0)
+    elif line.startswith("Timeout"):
+        message = (f"{label}: no answer from the other workers for {timeout} s while {doing} "
+                   "(training.distribute.timeout); a worker died or never joined")
+        if run:
+            from pathlib import Path
+            from nnrun import rundir
+            info = rundir.read_json(Path(run) / rundir.RUN)
+            if info.get("status") == "running":
+                info.update(status="failed", error=message)
+                rundir.write_json(Path(run) / rundir.RUN, info)
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(0)
+"""
+
+
 class Watchdog:
-    """Ends the process (exit 1, a message on stderr) when ``beat`` was not called for ``timeout`` seconds."""
+    """Ends the process with exit 1 and a clear message when ``beat`` was not called for ``timeout`` seconds.
+
+    A Python thread cannot do it: TensorFlow holds the GIL while it waits for a missing worker. So the timer
+    is ``faulthandler.dump_traceback_later(exit=True)`` (a C thread: it calls ``_exit(1)``), its dump goes
+    into a pipe to the messenger process (``_MESSENGER``), which prints the message instead of the dump.
+    """
 
     def __init__(self, timeout: float, label: str) -> None:
-        self.timeout, self.label = timeout, label
-        self.last, self.doing = time.monotonic(), "joining the cluster"
-        self.on_timeout: Any = None  # called with the message first (the chief marks its run failed)
-        self.stopped = threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name="nnrun-watchdog").start()
+        import faulthandler
+        import subprocess
+
+        self.timeout = timeout
+        self.messenger = subprocess.Popen([sys.executable, "-c", _MESSENGER, label, f"{timeout:g}"],
+                                          stdin=subprocess.PIPE, text=True)
+        self.faulthandler = faulthandler
+        self.beat("joining the cluster")
+
+    def send(self, line: str) -> None:
+        """One line to the messenger (lost if it is gone: the timer still ends the process)."""
+        try:
+            self.messenger.stdin.write(line + "\n")
+            self.messenger.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
 
     def beat(self, doing: str) -> None:
-        """Progress was made; ``doing`` names what comes next (for the message)."""
-        self.last, self.doing = time.monotonic(), doing
+        """Progress was made; ``doing`` names what comes next (for the message). Re-arms the timer."""
+        self.send(f"beat {doing}")
+        self.faulthandler.dump_traceback_later(self.timeout, exit=True, file=self.messenger.stdin)
+
+    def watch_run(self, run_dir: Any) -> None:
+        """The chief's run directory: marked failed on a timeout."""
+        if run_dir is not None:
+            self.send(f"run {run_dir}")
 
     def stop(self) -> None:
         """Stop watching (training ended)."""
-        self.stopped.set()
-
-    def _watch(self) -> None:
-        while not self.stopped.wait(min(1.0, self.timeout / 4)):
-            if time.monotonic() - self.last > self.timeout:
-                message = (f"{self.label}: no answer from the other workers for {self.timeout:g} s while "
-                           f"{self.doing} (training.distribute.timeout); a worker died or never joined")
-                if self.on_timeout is not None:
-                    try:
-                        self.on_timeout(message)
-                    except Exception:  # noqa: BLE001 - the exit below must happen whatever recording did
-                        pass
-                sys.stderr.write(f"error: {message}\n")
-                sys.stderr.flush()
-                os._exit(1)  # the main thread may be blocked inside a TensorFlow collective: nothing else ends it
+        self.faulthandler.cancel_dump_traceback_later()
+        self.send("stop")
 
 
 def multi_worker_placement(dist: Any) -> Any:

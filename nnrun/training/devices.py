@@ -82,6 +82,9 @@ def placement(training: Any) -> Placement:
     dist = training.distribute
     if dist is None:
         return Placement()
+    from nnrun.backend import keras as _keras
+
+    _keras()  # TensorFlow imported quietly (its C++ log lines off) before the strategy starts its devices
     key = (dist.strategy, tuple(dist.devices or ()), dist.logical_cpus)
     if key not in _CACHE:
         if dist.strategy == "multi_worker":

@@ -54,7 +54,7 @@ def fit(model: Any, data: FitData, training: Any, progress: Any, run_dir: Path |
     hooks.on_train_begin()
     for epoch in range(state.epoch, training.epochs):
         hooks.on_epoch_begin(epoch)
-        logs = _epoch(model, train_batch, train_it, steps, where, f"epoch {epoch + 1}")
+        logs = _epoch(model, train_batch, train_it, steps, where, f"training epoch {epoch + 1}")
         if val_ds is not None:
             val_logs = _epoch(model, test_batch, iter(val_ds), None, where, f"validating epoch {epoch + 1}")
             logs.update({f"val_{k}": v for k, v in val_logs.items()})

@@ -225,7 +225,7 @@ def fit_multi_worker(model: Any, prep: Prepared, target: Target, progress: Progr
     """
     from nnrun.training import distributed
 
-    where.watchdog.on_timeout = lambda message: target.finish("failed", message)
+    where.watchdog.watch_run(target.run_dir if where.chief else None)  # a timeout marks the chief's run failed
     result = distributed.fit(model, prep.fit_data(), prep.config.training, progress if where.chief else None,
                              target.run_dir, state, where)
     where.watchdog.stop()

@@ -37,13 +37,12 @@ MULTI = "  distribute: {strategy: multi_worker, timeout: 60}\n"
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory) -> dict:
-    """The tiny config trained by 2 workers (chief's runs dir: runs/, worker 1's: runs1/) and by one process
-    (single/) side by side."""
+    """The tiny config trained by 2 workers (both given runs/) and by one process (single/) side by side."""
     tmp = tmp_path_factory.mktemp("multi")
     ports = free_ports(2)
     config = tiny_config(tmp, "multi", MULTI)
     single = start_train(tiny_config(tmp, "single"), tmp / "single")
-    workers = [start_train(config, tmp / ("runs" if i == 0 else "runs1"), *cluster_args(ports, i)) for i in (0, 1)]
+    workers = [start_train(config, tmp / "runs", *cluster_args(ports, i)) for i in (0, 1)]  # the same runs dir
     chief, err0 = finished(workers[0])
     other, err1 = finished(workers[1])
     return {"tmp": tmp, "config": config, "single": finished(single)[0], "chief": chief, "other": other,
@@ -65,8 +64,7 @@ def test_two_workers_train_like_one_process(pair):
     assert info["status"] == "completed"
     assert info["distribute"]["strategy"] == "multi_worker" and info["distribute"]["workers"] == 2
     assert len((run / "history.csv").read_text().splitlines()) == 4
-    # the second worker kept nothing: its runs dir is empty, the chief's holds one run
-    assert not (pair["tmp"] / "runs1").exists() or not any((pair["tmp"] / "runs1").iterdir())
+    # the second worker kept nothing: the runs dir both were given holds the chief's run only (no multi-2)
     assert [p.name for p in (pair["tmp"] / "runs").iterdir()] == ["multi"]
     predicted = invoke("predict", run, "--input", pair["tmp"] / "rows.npz") if _rows(pair["tmp"]) else None
     assert predicted.exit_code == 0, predicted.stderr
@@ -127,3 +125,24 @@ def test_killing_a_worker_stops_the_other_within_the_timeout(tmp_path):
     assert "worker" in err and ("no answer from the other workers" in err or "training failed" in err), err
     info = json.loads((tmp_path / "runs0" / "kill" / "run.json").read_text())
     assert info["status"] == "failed" and info["error"]
+
+
+def test_cluster_becomes_tf_config():
+    from nnrun.training.cluster import tf_config
+
+    assert json.loads(tf_config("10.0.0.1:2222, 10.0.0.2:2222", 1)) == {
+        "cluster": {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"]}, "task": {"type": "worker", "index": 1}}
+
+
+def test_cluster_options_are_checked(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    config = tiny_config(tmp_path, "opts", MULTI)
+    alone = invoke("train", config, "--runs-dir", tmp_path / "runs", "--task-index", "1")
+    assert alone.exit_code == 2 and "give --cluster and --task-index together" in alone.stderr
+    no_port = invoke("train", config, "--runs-dir", tmp_path / "runs", "--cluster", "hostA,hostB", "--task-index", "0")
+    assert no_port.exit_code == 2 and "--cluster: expected HOST:PORT,HOST:PORT,..., got 'hostA,hostB'" in no_port.stderr
+    outside = invoke("train", config, "--runs-dir", tmp_path / "runs", "--cluster", "h:1,h:2", "--task-index", "2")
+    assert outside.exit_code == 2 and "--task-index: expected 0 to 1" in outside.stderr
+    unset = invoke("train", config, "--runs-dir", tmp_path / "runs")
+    assert unset.exit_code == 2 and "multi_worker needs the cluster: set TF_CONFIG" in unset.stderr
+    assert not (tmp_path / "runs").exists()
