@@ -11,6 +11,7 @@ import socket
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import invoke
@@ -66,16 +67,10 @@ def test_two_workers_train_like_one_process(pair):
     assert len((run / "history.csv").read_text().splitlines()) == 4
     # the second worker kept nothing: the runs dir both were given holds the chief's run only (no multi-2)
     assert [p.name for p in (pair["tmp"] / "runs").iterdir()] == ["multi"]
-    predicted = invoke("predict", run, "--input", pair["tmp"] / "rows.npz") if _rows(pair["tmp"]) else None
+    np.savez(pair["tmp"] / "rows.npz", x=np.random.default_rng(1).normal(size=(5, 4)))
+    predicted = invoke("predict", run, "--input", pair["tmp"] / "rows.npz")
     assert predicted.exit_code == 0, predicted.stderr
     assert len(predicted.stdout.strip().splitlines()) == 6  # header + 5 rows
-
-
-def _rows(folder: Path) -> bool:
-    import numpy as np
-
-    np.savez(folder / "rows.npz", x=np.random.default_rng(1).normal(size=(5, 4)))
-    return True
 
 
 def test_resume_a_multi_worker_run(pair):
