@@ -67,7 +67,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
     return compare_run_dirs(Path(run_a), Path(run_b))
 
 
-def train(  # 9 parameters: the train command's options, one to one
+def train(  # 11 parameters: the train command's options, one to one (+ the info sink)
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
@@ -77,6 +77,8 @@ def train(  # 9 parameters: the train command's options, one to one
     gates: tuple[str, ...] = (),
     plots: bool = True,
     mlflow: str | None = None,
+    info: Warn = lambda m: None,
+    cluster: tuple[str, int] | None = None,
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
@@ -92,6 +94,8 @@ def train(  # 9 parameters: the train command's options, one to one
         plots: write the report's PNG plots.
         mlflow: an MLflow tracking URI to mirror the finished run into (``--mlflow``; else the config's
             ``tracking.mlflow``, if any). A tracker failure is a warning, never the outcome.
+        info: called with each informational line (the devices and replicas of ``training.distribute``).
+        cluster: ``("HOST:PORT,HOST:PORT", task_index)``: sets ``TF_CONFIG`` for ``multi_worker``.
 
     Returns:
         ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``, plus
@@ -106,7 +110,13 @@ def train(  # 9 parameters: the train command's options, one to one
     from nnrun.training.fit import STOP_REQUESTED
 
     STOP_REQUESTED.clear()
-    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots)
+    if cluster is not None:
+        import os
+
+        from nnrun.training.cluster import tf_config
+
+        os.environ["TF_CONFIG"] = tf_config(*cluster)
+    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info)
     loaded = load_config(config_path, overrides) if resume is None else None
     tracking.require(mlflow, loaded.config if loaded is not None else None)
     if resume is not None:

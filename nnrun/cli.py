@@ -57,9 +57,12 @@ def cli(debug: bool) -> None:
 @mlflow_option()
 @json_option()
 @quiet_option()
+@click.option("--cluster", metavar="HOST:PORT,...", help="training.distribute multi_worker: every worker's address, "
+              "the chief (task 0) first; nnrun sets TF_CONFIG from it.")
+@click.option("--task-index", type=click.IntRange(0), help="With --cluster: this process's index in it.")
 def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resume: Path | None,  # Click: one
           gates: tuple[str, ...], no_plots: bool, mlflow: str | None, as_json: bool,  # parameter per option
-          quiet: bool) -> None:
+          quiet: bool, cluster: str | None, task_index: int | None) -> None:
     """Train the model described by CONFIG and save it in a new run directory.
 
     The run goes to RUNS_DIR/<name> (then <name>-2, … : never overwritten). Ctrl-C or SIGTERM stops after
@@ -73,11 +76,14 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
 
     if config is None and resume is None:
         raise click.UsageError("give a CONFIG file, or --resume RUN_DIR")
+    if (cluster is None) != (task_index is None):
+        raise click.UsageError("give --cluster and --task-index together")
     progress = None if quiet else console.EpochProgress(config.stem if config is not None else resume.name)
     _graceful_stop()
     try:
         result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn, resume=resume,
-                           gates=gates, plots=not no_plots, mlflow=mlflow)
+                           gates=gates, plots=not no_plots, mlflow=mlflow, info=console.info,
+                           cluster=(cluster, task_index) if cluster is not None else None)
     finally:
         if progress is not None:
             progress.close()

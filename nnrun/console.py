@@ -285,7 +285,8 @@ def show_training(result: dict, quiet: bool) -> None:
     from nnrun.evaluation.compare import REPORT_HEADLINE
 
     best = f", best epoch {result['best_epoch']} by {result['monitor']}" if result.get("best_epoch") else ""
-    title = f"{result['run_dir']} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
+    where = result["run_dir"] if result.get("worker") is None else f"worker {result['worker']}"
+    title = f"{where} ({result['epochs']} epochs{best}, {result['train_seconds']:.2f} s)"
     evaluation = result["evaluation"]
     prefix = "val_" if evaluation["subset"] == "validation" else ""
     headline = {prefix + k: v for k, v in evaluation["metrics"].items() if k in REPORT_HEADLINE}
@@ -295,7 +296,9 @@ def show_training(result: dict, quiet: bool) -> None:
     if result.get("stopped_early") and not quiet:
         info(f"early stopping ended training after epoch {result['epochs']}; the model keeps the "
                      f"weights of epoch {result['best_epoch']}, the best by {result['monitor']}")
-    if not quiet:
+    if not quiet and result.get("worker") is not None:
+        info(f"worker {result['worker']}: done; the chief (task 0) saved the run")
+    elif not quiet:
         info(f"saved run to {result['run_dir']} (report: {result['run_dir']}/report.md)")
 
 

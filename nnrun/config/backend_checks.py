@@ -7,7 +7,8 @@ Problem = tuple[tuple, str]
 
 def backend_problems(config) -> list[Problem]:
     """``backend: jax`` with a layer that needs TensorFlow (string lookups, text vectorization) or declared
-    categorical columns (encoded by StringLookup inside the model)."""
+    categorical columns (encoded by StringLookup inside the model), or ``training.distribute`` /
+    ``mixed_precision`` (built on TensorFlow)."""
     if config.backend != "jax":
         return []
     from nnrun.backend import TF_ONLY_LAYERS
@@ -19,5 +20,11 @@ def backend_problems(config) -> list[Problem]:
     if config.data.categorical:
         problems.append((("data", "categorical"), "categorical columns are encoded by StringLookup, which needs "
                          f"TensorFlow: they cannot be used with backend: jax; {fix}"))
+    if config.training.distribute is not None:
+        problems.append((("training", "distribute"), "training.distribute runs on TensorFlow's tf.distribute: it "
+                         f"cannot be used with backend: jax; {fix}"))
+    if config.training.mixed_precision is not None:
+        problems.append((("training", "mixed_precision"), "training.mixed_precision is checked and set up with "
+                         f"TensorFlow here: it cannot be used with backend: jax; {fix}"))
     return problems
 

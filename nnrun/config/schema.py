@@ -194,6 +194,24 @@ class ModelConfig(_Strict):
     metrics: list[Spec] = Field(default_factory=list)
 
 
+class DistributeConfig(_Strict):
+    """``training.distribute``: train on several devices with ``tf.distribute`` (README, "More than one device")."""
+
+    strategy: Literal["mirrored", "multi_worker"] = Field(
+        description="mirrored: every local GPU (or `devices`) in one process (tf.distribute.MirroredStrategy); "
+        "multi_worker: one `nnrun train` process per worker, the cluster from TF_CONFIG or --cluster "
+        "(tf.distribute.MultiWorkerMirroredStrategy).")
+    devices: list[StrictStr] | None = Field(
+        None, description="mirrored: the devices to use, e.g. ['/gpu:0', '/gpu:1']; null = every local GPU "
+        "(the CPU when there is none, or the logical CPUs of logical_cpus).")
+    logical_cpus: Annotated[int, Field(ge=1, le=64), BeforeValidator(_no_bool)] | None = Field(
+        None, description="Split the CPU into this many logical devices and mirror over them (for testing a "
+        "distributed config on a machine without GPUs; no speed-up).")
+    timeout: Annotated[float, Field(gt=0.0), BeforeValidator(_no_bool)] = Field(
+        120.0, description="multi_worker: seconds to wait for the other workers (joining, each collective "
+        "operation) before stopping with an error (exit 1).")
+
+
 class TrainingConfig(_Strict):
     """``model.fit`` settings (Keras argument names)."""
 
@@ -225,6 +243,11 @@ class TrainingConfig(_Strict):
     checkpoint_interval: NonNegative = Field(
         10.0, description="Seconds between checkpoints (last.keras, best.keras) during training; 0 = every epoch."
     )
+    distribute: DistributeConfig | None = Field(
+        None, description="Train on several devices or hosts (tf.distribute); null = one device.")
+    mixed_precision: Literal["float16", "bfloat16"] | None = Field(
+        None, description="Keras mixed precision (policy mixed_float16 / mixed_bfloat16; the output layer stays "
+        "float32): float16 needs a GPU of compute capability 7.0+, bfloat16 8.0+ or the CPU; null = float32.")
 
 
 class SearchParam(_Strict):

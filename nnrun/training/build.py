@@ -86,10 +86,15 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
 
 def _add_layer(model: Any, loaded: Any, i: int, input_shape: tuple[int, ...]) -> None:
     """Add the config's layer ``i`` to the Sequential ``model``; a refusal is a ConfigError at its key."""
+    from nnrun.training.precision import is_mixed
+
     layer_cfg = loaded.config.model.layers[i]
     path = ("model", "layers", i)
+    kwargs = layer_cfg.kwargs
+    if i == len(loaded.config.model.layers) - 1 and is_mixed() and "dtype" not in kwargs:
+        kwargs = {**kwargs, "dtype": "float32"}  # mixed precision: the output stays float32 (Keras' guide)
     try:
-        layer = make_layer(layer_cfg.type, layer_cfg.kwargs)
+        layer = make_layer(layer_cfg.type, kwargs)
     except Exception as exc:  # Keras raises TypeError/ValueError with its own message
         call = f"{layer_cfg.type}({_args(layer_cfg.kwargs)})"
         raise loaded.error(path, f"Keras refused {call}: {_first_line(exc)}") from None

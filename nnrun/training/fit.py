@@ -21,7 +21,7 @@ from nnrun.training.pipeline import FitData, fit_inputs
 if TYPE_CHECKING:
     from nnrun.training.callbacks import Progress
 
-__all__ = ["STOP_REQUESTED", "FitData", "FitResult", "fit"]
+__all__ = ["STOP_REQUESTED", "FitData", "FitResult", "conclude", "fit"]
 
 #: Set (by the CLI's SIGINT/SIGTERM handler) to stop after the current epoch, with a checkpoint.
 STOP_REQUESTED = threading.Event()
@@ -102,7 +102,12 @@ def fit(
             verbose=0,
             callbacks=callbacks,
         )
-    seconds = state.seconds + time.perf_counter() - start
+    return conclude(model, parts, checkpointer, training, state.seconds + time.perf_counter() - start)
+
+
+def conclude(model: Any, parts: Any, checkpointer: Any, training: Any, seconds: float) -> FitResult:
+    """After the last epoch: the FitResult from the callbacks' state (see ``callbacks.nnrun_callbacks``), a
+    final checkpoint, and the best weights restored when EarlyStopping is configured (not after divergence)."""
     history = parts.log.history
     epochs_run = len(history.get("loss", []))
     interrupted = parts.stop.interrupted

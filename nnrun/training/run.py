@@ -46,12 +46,14 @@ class Options:
         warn: called with each warning line.
         gates: ``--gate`` strings, checked with the config's ``gates:`` after training.
         plots: write the report's PNG plots.
+        info: called with each informational line (the devices training uses).
     """
 
     progress: Progress | None = None
     warn: Warn = _ignore
     gates: tuple[str, ...] = ()
     plots: bool = True
+    info: Warn = _ignore
 
 
 @dataclass
@@ -110,15 +112,19 @@ def train(loaded: LoadedConfig, runs_dir: Path, options: Options) -> dict:
         RunError: training diverged (run marked failed) or files could not be written.
         Interrupted: stopped by Ctrl-C/SIGTERM after a checkpoint (exit 130).
     """
+    from nnrun.training import cluster, devices
+
     select(loaded.config.backend)
+    where = devices.placement(loaded.config.training)  # first: a cluster must form before TensorFlow runs ops
     prep = prepare(loaded, options.warn)
     gate_list = train_gates(loaded, options.gates, prep.has_validation)
-    target = NewRun(prep, runs_dir)
-    try:
-        trained = train_one(prep, target, options.progress)
-        return finish_run(prep, target, trained, gate_list, options.plots)
-    finally:
-        target.release()
+    with cluster.worker_runs_dir(where, runs_dir) as runs_dir:  # not the chief: a temporary directory
+        target = NewRun(prep, runs_dir)
+        try:
+            trained = train_one(prep, target, options.progress, options.info)
+            return cluster.as_worker(where, finish_run(prep, target, trained, gate_list, options.plots))
+        finally:
+            target.release()
 
 
 def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, ...], options: Options) -> dict:
@@ -136,19 +142,23 @@ def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, 
         ConfigError: a changed config, nothing left to train.
         DataError: the data changed since the run started. Others: as ``train``.
     """
+    from nnrun.training import cluster, devices
+
     run_dir = rundir.check_run_dir(Path(run_dir), need_model=False)
-    with rundir.RunLock(run_dir, "resume training there"):  # one writer: a second resume is refused (exit 2)
+    where = devices.placement(records.resume_config(run_dir, config_path, overrides).config.training)
+    # one writer: a second resume is refused (exit 2); a worker other than the chief resumes a copy
+    with cluster.worker_copy(where, run_dir) as run_dir, rundir.RunLock(run_dir, "resume training there"):
         run_dir = records.check_resumable(run_dir)
         loaded = records.resume_config(run_dir, config_path, overrides)
         select(loaded.config.backend)
         prep = prepare(loaded, options.warn)
         gate_list = train_gates(loaded, options.gates, prep.has_validation)
         target = ResumedRun(prep, run_dir, overrides)
-        trained = train_one(prep, target, options.progress)
-        return finish_run(prep, target, trained, gate_list, options.plots)
+        trained = train_one(prep, target, options.progress, options.info)
+        return cluster.as_worker(where, finish_run(prep, target, trained, gate_list, options.plots))
 
 
-def train_one(prep: Prepared, target: Target, progress: Progress | None = None) -> Trained:
+def train_one(prep: Prepared, target: Target, progress: Progress | None = None, info: Warn = _ignore) -> Trained:
     """Train one model on ``prep`` into ``target``: the one way nnrun trains a model.
 
     Steps: the monitored metrics must be logged; seeds; the model restored from the target's checkpoint, or
@@ -160,6 +170,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
         prep: the prepared data (its config, split and class weights).
         target: where the files go and how the outcome is recorded.
         progress: called after each epoch with (epoch, epochs, logs), or None.
+        info: called with informational lines (``training.distribute``'s devices and replicas).
 
     Returns:
         The Trained model (the target is not yet marked completed: evaluation follows).
@@ -168,18 +179,30 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
         ConfigError: an unknown monitor, or a model that cannot run on the data (nothing written yet).
         RunError: training failed or diverged; the model does not load back. Interrupted: stopped on request.
     """
+    from nnrun.training import devices, precision
     from nnrun.training import fit as fitting
 
     select(prep.config.backend)  # cv and tune too; a process already on another backend is refused
     check_monitors(prep)
+    where = devices.placement(prep.config.training)  # before TensorFlow first uses its devices (logical CPUs)
     seed_everything(prep.config)
-    model, state = target.restore()
-    adapted: list[str] = []
-    if model is None:
-        model, adapted = build_checked(prep)
+    # a strategy's variables are made where the model is built or loaded; layers take the dtype policy there
+    with where.scope(), precision.policy(prep.config.training, info):
+        model, state = target.restore()
+        adapted: list[str] = []
+        if model is None:
+            model, adapted = build_checked(prep)
+    devices.single_step(model, where, info)
     run_dir = target.open(adapted)
+    if where.distributed:
+        info(where.describe())
+        if isinstance(getattr(target, "info", None), dict):
+            target.info["distribute"] = where.record()  # run.json (written when the run finishes)
     with fitting_guard(target):
-        result = fitting.fit(model, prep.fit_data(), prep.config.training, progress, run_dir, state)
+        if where.strategy == "multi_worker":
+            model, result = fit_multi_worker(model, prep, target, progress, state, where)
+        else:
+            result = fitting.fit(model, prep.fit_data(), prep.config.training, progress, run_dir, state)
     with writing_guard(target):
         measured = {} if result.diverged or result.interrupted else measure_training(prep, model)
         metrics = records.write_training(run_dir, model, result, measured)
@@ -194,6 +217,23 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None) 
         if prep.meta["features"].get("text") or prep.meta["features"].get("categorical"):
             check_reload(run_dir, model, prep, target)
     return Trained(model, result, metrics, run_dir, measured)
+
+
+def fit_multi_worker(model: Any, prep: Prepared, target: Target, progress: Progress | None,  # 6: train_one's
+                     state: ResumeState | None, where: Any) -> tuple[Any, FitResult]:
+    """``distributed.fit`` (progress on the chief only; a watchdog timeout marks the run failed), then the
+    model detached from the strategy for saving and evaluating on this worker alone.
+
+    Returns:
+        (the trained model outside the strategy, the FitResult).
+    """
+    from nnrun.training import distributed
+
+    where.watchdog.watch_run(target.run_dir if where.chief else None)  # a timeout marks the chief's run failed
+    result = distributed.fit(model, prep.fit_data(), prep.config.training, progress if where.chief else None,
+                             target.run_dir, state, where)
+    where.watchdog.stop()
+    return distributed.detach(model), result
 
 
 def finish_run(prep: Prepared, target: RunTarget, trained: Trained, gate_list: list, plots: bool) -> dict:

@@ -98,8 +98,9 @@ def test_validate_every_problem_gets_its_own_error_line(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"error: {path}:12:10: training.epoch: unknown key (did you mean 'epochs'?); "
-        "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, early_stopping, epochs, "
-            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, test_split, validation_split",
+        "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, distribute, early_stopping, "
+            "epochs, mixed_precision, reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, test_split, "
+            "validation_split",
     ]
 
 

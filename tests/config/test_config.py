@@ -205,8 +205,9 @@ def test_unknown_top_level_key_suggests_the_closest():
 def test_unknown_nested_key_suggests_the_closest():
     assert _error(_edit("epochs: 5", "epoch: 5")) == (
         "c.yaml:12:10: training.epoch: unknown key (did you mean 'epochs'?); "
-        "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, early_stopping, epochs, "
-            "reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, test_split, validation_split"
+        "expected one of: batch_size, checkpoint_interval, class_weight, deterministic, distribute, early_stopping, "
+            "epochs, mixed_precision, reduce_lr_on_plateau, shuffle, steps_per_execution, tensorboard, test_split, "
+            "validation_split"
     )
 
 

@@ -134,3 +134,17 @@ def test_backend_jax_is_refused_for_a_model_with_categorical_columns():
     loaded = load_config(ROOT / "configs/xor.yaml")
     with pytest.raises(UsageError, match="needs TensorFlow \\(its categorical columns are encoded by StringLookup"):
         inference_backend(loaded, {"features": {"categorical": [{"name": "colour"}]}}, "jax")
+
+
+def test_validate_refuses_distribute_and_mixed_precision_on_jax(tmp_path):
+    config = tmp_path / "dist.yaml"
+    config.write_text("name: t\nbackend: jax\ndata: {x: [[1], [2]], y: [0, 1]}\nmodel:\n  layers:\n"
+                      "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n"
+                      "training:\n  distribute: {strategy: mirrored}\n  mixed_precision: bfloat16\n")
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {config}:9:15: training.distribute: training.distribute runs on TensorFlow's tf.distribute: it "
+        "cannot be used with backend: jax; use backend: tensorflow (the default) for this model",
+        f"error: {config}:10:20: training.mixed_precision: training.mixed_precision is checked and set up with "
+        "TensorFlow here: it cannot be used with backend: jax; use backend: tensorflow (the default) for this model"]

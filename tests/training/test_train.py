@@ -73,7 +73,7 @@ def test_resolved_config_has_defaults_and_reloads(xor_run):
         "epochs": 200, "batch_size": 4, "validation_split": 0.0, "test_split": 0.0, "shuffle": True,
         "steps_per_execution": 32,
         "class_weight": None, "deterministic": False, "early_stopping": None, "reduce_lr_on_plateau": None,
-        "tensorboard": False, "checkpoint_interval": 10.0,
+        "tensorboard": False, "checkpoint_interval": 10.0, "distribute": None, "mixed_precision": None,
     }
     assert written["model"]["optimizer"] == {"type": "adam", "learning_rate": 0.05}
     assert load_config(xor_run / "config.yaml").config.model.layers[0].kwargs == {"units": 8, "activation": "tanh"}
