@@ -147,6 +147,8 @@ def test_the_next_writer_cleans_up_after_a_dead_one(iris_run, tmp_path):
 def test_evaluating_a_file_keeps_the_training_time_report(iris_run, tmp_path):
     run = _copy(iris_run, tmp_path)
     kept = {name: _sha(run / name) for name in (rundir.EVALUATION, rundir.REPORT, rundir.CONFUSION_PNG)}
+    listed = [(e["file"], e["report"], e["subset"]) for e in _info(run)["evaluations"]]  # other tests may add some
+    assert listed[0] == ("evaluation.json", "report.md", "validation")
     data = tmp_path / "new flowers.csv"
     data.write_text("5.1,3.5,1.4,0.2,Iris-setosa\n6.7,3.0,5.2,2.3,Iris-virginica\n")
     for _ in range(2):  # the same file again replaces its own evaluation only
@@ -159,7 +161,7 @@ def test_evaluating_a_file_keeps_the_training_time_report(iris_run, tmp_path):
     assert "2 examples" in (run / "report-new_flowers.md").read_text()
     assert (run / "confusion_matrix-new_flowers.png").stat().st_size > 1000
     assert [(e["file"], e["report"], e["subset"]) for e in _info(run)["evaluations"]] == [
-        ("evaluation.json", "report.md", "validation"), ("evaluation-new_flowers.json", "report-new_flowers.md", "file")]
+        *listed, ("evaluation-new_flowers.json", "report-new_flowers.md", "file")]
 
 
 def test_a_later_evaluations_gates_keep_the_training_time_gates(iris_run, tmp_path):
