@@ -24,6 +24,19 @@ from typing import Any
 from nnrun.errors import ConfigError, UsageError
 
 
+def refuse_multi_worker(loaded: Any, what: str) -> None:
+    """``what`` (``nnrun cv``, ``nnrun tune``, streamed data) does not run under ``strategy: multi_worker``.
+
+    Raises:
+        ConfigError: at ``training.distribute``, saying what to change.
+    """
+    dist = loaded.config.training.distribute
+    if dist is not None and dist.strategy == "multi_worker":
+        raise loaded.error(("training", "distribute"), f"multi_worker training is not supported for {what} (only "
+                           "nnrun train on a table held in memory); use strategy: mirrored or remove "
+                           "training.distribute")
+
+
 def tf_config(cluster: str, task_index: int) -> str:
     """``TF_CONFIG`` for worker ``task_index`` of ``cluster`` (``HOST:PORT,HOST:PORT,...``).
 

@@ -23,6 +23,7 @@ from nnrun.backend import select
 from nnrun.config.load import LoadedConfig, dump_resolved
 from nnrun.errors import ConfigError, DataError, Interrupted, NnrunError
 from nnrun.training import records
+from nnrun.training.cluster import refuse_multi_worker
 from nnrun.training.prepare import Prepared, prepare, with_data_facts
 from nnrun.training.run import Trained, evaluate_trained, train_one, writing_guard
 
@@ -118,6 +119,7 @@ def cross_validate(loaded: LoadedConfig, folds: int, runs_dir: Path, hooks: CvHo
     if loaded.config.data.validation is not None:
         raise loaded.error(("data", "validation"), "cv makes its own validation folds; remove data.validation "
                            "(or use nnrun train)")
+    refuse_multi_worker(loaded, "nnrun cv")
     select(loaded.config.backend)  # before Keras is imported (the backend is process-global)
     t = loaded.config.training.model_copy(update={"validation_split": 0.0})
     cfg = loaded.config.model_copy(update={"training": t})

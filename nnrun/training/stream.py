@@ -73,7 +73,9 @@ def streamed_source(loaded: LoadedConfig, warn: Warn) -> Any:
 def _refuse(loaded: LoadedConfig) -> None:
     """What streaming does not do (yet): cross-checked before the learning pass reads anything."""
     from nnrun.config.checks import text_input
+    from nnrun.training.cluster import refuse_multi_worker
 
+    refuse_multi_worker(loaded, "streamed data (data.streaming)")
     cfg = loaded.config
     if text_input(cfg):
         raise loaded.error(("data", "streaming"), "a TextVectorization model does not stream; set data.streaming: "

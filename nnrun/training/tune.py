@@ -26,6 +26,7 @@ from nnrun import rundir
 from nnrun.config.load import LoadedConfig, load_config
 from nnrun.config.search import Search, check_search, override
 from nnrun.errors import Interrupted, NnrunError, UsageError
+from nnrun.training.cluster import refuse_multi_worker
 from nnrun.training.tune_study import (
     CUT,
     STUDY_DB,
@@ -102,6 +103,7 @@ def tune(config_path: Path, overrides: tuple[str, ...], runs_dir: Path, options:
 
     loaded = load_config(config_path, overrides)
     search = check_search(loaded, options.trials)
+    refuse_multi_worker(loaded, "nnrun tune")
     if options.jobs < 1:
         raise UsageError(f"--jobs {options.jobs}: expected 1 or more")
     tune_dir = _open_dir(loaded, runs_dir, resume)

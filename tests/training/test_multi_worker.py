@@ -141,3 +141,14 @@ def test_cluster_options_are_checked(tmp_path, monkeypatch):
     unset = invoke("train", config, "--runs-dir", tmp_path / "runs")
     assert unset.exit_code == 2 and "multi_worker needs the cluster: set TF_CONFIG" in unset.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_cv_refuses_multi_worker(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    config = tiny_config(tmp_path, "refused", MULTI)
+    cv = invoke("cv", config, "--runs-dir", tmp_path / "runs", "--folds", "2")
+    assert cv.exit_code == 2
+    assert cv.stderr.startswith(f"error: {config}:")
+    assert ("training.distribute: multi_worker training is not supported for nnrun cv (only nnrun train on a table "
+            "held in memory); use strategy: mirrored or remove training.distribute") in cv.stderr
+    assert not (tmp_path / "runs").exists()
