@@ -130,7 +130,8 @@ def streamed_examples(cfg: Any, meta: dict, warn: Warn, training: bool = True) -
 
 def training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> Any:
     """The numeric columns' means on the run's training split (the integrated-gradients baseline when the
-    spec has no normalization statistics), float64 (num_numeric,).
+    spec has no normalization statistics), float64 (num_numeric,); a streamed run: its first
+    ``stream_source.EVAL_ROWS`` training rows.
 
     Raises:
         DataError: the training data is gone or unreadable.
@@ -139,7 +140,12 @@ def training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> A
 
     from nnrun.data.features import take
 
-    table = rebuild(loaded.config, meta, warn)
-    idx = np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64)
-    x = take(table.x, idx)
+    if meta.get("streaming"):  # split by hash: the first EVAL_ROWS training rows in shard order
+        from nnrun.data.stream_read import TRAIN
+        from nnrun.data.stream_source import EVAL_ROWS, first_rows, from_run
+
+        x, _ = first_rows(from_run(meta, loaded.config), TRAIN, EVAL_ROWS)
+    else:
+        table = rebuild(loaded.config, meta, warn)
+        x = take(table.x, np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64))
     return np.asarray(x["numeric"] if isinstance(x, dict) else x, dtype=np.float64).mean(axis=0)

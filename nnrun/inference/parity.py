@@ -40,6 +40,13 @@ def check_rows(run: Path, cfg: Any, meta: dict, warn: Callable[[str], None], lim
     from nnrun.data.features import take
     from nnrun.evaluation.examples import rebuild
 
+    if meta.get("streaming"):  # split by hash (no indices): the first rows of the role, in shard order
+        from nnrun.data.stream_read import TRAIN, VALIDATION
+        from nnrun.data.stream_source import first_rows, from_run
+
+        subset = "validation" if meta.get("num_validation") else "training"
+        x, _ = first_rows(from_run(meta, cfg), VALIDATION if subset == "validation" else TRAIN, limit)
+        return Rows(x, subset, len(next(iter(x.values())) if isinstance(x, dict) else x))
     split = rundir.read_json(run / rundir.SPLIT)
     subset = "validation" if split.get("validation") else "training"
     idx = np.asarray(split["validation" if subset == "validation" else "train"], dtype=np.int64)[:limit]

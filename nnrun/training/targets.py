@@ -74,8 +74,12 @@ class NewRun(RunTarget):
         rundir.write_json(run_dir / rundir.RUN, self.info)
         rundir.write_text(run_dir / rundir.CONFIG, dump_resolved(with_data_facts(cfg, prep.meta)))
         rundir.write_json(run_dir / rundir.DATASET, prep.meta)
-        rundir.write_indices(run_dir / rundir.SPLIT, {"train": prep.train_idx, "validation": prep.val_idx,
-                                                      "test": prep.test_idx})
+        if prep.meta.get("streaming"):  # rows go to a split by a hash of (shard, row): no indices to list
+            rundir.write_json(run_dir / rundir.SPLIT, {"split": prep.meta["streaming"]["split"], "rows": {
+                k: prep.meta[f"num_{k}"] for k in ("train", "validation", "test")}})
+        else:
+            rundir.write_indices(run_dir / rundir.SPLIT, {"train": prep.train_idx, "validation": prep.val_idx,
+                                                          "test": prep.test_idx})
         return run_dir
 
 

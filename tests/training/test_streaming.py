@@ -82,6 +82,15 @@ def test_a_streamed_run_predicts_evaluates_and_resumes(shards, tmp_path):
     predicted = invoke("predict", run, "--input", shards / "part-0001.csv", "--output", out)
     assert predicted.exit_code == 0, predicted.stderr
     assert len(out.read_text().splitlines()) == 1 + 120
+    # rows go to a split by hash: split.json lists no indices (a list would name rows the run never used)
+    assert json.loads((run / "split.json").read_text()) == {
+        "split": "hash of (shard, row)",
+        "rows": {"train": meta["num_train"], "validation": meta["num_validation"], "test": 0}}
+    explained = invoke("predict", run, "--input", shards / "part-0001.csv", "--explain", "--format", "json")
+    assert explained.exit_code == 0, explained.stderr
+    for row in json.loads(explained.stdout)[:5]:  # completeness: baseline + attributions = the explained output
+        total = row["attr_baseline"] + sum(v for k, v in row.items() if k.startswith("attr_") and k != "attr_baseline")
+        assert total == pytest.approx(row["probabilities"][row["prediction"]], rel=0.01, abs=1e-3)
 
 
 def test_a_bad_row_in_a_late_shard_stops_streaming_before_training(shards, tmp_path):
