@@ -135,6 +135,9 @@ class Service:
                             f"{len(self.meta['feature_names'])} feature(s): {', '.join(self.meta['feature_names'])}")
         if not isinstance(texts, list) or not texts:
             raise DataError(f"{REQUEST}: texts: expected a non-empty list of strings")
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise DataError(f"{REQUEST}: texts[{bad}]: expected a string, got {json.dumps(texts[bad])[:40]}")
         return [[t] for t in texts]
 
     def describe(self) -> dict:

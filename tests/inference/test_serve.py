@@ -211,4 +211,6 @@ def test_texts_of_a_text_model_match_predict_on_a_text_file(tmp_path):
     client = TestClient(make_app(run))
     assert client.post("/predict", json={"texts": texts}).json() == {"predictions": written, "warnings": []}
     assert client.post("/predict", json={"rows": [[t] for t in texts]}).json()["predictions"] == written
+    refused = client.post("/predict", json={"texts": ["fine", 5]})
+    assert refused.status_code == 422 and refused.json()["error"]["message"] == "request: texts[1]: expected a string, got 5"
     assert client.get("/metadata").json()["features"] == [{"name": "col1", "kind": "text"}]
