@@ -75,9 +75,12 @@ def track_finished(run_dir: Path | str, flag: str | None, warn: Callable[[str], 
     return summary
 
 
-def attach(doc: dict, run_dir: Path | str, flag: str | None, warn: Callable[[str], None]) -> dict:
+def attach(doc: dict, run_dir: Path | str | None, flag: str | None, warn: Callable[[str], None]) -> dict:
     """``doc`` (a command's result) with ``tracking``: the finished run mirrored into MLflow when asked for
-    (``track_finished``; never raises)."""
+    (``track_finished``; never raises). ``run_dir`` None (a multi_worker worker other than the chief, which
+    writes no run): nothing is logged."""
+    if run_dir is None:
+        return doc
     summary = track_finished(run_dir, flag, warn)
     if summary is not None:
         doc["tracking"] = summary

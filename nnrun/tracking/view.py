@@ -162,15 +162,20 @@ def final_metrics(path: Path, info: dict) -> dict[str, float]:
 
 
 def run_tags(path: Path, info: dict, kind: str) -> dict[str, str]:
-    """nnrun's tags for a tracker run (``nnrun.*``), from run.json and gates.json; ``mlflow.note.content`` (the
+    """nnrun's tags for a tracker run (``nnrun.*``), from run.json, gates.json (``nnrun.gates``) and each later
+    evaluation's gates-<label>.json (``nnrun.gates.<label>``); ``mlflow.note.content`` (the
     run's description in MLflow's UI) is its report.md."""
-    gates = _json(path / rundir.GATES)
+    def outcome(gates: dict) -> str:
+        return "none" if not gates.get("gates") else "passed" if gates.get("passed") else "failed"
+
     tags = {
         "nnrun.kind": kind,
         "nnrun.run_dir": str(path),
         "nnrun.version": str(info.get("nnrun_version") or __version__),
-        "nnrun.gates": ("none" if not gates.get("gates") else "passed" if gates.get("passed") else "failed"),
+        "nnrun.gates": outcome(_json(path / rundir.GATES)),  # the training-time gates
     }
+    for later in sorted(path.glob(rundir.labelled(rundir.GATES, "*"))):  # gates-<label>.json: a later evaluation's
+        tags[f"nnrun.gates.{later.stem.removeprefix('gates-')}"] = outcome(_json(later))
     for key, name in (("status", "status"), ("started", "started"), ("resolved_config_sha256", "config_sha256"),
                       ("data_sha256", "data_sha256"), ("command", "command"),
                       ("tensorflow_version", "tensorflow_version"), ("keras_version", "keras_version")):
