@@ -66,7 +66,8 @@ def check_location(target: Path, run: Path) -> None:
     for folder in (where, *where.parents):
         if (folder / rundir.RUN).is_file():
             if folder != home:
-                raise UsageError(f"--output {target}: is inside the run directory {folder}, which is not the "
+                shown = next((p for p in (target, *target.parents) if p.resolve() == folder), folder)
+                raise UsageError(f"--output {target}: is inside the run directory {shown}, which is not the "
                                  "run being exported; nnrun export never writes into another run",
                                  hint="give --output a folder outside run directories")
             if home / rundir.EXPORT_DIR not in where.parents:
