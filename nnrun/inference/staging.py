@@ -79,7 +79,8 @@ def check_location(target: Path, run: Path) -> None:
 def first_foreign(folder: Path) -> str | None:
     """The first entry of ``folder`` its ``export.json`` does not list (``folder`` relative path), ``export.json``
     itself when it is missing or not nnrun's; None when every entry is listed. Only the export's own tree is
-    walked: a folder is entered only when a listed file is in it, and the walk stops at the first unlisted entry.
+    walked: a folder is entered only when a listed file is in it (others must be empty), and the walk stops at
+    the first unlisted entry.
     """
     try:
         doc = json.loads((folder / rundir.EXPORT_JSON).read_text(encoding="utf-8"))
@@ -98,7 +99,10 @@ def _unlisted(folder: Path, base: str, listed: set[str], prefixes: set[str]) -> 
         for entry in sorted(entries, key=lambda e: e.name):
             rel = f"{base}{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                found = _unlisted(Path(entry.path), f"{rel}/", listed, prefixes) if rel in prefixes else rel
+                if rel in prefixes:
+                    found = _unlisted(Path(entry.path), f"{rel}/", listed, prefixes)
+                else:  # an empty folder (a SavedModel's assets/) holds nothing to lose
+                    found = None if _is_empty(Path(entry.path)) else rel
             else:
                 found = None if rel in listed and not entry.is_symlink() else rel
             if found is not None:

@@ -20,6 +20,7 @@ def _export(run: Path, fmt: str, *extra: str):
 
 def _fake_export(folder: Path) -> None:
     (folder / "variables").mkdir(parents=True)
+    (folder / "assets").mkdir()  # empty, as in a SavedModel: not listed, not foreign
     (folder / "saved_model.pb").write_bytes(b"pb")
     (folder / "variables" / "v.index").write_bytes(b"ix")
     files = [{"path": "saved_model.pb"}, {"path": "variables/v.index"}]
