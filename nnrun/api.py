@@ -482,8 +482,8 @@ def export(  # 6 parameters: the export command's options, one to one
     exporting.check_options(fmt, tolerance)
     run, loaded, meta = load_run(run_dir)
     target = Path(output) if output is not None else run / rundir.EXPORT_DIR / fmt
-    staging.check_target(target, force)
     staging.check_location(target, run)
+    staging.check_target(target, force)
     model = load_model(run, meta=meta)
     exporting.check_exportable(model, fmt)  # before anything is written
     rows = parity.check_rows(run, loaded.config, meta, warn)
