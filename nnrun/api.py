@@ -469,8 +469,10 @@ def export(  # 6 parameters: the export command's options, one to one
         ``features``, ``max_abs_diff``, ``tolerance``, ``rows_checked``, ``versions``, …) plus ``path``.
 
     Raises:
-        UsageError: not a run directory; a bad format or tolerance; the output exists (without ``force``) or is
-            not an nnrun export; a layer the format cannot hold (before anything is written).
+        UsageError: not a run directory (a cv run: one per fold); a bad format or tolerance; the output exists
+            (without ``force``), is not an nnrun export, appeared while exporting, or is inside a run directory
+            (the run's own only under ``RUN_DIR/export/``); a layer the format cannot hold (before anything is
+            written).
         RunError: the export disagrees with the model beyond ``tolerance`` (nothing is left at ``output``).
     """
     from nnrun.inference import export as exporting
@@ -480,6 +482,7 @@ def export(  # 6 parameters: the export command's options, one to one
     exporting.check_options(fmt, tolerance)
     run, loaded, meta = load_run(run_dir)
     target = Path(output) if output is not None else run / rundir.EXPORT_DIR / fmt
+    staging.check_location(target, run)
     staging.check_target(target, force)
     model = load_model(run, meta=meta)
     exporting.check_exportable(model, fmt)  # before anything is written
@@ -487,5 +490,5 @@ def export(  # 6 parameters: the export command's options, one to one
     with rundir.RunLock(run, "export its model"):  # one writer per run
         staging.remove_stale(target, run)
         staging.check_target(target, force)  # again, holding the lock
-        doc = exporting.write_checked(model, meta, fmt, target, rows, tolerance)
+        doc = exporting.write_checked(model, meta, fmt, target, rows, tolerance, force)
     return {**doc, "path": str(target), "run_dir": str(run)}

@@ -277,19 +277,35 @@ def check_run_dir(run_dir: Path, need_model: bool = True) -> Path:
     """Check that ``run_dir`` is a finished nnrun run directory.
 
     Raises:
-        UsageError: not a directory, or not a run directory.
+        UsageError: not a directory, or not a run directory; a cross-validation run (one model per fold).
         RunError: the run has no model (it failed or is still running).
     """
     if not run_dir.exists():
         raise UsageError(f"{run_dir}: no such run directory")
     if not run_dir.is_dir() or not (run_dir / RUN).exists():
         raise UsageError(f"{run_dir}: not an nnrun run directory (no {RUN}); pass a directory made by nnrun train")
+    if need_model and not (run_dir / MODEL).exists() and is_cv(run_dir):
+        raise UsageError(f"{run_dir}: a cross-validation run (nnrun cv): it has one model per fold, no single "
+                         f"{MODEL}; pass one fold's run directory, {run_dir / FOLD_PREFIX}<i>/",
+                         hint=f"e.g. {run_dir / (FOLD_PREFIX + '0')}")
     if need_model and not (run_dir / MODEL).exists():
         state = status(run_dir)
         how = (f"resume it: nnrun train --resume {run_dir}" if (run_dir / CHECKPOINT).exists()
                and state in ("interrupted", "died") else "train it again")
         raise RunError(f"{run_dir}: the run has no {MODEL} (status: {state}); {how}")
     return run_dir
+
+
+def is_cv(run_dir: Path) -> bool:
+    """Whether ``run_dir`` is a cross-validation run: it has ``cv.json`` or its run.json says ``command_kind: cv``
+    (a cv run still running or killed has no cv.json yet)."""
+    if (run_dir / CV).is_file():
+        return True
+    try:
+        info = read_json(run_dir / RUN)
+    except RunError:
+        return False
+    return isinstance(info, dict) and info.get("command_kind") == "cv"
 
 
 def status(run_dir: Path) -> str:

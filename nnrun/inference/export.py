@@ -231,16 +231,19 @@ def describe(model: Any, fmt: str, meta: dict, parity: dict) -> dict:
 
 
 
-def write_checked(model: Any, meta: dict, fmt: str, target: Path, rows: Any, tolerance: float) -> dict:
+def write_checked(  # 7 parameters: the export's parts, one to one
+    model: Any, meta: dict, fmt: str, target: Path, rows: Any, tolerance: float, force: bool = False,
+) -> dict:
     """Write ``model`` as ``fmt`` to the folder ``target`` atomically with its ``export.json``, once its own
-    runtime has given the Keras model's outputs on ``rows`` (``parity.Rows``) within ``tolerance``.
+    runtime has given the Keras model's outputs on ``rows`` (``parity.Rows``) within ``tolerance``; an export
+already at ``target`` is replaced only with ``force`` (see ``staging.staged``).
 
     Returns:
         The export.json document.
 
     Raises:
-        UsageError: a converter refuses an op. RunError: parity above ``tolerance`` (``target`` is left as it
-            was), or a file cannot be written.
+        UsageError: a converter refuses an op; something appeared at ``target`` while exporting.
+        RunError: parity above ``tolerance`` (``target`` is left as it was), or a file cannot be written.
     """
     from nnrun.inference import parity
     from nnrun.inference.predictor import Predictor
@@ -248,7 +251,7 @@ def write_checked(model: Any, meta: dict, fmt: str, target: Path, rows: Any, tol
 
     reference = Predictor(model, meta).raw(rows.x).astype("float64")
     names = [i["name"] for i in signature_doc(model)["inputs"]]
-    with staged(target) as tmp:
+    with staged(target, force) as tmp:
         write_format(model, fmt, tmp)
         diff = parity.compare(fmt, tmp / rundir.EXPORT_FILES.get(fmt, ""), reference, rows.x, names)
         if not diff <= tolerance:

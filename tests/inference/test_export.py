@@ -171,8 +171,11 @@ def test_export_never_overwrites_without_force_nor_a_folder_it_did_not_write(iri
     refused = _export(iris_run, "litert", "--output", target, "--force")
     assert refused.exit_code == 2 and "holds notes.txt, which nnrun export did not write" in refused.stderr
     assert (target / "notes.txt").read_text() == "mine" and _sha(model) == before[0]
-    over_file = _export(iris_run, "onnx", "--output", iris_run / "model.keras", "--force")
+    (tmp_path / "model.keras").write_text("mine")
+    over_file = _export(iris_run, "onnx", "--output", tmp_path / "model.keras", "--force")
     assert over_file.exit_code == 2 and "exists and is not an export folder" in over_file.stderr
+    in_run = _export(iris_run, "onnx", "--output", iris_run / "model.keras", "--force")
+    assert in_run.exit_code == 2 and "but not under its export/ folder" in in_run.stderr
 
 
 def test_parity_above_tolerance_fails_with_nothing_written(iris_run, tmp_path, monkeypatch):
