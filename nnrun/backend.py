@@ -29,6 +29,25 @@ BACKENDS = ("tensorflow", "jax")
 TF_ONLY_LAYERS = frozenset({"TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "HashedCrossing"})
 
 
+#: The user's ``KERAS_BACKEND`` when nnrun started (``select`` overwrites the variable).
+_USER_BACKEND = os.environ.get("KERAS_BACKEND")
+
+
+def check_user_backend() -> None:
+    """Refuse a ``KERAS_BACKEND`` in the environment that is not a backend nnrun runs on (Keras would fail at
+    import with a ValueError). A valid one is honoured by the commands that choose no backend (explain, export,
+    serve, …); train, cv, tune, predict and evaluate choose it themselves (config, ``--backend``,
+    ``NNRUN_BACKEND``).
+
+    Raises:
+        UsageError: ``KERAS_BACKEND`` names another backend.
+    """
+    if _USER_BACKEND and _USER_BACKEND not in BACKENDS:
+        raise UsageError(f"the environment's KERAS_BACKEND={_USER_BACKEND} is not a backend nnrun runs Keras on "
+                         f"({' or '.join(BACKENDS)}); unset it (nnrun picks the backend from the config's backend:, "
+                         "--backend or NNRUN_BACKEND)")
+
+
 def jax_installed() -> bool:
     """Whether JAX can be imported (the optional ``nnrun[jax]`` extra), found without importing it."""
     return importlib.util.find_spec("jax") is not None and importlib.util.find_spec("jaxlib") is not None
@@ -53,6 +72,7 @@ def select(wanted: str, forced: bool = True) -> str:
     Raises:
         UsageError: JAX asked for but not installed; a forced backend other than the one already loaded.
     """
+    check_user_backend()
     current = loaded_backend()
     if current is not None:
         if current != wanted and forced:
@@ -107,15 +127,17 @@ def keras() -> Any:
     when none was); TensorFlow itself is imported only on the TensorFlow backend.
 
     Raises:
+        UsageError: ``KERAS_BACKEND`` names a backend nnrun does not run on, or JAX that is not installed.
         RunError: the backend or Keras is not installed or fails to import.
     """
     global _keras
     if _keras is not None:
         return _keras
+    if loaded_backend() is None and os.environ.get("KERAS_BACKEND", _USER_BACKEND) == _USER_BACKEND:
+        select(_USER_BACKEND or "tensorflow")  # no command chose: the user's valid KERAS_BACKEND, else TensorFlow
     debug = debug_enabled()
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     try:
         with _quiet_stderr() if not debug else nullcontext():
             import keras as k

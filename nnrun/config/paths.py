@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nnrun.config.yamlsrc import format_path
-from nnrun.errors import ConfigError
+from nnrun.errors import ConfigError, DataError
 
 
 def data_file_keys(data: object) -> list[tuple[tuple, str]]:
@@ -29,15 +29,19 @@ def data_file_keys(data: object) -> list[tuple[tuple, str]]:
 
 
 def check_data_files(loaded: object) -> None:
-    """Every data file the config names exists (as given, or next to the config file).
+    """Every data file the config names exists (as given, or next to the config file); a glob matches files
+    (of one format), as training reads them.
 
     Args:
         loaded: a ``LoadedConfig`` (its ``path`` is the config file; None for text, where only the working
             directory is tried).
 
     Raises:
-        ConfigError: every missing or empty path, each as ``file:line:col: data.path: …``.
+        ConfigError: every missing or empty path, or glob matching nothing, each as
+            ``file:line:col: data.path: …``.
     """
+    from nnrun.data.shards import find_shards, is_glob  # light: no pandas, no TensorFlow
+
     config_path = getattr(loaded, "path", None)
     here = Path(config_path).parent if config_path is not None else None
     messages = []
@@ -46,10 +50,17 @@ def check_data_files(loaded: object) -> None:
         if not value.strip():
             messages.append(f"{where}: expected a file path, got an empty string")
             continue
+        if is_glob(value):  # shards: the files train would read (a pattern matching none gets train's message)
+            try:
+                find_shards(value, config_path, loaded.config.data.format)  # type: ignore[attr-defined]
+            except DataError as exc:
+                messages.append(f"{where}: {exc}")
+            continue
         given = Path(value).expanduser()
         if given.exists() or (here is not None and not given.is_absolute() and (here / given).exists()):
             continue
-        places = str(Path.cwd()) if given.is_absolute() or here is None else f"{Path.cwd()} and {here.resolve()}"
+        same = here is None or here.resolve() == Path.cwd().resolve()
+        places = str(Path.cwd()) if given.is_absolute() or same else f"{Path.cwd()} and {here.resolve()}"
         looked = "" if given.is_absolute() else f" (looked in {places})"
         messages.append(f"{where}: no such file or directory {value!r}{looked}")
     if messages:

@@ -7,6 +7,7 @@ unknown keys); Keras names are checked by ``keras_args``, cross-field rules by `
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,6 +39,25 @@ def _name_or_spec(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_no_bool)]
+
+#: A size in bytes as text: digits with one optional decimal point, then an optional unit (``stream.memory_budget``
+#: reads the two groups).
+SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B)?\s*$"
+
+
+def _size(value: Any) -> Any:
+    """A size: a positive number of bytes or text like ``512MB``/``8GiB`` (one message for every other value, not
+    one per union member)."""
+    ok = (value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+          or (isinstance(value, str) and re.match(SIZE_PATTERN, value)))
+    if not ok:
+        raise PydanticCustomError("size", "expected a size like 512MB, 8GiB or a number of bytes (units KB, MB, GB, "
+                                  "TB, KiB, MiB, GiB, TiB)")
+    return value
+
+
+Size = Annotated[Annotated[int, Field(ge=1)] | Annotated[StrictStr, Field(pattern=SIZE_PATTERN)],
+                 BeforeValidator(_size)]
 # Constraints go before the validator: after it, pydantic writes them into the JSON Schema as 'ge', not 'minimum'.
 PositiveInt = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_no_bool)]
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1), BeforeValidator(_no_bool)]
@@ -138,7 +158,7 @@ class DataConfig(_Strict):
         "false, or auto (stream when the files exceed data.memory_budget). Splits by a seeded hash of shard and row "
         "(not stratified)."
     )
-    memory_budget: PositiveInt | Annotated[StrictStr, Field(pattern=r"^\s*[0-9.]+\s*([KMGT]i?B)?\s*$")] | None = Field(
+    memory_budget: Size | None = Field(
         None, description="data.streaming: auto streams when the data on disk exceeds this many bytes ('8GB', "
         "'512MiB'); null = a quarter of the machine's memory."
     )

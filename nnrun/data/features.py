@@ -128,11 +128,17 @@ def _overflow(cell: Any) -> bool:
     return not (math.isfinite(value) and abs(value) <= float(np.finfo(np.float32).max))
 
 
+def shown(cell: Any) -> str:
+    """A cell as messages show it: Python's repr of the plain value (``nan``, ``inf``, ``'?'``), not numpy's
+    (``np.float64(nan)``)."""
+    return repr(cell.item() if isinstance(cell, np.generic) else cell)
+
+
 def bad_number(cell: Any) -> str:
     """What is wrong with a cell in a numeric column, for messages."""
     if _overflow(cell):
-        return f"expected a finite number within float32 range (±3.4e38), got {cell!r}"
-    return f"expected a number, got {cell!r}"
+        return f"expected a finite number within float32 range (±3.4e38), got {shown(cell)}"
+    return f"expected a number, got {shown(cell)}"
 
 
 def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any], str],
@@ -190,7 +196,7 @@ def bad_cell_message(at: str, col: str, cell: Any, counts: tuple[int, int] | Non
         return f"{at}: column {col!r}: {bad_number(cell)}"
     mix = (f"{counts[0]} of the {counts[1]} cells read in this column are text, the others numbers" if counts else
            "the column's other values are numbers")
-    return (f"{at}: column {col!r}: expected a number, got {cell!r} ({mix}); fix the cell, add it to "
+    return (f"{at}: column {col!r}: expected a number, got {shown(cell)} ({mix}); fix the cell, add it to "
             "data.na_values if it means 'missing', or list the column in data.categorical")
 
 
@@ -212,7 +218,8 @@ def missing_message(where: Callable[[Any], str], labels: list[Any], col: str, ce
     more = f" and {len(labels) - 5} more" if len(labels) > 5 else ""
     fits = fill_policies(kind)
     example = "median" if kind == "numeric" else "most_frequent"
-    return (f"{where(labels[0])}: column {col!r}: missing value ({cell!r}) in {len(labels)} row(s): {lines}{more}; "
+    return (f"{where(labels[0])}: column {col!r}: missing value ({shown(cell)}) in {len(labels)} row(s): "
+            f"{lines}{more}; "
             f"set data.missing ({', '.join(fits)}; for all columns or as {{{col}: {example}}}) or fix the rows")
 
 

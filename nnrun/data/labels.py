@@ -64,9 +64,11 @@ def encode_targets(y: np.ndarray, encoding: str, classes: list | None, name: str
         try:
             return np.asarray(y, dtype=np.float32).reshape(-1, 1)
         except (ValueError, TypeError):
+            from nnrun.data.features import shown
+
             bad = next(v for v in y if not is_number(str(v)))
             raise DataError(
-                f"{name}: the target holds text ({bad!r}) but the loss is a regression loss; "
+                f"{name}: the target holds text ({shown(bad)}) but the loss is a regression loss; "
                 "use a classification loss such as sparse_categorical_crossentropy"
             ) from None
     idx = encode_labels(y, classes, name, where)

@@ -77,7 +77,7 @@ def find_shards(path: str | Path, config_path: Path | None, given_format: str | 
             found = sorted(Path(p) for p in glob.glob(str(base)) if Path(p).is_file())
             if found:
                 return _checked(str(Path(base).absolute()), found, given_format)
-        where = " or ".join(str(b.parent.absolute()) for b in bases)
+        where = " or ".join(dict.fromkeys(str(b.parent.resolve()) for b in bases))  # once when the same folder
         raise DataError(f"{path}: no file matches this pattern (looked in {where})")
     folder = Path(text) if Path(text).is_dir() or config_path is None else config_path.parent / text
     if not folder.is_dir():

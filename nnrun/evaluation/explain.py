@@ -144,6 +144,8 @@ def surrogate(frame: Any, predicted: np.ndarray, meta: dict, seed: int) -> dict 
         agree = int(np.sum(tree.predict(features) == names))
         fidelity, kind = agree / max(len(names), 1), "agreement"
     rules = export_text(tree, feature_names=[str(c) for c in features.columns], decimals=3)
+    if task != "regression" and len(tree.classes_) == 1:  # export_text prints the index of a one-class tree
+        rules = rules.replace("class: 0\n", f"class: {tree.classes_[0]}\n")
     return {"depth": int(tree.get_depth()), "fidelity": fidelity, "fidelity_metric": kind, "agree": agree,
             "rows": len(frame), "rules": rules}
 

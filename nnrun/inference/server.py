@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from nnrun import __version__
 from nnrun.errors import UsageError, error_document
@@ -85,7 +87,22 @@ def make_app(run_dir: Path | str | Service, max_body_bytes: int = MAX_BODY_BYTES
         answer = too_large(max_body_bytes) if body is None else await run_in_threadpool(service.answer, body)
         return Response(answer.body, status_code=answer.status, media_type="application/json")
 
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, http_error)
     return app
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 for an unknown path, 405 for ``GET /predict``, 422 for a bad request) in
+    nnrun's ``{"error": {...}}`` document, keeping their status code (and headers, e.g. ``Allow``)."""
+    status = getattr(exc, "status_code", 422)
+    detail = getattr(exc, "detail", None) if isinstance(exc, HTTPException) else "the request is not valid"
+    message = f"{REQUEST}: {request.method} {request.url.path}: {detail}"
+    if status in (404, 405):
+        message += "; the routes are POST /predict, GET /health, GET /metadata, GET /docs"
+    doc = error_document("UsageError", message, 2)
+    return Response(json.dumps(doc), status_code=status, media_type="application/json",
+                    headers=getattr(exc, "headers", None))
 
 
 def too_large(limit: int) -> Answer:

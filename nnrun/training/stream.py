@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nnrun.config.load import LoadedConfig
+from nnrun.config.schema import SIZE_PATTERN
 from nnrun.errors import ConfigError, DataError
 from nnrun.training.prepare import Prepared, Warn
 
@@ -33,8 +34,8 @@ def memory_budget(value: int | str | None) -> int:
             return 2 * 2**30
     if isinstance(value, int):
         return value
-    number, unit = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", value).groups()
-    return int(float(number) * _UNITS[unit.upper()])
+    number, unit = re.match(SIZE_PATTERN, value).groups()  # the schema let only such text through
+    return int(float(number) * _UNITS[(unit or "").upper()])
 
 
 def streamed_source(loaded: LoadedConfig, warn: Warn) -> Any:

@@ -4,6 +4,7 @@ or ``[{"feature": value, ...}, ...]``. Read whole (JSON cannot be cut into chunk
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from nnrun.errors import DataError
@@ -25,17 +26,66 @@ def json_rows(text: str, name: str, names: list[str]) -> Any:
 
 
 def parse_json(text: str, name: str) -> Any:
-    """``json.loads`` with nnrun's message for invalid JSON.
+    """``json.loads`` with nnrun's message for invalid JSON, a key twice in one object, nesting too deep for
+    Python's parser, and a string holding a lone surrogate escape (``"\\udcff"``: not text, no encoding takes it).
 
     Raises:
-        DataError: ``name:line:column: invalid JSON: …``.
+        DataError: ``name:line:column: invalid JSON: …``, or one of the above, named.
     """
+    from nnrun.data.readers.jsonl import DuplicateKey, unique_keys
+
     try:
-        return json.loads(text)
+        doc = json.loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise DataError(f"{name}: the key {exc.key!r} appears twice in one object; keep one "
+                        "(JSON readers disagree on which one wins)") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{name}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         raise DataError(f"{name}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise DataError(f"{name}: invalid JSON: nested too deeply (rows are lists of values, or objects of "
+                        "values, at most two levels deep)") from None
+    if _SURROGATE_ESCAPE.search(text):  # only then can a string hold one: the walk is skipped otherwise
+        where = lone_surrogate(doc)
+        if where is not None:
+            raise DataError(f"{name}: {where}: the string holds a lone surrogate escape (\\ud800-\\udfff "
+                            "without its pair), which is not text; send the character itself, or its "
+                            "surrogate pair")
+    return doc
+
+
+#: A ``\\uXXXX`` escape of a surrogate code point (paired or not).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate(doc: Any) -> str | None:
+    """Where the first string (value or key) holding a lone surrogate is in a parsed document, as
+    ``rows[0][2]``, ``texts[1]`` or ``[2][0]`` (``None`` when there is none). Walks without recursion (the
+    document may be nested up to the parser's limit)."""
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _has_lone_surrogate(value):
+                return path or "the document"
+        elif isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                if _has_lone_surrogate(key):
+                    return f"{path or 'the document'}: key {key.encode('utf-8', 'backslashreplace').decode()!r}"
+                stack.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item)
+                         for i, item in reversed(list(enumerate(value))))
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def rows_frame(doc: Any, name: str, names: list[str]) -> Any:

@@ -22,7 +22,7 @@ class DuplicateKey(ValueError):
         self.key = key
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     """``json.loads``' object hook: the object, refusing a key given twice (``DuplicateKey``)."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -51,7 +51,7 @@ def json_lines(text: str, name: str, first_line: int = 1) -> Any:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line, object_pairs_hook=_unique_keys)
+            obj = json.loads(line, object_pairs_hook=unique_keys)
         except DuplicateKey as exc:
             raise DataError(f"{name}:{first_line + i}: the key {exc.key!r} appears twice in one object; keep one "
                             "(JSON readers disagree on which one wins)") from None
