@@ -117,6 +117,36 @@ def quiet_native_logs() -> Iterator[None]:
         yield
 
 
+#: Modules Keras imports at its own import only for features nnrun does not use (its scikit-learn wrappers,
+#: ``keras.visualization``'s pyplot galleries), each behind ``try: import … except ImportError``: about 1.2 s
+#: of CPU per command for scikit-learn. They are kept out while Keras imports; nnrun imports them itself,
+#: later and normally, where it uses them (``explain``, ``cv``; plots draw on the Agg canvas, not pyplot).
+KERAS_OPTIONAL_IMPORTS = frozenset({"sklearn", "matplotlib.pyplot"})
+
+
+class _Refuse:
+    """A meta-path finder that makes ``import`` of the named modules fail (ImportError) while installed."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name in self.names:
+            raise ImportError(f"{name} is not imported while Keras imports (nnrun.backend)")
+
+
+@contextmanager
+def _without(names: frozenset[str]) -> Iterator[None]:
+    """Refuse to import ``names`` (those not imported yet) for the duration; nothing is cached, so a later
+    ``import`` of them works."""
+    finder = _Refuse(frozenset(n for n in names if n not in sys.modules))
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def debug_enabled() -> bool:
     """Whether ``--debug`` / ``NNRUN_DEBUG=1`` asked for TensorFlow's logs and tracebacks."""
     return os.environ.get("NNRUN_DEBUG", "") not in ("", "0")
@@ -139,7 +169,7 @@ def keras() -> Any:
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        with _quiet_stderr() if not debug else nullcontext():
+        with _quiet_stderr() if not debug else nullcontext(), _without(KERAS_OPTIONAL_IMPORTS):
             import keras as k
 
             if k.backend.backend() == "tensorflow":

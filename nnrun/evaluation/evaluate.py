@@ -19,7 +19,7 @@ from nnrun import rundir
 from nnrun.data.labels import encode_targets
 from nnrun.evaluation import metrics, plots
 from nnrun.evaluation.markdown import markdown_report
-from nnrun.inference.predictor import inference_batch, keras_inputs, outputs
+from nnrun.inference.predictor import inference_batch, keras_inputs, probabilities
 
 #: Report keys copied to the flat ``metrics`` mapping (the names gates use).
 _FLAT = {
@@ -108,12 +108,27 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
 
 
 def _predict(model: Any, x: Any, y: np.ndarray, meta: dict, batch_size: int) -> tuple[dict, np.ndarray]:
-    """Keras' metrics of ``model`` on ``(x, y)`` and its outputs (probabilities or values)."""
+    """Keras' metrics of ``model`` on ``(x, y)`` and its outputs (probabilities or values), from ONE pass of
+    the model over the rows: the compiled loss and metrics are computed from the predictions (what
+    ``model.evaluate`` would do, without running the model a second time and tracing a test function)."""
+    from nnrun.data.features import nrows
+
     # Inference only: large batches cost fewer steps and give the same values (Keras weighs each batch's
     # loss and metrics by its size), so the training batch size does not slow the report down.
-    big = inference_batch(x, batch_size)
-    keras_metrics = model.evaluate(keras_inputs(x), y, batch_size=big, verbose=0, return_dict=True)
-    return keras_metrics, outputs(model, x, meta, batch_size=big)
+    raw = model.predict(keras_inputs(x), batch_size=inference_batch(x, batch_size), verbose=0)
+    return metrics_of_predictions(model, y, raw), probabilities(np.asarray(raw).reshape(nrows(x), -1), meta)
+
+
+def metrics_of_predictions(model: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
+    """The compiled loss and metrics of ``model`` for predictions ``y_pred`` of targets ``y``: the values
+    ``model.evaluate`` returns (the mean loss over the rows plus the regularization losses, and each compiled
+    metric over all rows), computed with Keras' public ``compute_loss`` / ``compute_metrics``."""
+    model.reset_metrics()
+    loss = model.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
+    values = {k: float(v) for k, v in model.compute_metrics(None, y, y_pred, sample_weight).items()}
+    values["loss"] = float(loss)  # the loss tracker is fed by test_step only: after the reset it holds nothing
+    model.reset_metrics()
+    return dict(sorted(values.items()))  # evaluate's order (Keras sorts its logs by name)
 
 
 def _report(meta: dict, y: np.ndarray, y_raw: np.ndarray, out: np.ndarray, threshold: float) -> tuple[dict, Any]:

@@ -283,12 +283,14 @@ def measure_training(prep: Prepared, model: Any) -> dict:
     """The trained model's loss and metrics on the training rows, measured in one pass after training (the
     history's values are running averages over an epoch, with Dropout active): ``{"train_loss", ...}``."""
     from nnrun.data.features import take
-    from nnrun.inference.predictor import keras_inputs
+    from nnrun.evaluation.evaluate import metrics_of_predictions
+    from nnrun.inference.predictor import inference_batch, keras_inputs
 
-    idx = prep.train_idx
-    weights = prep.sample_weight
-    values = model.evaluate(keras_inputs(take(prep.table.x, idx)), prep.y[idx], sample_weight=weights,
-                            batch_size=max(prep.config.training.batch_size, 256), verbose=0, return_dict=True)
+    x = take(prep.table.x, prep.train_idx)
+    # predict + the compiled metrics of its output: the same values as model.evaluate, and the predict
+    # function Keras traces here is the one the report's evaluation reuses (no test function traced)
+    y_pred = model.predict(keras_inputs(x), batch_size=inference_batch(x, prep.config.training.batch_size), verbose=0)
+    values = metrics_of_predictions(model, prep.y[prep.train_idx], y_pred, prep.sample_weight)
     return {f"train_{k}": float(v) for k, v in values.items() if isinstance(v, (int, float)) or hasattr(v, "dtype")}
 
 
