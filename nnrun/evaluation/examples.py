@@ -59,7 +59,8 @@ def rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     if meta["source"] == "inline":
         table = read_table(cfg.data)
     else:
-        table = read_table(cfg.data, path_override=meta["source"], text=text_input(cfg))
+        table = read_table(cfg.data, path_override=meta["source"], text=text_input(cfg),
+                           skip_bad=bool(meta.get("skip_bad_rows")))  # the rows training left out, left out again
         if table.sha256 != meta["sha256"]:
             warn(f"{meta['source']} changed since training; the split refers to the old file")
     table.spec = meta["features"]

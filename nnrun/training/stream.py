@@ -85,11 +85,12 @@ def _refuse(loaded: LoadedConfig) -> None:
                            "them or set data.streaming: false")
 
 
-def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn) -> Prepared:
+def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn, skip_bad: bool = False) -> Prepared:
     """The learning pass over every row, then a Prepared that streams (see the module doc).
 
     Args:
         loaded: the loaded config. shards: from ``streamed_source``. warn: the warning sink.
+        skip_bad: leave out bad rows (warned about, counted), the same ones in every epoch (``--skip-bad-rows``).
 
     Raises:
         DataError: any bad row (shard:line named), before training. ConfigError: classes that do not fit the head.
@@ -106,11 +107,17 @@ def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn) -> Prepared:
     split = (0.0 if "validation" in extra else cfg.training.validation_split,
              0.0 if "test" in extra else cfg.training.test_split, cfg.seed)
     opts = ReadOptions.from_config(cfg.data)
-    learnt = learn(shards, cfg.data, opts, split, encoding != "regression")
+    learnt = learn(shards, cfg.data, opts, split, encoding != "regression", skip_bad)
+    if learnt.skipped:
+        from nnrun.data.bad_rows import skipped_warning
+
+        for line in skipped_warning(shards.name, learnt.skipped):
+            warn(line)
     if learnt.dropped:
         warn(f"{shards.name}: {learnt.dropped} row(s) with a missing value left out (missing: drop)")
     _check_targets(loaded, learnt, encoding)
     source = StreamSource(shards, opts, learnt, split, encoding, extra)
+    source.skip_bad = skip_bad
     counts = source.check_extra()  # validation/test shards: every row checked too, before training
     return _prepared(loaded, source, encoding, counts, warn)
 
@@ -171,6 +178,8 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
                 streaming={"shards": [p.name for p in source.shards.paths], "split": "hash of (shard, row)",
                            "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS})
+    if source.skip_bad:
+        meta["skip_bad_rows"] = True
     y = encode_targets(table.y, encoding, learnt.classes, table.source)
     tr, va = source.sample_idx
     prep = StreamedPrepared(loaded, table, y, tr, va, np.zeros(0, np.int64), meta)
