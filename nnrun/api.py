@@ -213,7 +213,7 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
     cfg = loaded.config
     tracking.require(mlflow, cfg)
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
-    examples = load_examples(run, cfg, meta, data, warn)
+    examples = load_examples(run, cfg, meta, data, warn, every=True)
     options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
                           label=rundir.evaluation_label(examples.subset, data))  # never over the training report
     with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run

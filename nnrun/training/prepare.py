@@ -61,6 +61,13 @@ class Prepared:
         validation = (take(x, va), self.y[va]) if len(va) else None
         return FitData(take(x, tr), self.y[tr], validation, self.sample_weight, self.config.seed)
 
+    def eval_data(self, subset: str, idx: Any) -> Any:
+        """The ``EvalData`` of the training-time report: the rows ``idx`` (of ``subset``) of the table."""
+        from nnrun.data.features import take
+        from nnrun.evaluation.evaluate import EvalData
+
+        return EvalData(take(self.table.x, idx), self.table.y[idx], subset, self.meta["source"])
+
     def fold(self, train_idx: Any, val_idx: Any) -> Prepared:
         """This data with one cross-validation fold as its split: the feature spec learnt again on the fold's
         training rows (every row re-encoded with it), class weights from those rows, no test rows.

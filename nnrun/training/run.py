@@ -303,11 +303,10 @@ def evaluate_trained(prep: Prepared, trained: Trained, plots: bool) -> tuple[str
     Returns:
         (the subset evaluated: ``validation`` or ``training``, the evaluation document).
     """
-    from nnrun.data.features import take
-    from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
+    from nnrun.evaluation.evaluate import EvalOptions, evaluate_model
 
     subset, idx = ("validation", prep.val_idx) if prep.has_validation else ("training", prep.train_idx)
-    data = EvalData(take(prep.table.x, idx), prep.table.y[idx], subset, prep.meta["source"])
+    data = prep.eval_data(subset, idx)
     doc = evaluate_model(trained.run_dir, trained.model, prep.meta, data,
                          EvalOptions(prep.config.training.batch_size, plots))
     return subset, doc

@@ -4,8 +4,9 @@
 ``prepare_streamed`` runs the learning pass (``data.stream_spec.learn``: every row checked, the feature spec and
 classes learnt exactly as in memory) and gives a ``StreamedPrepared``: the same ``Prepared`` that ``train_one``
 takes, whose ``fit_data`` streams (``stream_data.StreamFitData``) and whose in-memory table holds only a bounded
-sample (``EVAL_ROWS`` training and validation rows: building, the dry run, the reload check, the measured
-training metrics and the report). Rows are split by a seeded hash of (shard, row) — not stratified.
+sample (``EVAL_ROWS`` training and validation rows: building, the dry run, the reload check and the measured
+training metrics; the report reads every validation row from the shards: ``eval_data``). Rows are split by a seeded
+hash of (shard, row) — not stratified.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
 
 class StreamedPrepared(Prepared):
     """A Prepared whose training and validation rows stream from disk (``fit_data``); ``table`` holds a sample
-    (the first ``EVAL_ROWS`` training and validation rows) for building, checks and the report."""
+    (the first ``EVAL_ROWS`` training and validation rows) for building and checks; the report streams."""
 
     source: Any = None
 
@@ -205,6 +206,17 @@ class StreamedPrepared(Prepared):
 
         example = (take(self.table.x, slice(0, 1)), self.y[:1])
         return StreamFitData(self.source, self.config, (self.meta["num_train"], self.meta["num_validation"]), example)
+
+    def eval_data(self, subset: str, idx: Any) -> Any:
+        """The training-time report's rows: every validation (or training) row, read from the shards
+        (``evaluation.streamed.StreamedRows``), not the sample."""
+        from nnrun.data.stream_read import TRAIN, VALIDATION
+        from nnrun.evaluation.evaluate import EvalData
+        from nnrun.evaluation.streamed import StreamedRows
+
+        role, key = (VALIDATION, "num_validation") if subset == "validation" else (TRAIN, "num_train")
+        rows = StreamedRows(self.source, role, self.meta[key])
+        return EvalData(rows, np.zeros(0, dtype=object), subset, self.meta["source"])
 
     def fold(self, train_idx: Any, val_idx: Any) -> Prepared:
         """Cross-validation needs the rows in memory."""
