@@ -67,7 +67,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str) -> dict:
     return compare_run_dirs(Path(run_a), Path(run_b))
 
 
-def train(  # 11 parameters: the train command's options, one to one (+ the info sink)
+def train(  # 12 parameters: the train command's options, one to one (+ the info sink)
     config_path: Path | str | None,
     overrides: tuple[str, ...] = (),
     runs_dir: Path | str = "runs",
@@ -79,6 +79,7 @@ def train(  # 11 parameters: the train command's options, one to one (+ the info
     mlflow: str | None = None,
     info: Warn = lambda m: None,
     cluster: tuple[str, int] | None = None,
+    skip_bad: bool = False,
 ) -> dict:
     """Train the model a config describes and write a new run directory, or resume an interrupted run.
 
@@ -96,6 +97,7 @@ def train(  # 11 parameters: the train command's options, one to one (+ the info
             ``tracking.mlflow``, if any). A tracker failure is a warning, never the outcome.
         info: called with each informational line (the devices and replicas of ``training.distribute``).
         cluster: ``("HOST:PORT,HOST:PORT", task_index)``: sets ``TF_CONFIG`` for ``multi_worker``.
+        skip_bad: leave out bad rows (``--skip-bad-rows``: warned about, counted in ``dataset.json``).
 
     Returns:
         ``{"run_dir", "status", "metrics", "epochs", "train_seconds", "params", "best_epoch", …}``, plus
@@ -116,7 +118,7 @@ def train(  # 11 parameters: the train command's options, one to one (+ the info
         from nnrun.training.cluster import tf_config
 
         os.environ["TF_CONFIG"] = tf_config(*cluster)
-    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info)
+    options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info, skip_bad=skip_bad)
     loaded = load_config(config_path, overrides) if resume is None else None
     tracking.require(mlflow, loaded.config if loaded is not None else None)
     if resume is not None:
@@ -211,7 +213,7 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
     cfg = loaded.config
     tracking.require(mlflow, cfg)
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
-    examples = load_examples(run, cfg, meta, data, warn)
+    examples = load_examples(run, cfg, meta, data, warn, every=True)
     options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
                           label=rundir.evaluation_label(examples.subset, data))  # never over the training report
     with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run

@@ -60,9 +60,12 @@ def cli(debug: bool) -> None:
 @click.option("--cluster", metavar="HOST:PORT,...", help="training.distribute multi_worker: every worker's address, "
               "the chief (task 0) first; nnrun sets TF_CONFIG from it.")
 @click.option("--task-index", type=click.IntRange(0), help="With --cluster: this process's index in it.")
+@click.option("--skip-bad-rows", "skip_bad", is_flag=True, help="Leave out rows with a bad cell (not a number, "
+              "missing without a fill, a bad target; streamed: also a wrong field count), each warned about (the "
+              "first 20) and counted in dataset.json, instead of stopping at the first.")
 def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resume: Path | None,  # Click: one
           gates: tuple[str, ...], no_plots: bool, mlflow: str | None, as_json: bool,  # parameter per option
-          quiet: bool, cluster: str | None, task_index: int | None) -> None:
+          quiet: bool, cluster: str | None, task_index: int | None, skip_bad: bool) -> None:
     """Train the model described by CONFIG and save it in a new run directory.
 
     The run goes to RUNS_DIR/<name> (then <name>-2, … : never overwritten). Ctrl-C or SIGTERM stops after
@@ -83,7 +86,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
     try:
         result = api.train(config, overrides, runs_dir, progress=progress, warn=console.warn, resume=resume,
                            gates=gates, plots=not no_plots, mlflow=mlflow, info=console.info,
-                           cluster=(cluster, task_index) if cluster is not None else None)
+                           cluster=(cluster, task_index) if cluster is not None else None, skip_bad=skip_bad)
     finally:
         if progress is not None:
             progress.close()

@@ -26,7 +26,7 @@ _INT = re.compile(r"^[+-]?[0-9]+$")
 
 
 def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Path | str | None = None,
-               text: bool = False) -> Table:
+               text: bool = False, skip_bad: bool = False) -> Table:
     """Read the examples described by a ``data:`` config section (not yet encoded: see ``Table.encode``).
 
     Args:
@@ -34,6 +34,7 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
         config_path: the config file, for resolving relative data paths.
         path_override: read this file instead of ``data_cfg.path`` (same columns).
         text: the model starts with ``TextVectorization``: the one feature column holds texts.
+        skip_bad: leave out bad rows (``bad_rows.find_bad_rows``; ``Table.skipped``) instead of refusing the first.
 
     Returns:
         The Table: ``y`` of shape (num_samples,) (or one-hot (num_samples, num_classes) from NPZ); rows with a
@@ -51,7 +52,7 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
                          config_path if path_override is None else None, data_cfg.format)
     if shards is not None:  # a folder or a glob of table files with the same columns
         opts = ReadOptions.from_config(data_cfg)
-        return _table_from_raw(read_shards(shards, opts), data_cfg, text, shards.fmt, opts)
+        return _table_from_raw(read_shards(shards, opts), data_cfg, text, shards.fmt, opts, skip_bad)
     path = Path(path_override) if path_override is not None else \
         resolve_path(data_cfg.path, config_path, allow_dir=True)
     if path_override is not None and not path.exists():
@@ -67,7 +68,7 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
         return Table(y=_array_targets(y), feature_names=names, target_name="y", source=str(path), sha256=sha,
                      columns=[*names, "y"], target_index=len(names), header=False, delimiter=None, fmt=fmt,
                      inputs=x, options=opts)
-    return _table_from_raw(read_whole(path, fmt, opts), data_cfg, text, fmt, opts)
+    return _table_from_raw(read_whole(path, fmt, opts), data_cfg, text, fmt, opts, skip_bad)
 
 
 def _array_targets(y: np.ndarray) -> np.ndarray:
@@ -76,7 +77,8 @@ def _array_targets(y: np.ndarray) -> np.ndarray:
     return typed_labels(y) if y.ndim == 1 else y.astype(np.float32)
 
 
-def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: ReadOptions) -> Table:
+def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: ReadOptions,  # noqa: PLR0913
+                    skip_bad: bool = False) -> Table:  # read_table's arguments, passed on
     from nnrun.data import features
 
     path = raw.source
@@ -86,18 +88,27 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: Re
         raise DataError(f"{path}: found 1 column{f' (delimiter {raw.delimiter!r})' if raw.delimiter else ''}; "
                         f"expected features and a target column.{extra}")
     feats, target = select(columns, raw.header, data_cfg, str(path))
-    kinds = features.kinds(raw.frame, feats, data_cfg, raw.where, text=text)
+    kinds = features.kinds(raw.frame, feats, data_cfg, raw.where, text=text, skip_bad=skip_bad)
     dropped = features.drop_mask(raw.frame, feats, data_cfg)
     if dropped.all():
         raise DataError(f"{path}: every row has a missing value in a column with missing: drop")
     if dropped.any():
         raw.frame = raw.frame[~dropped]
+    skipped: list[str] = []
+    if skip_bad:
+        from nnrun.data.bad_rows import find_bad_rows, no_fill_columns
+
+        bad, skipped = find_bad_rows(raw.frame, kinds, no_fill_columns(feats, data_cfg), target,
+                                     features.na_set(data_cfg), raw.where)
+        if bad.all():
+            raise DataError(f"{path}: every row is bad; the first: {skipped[0]}")
+        raw.frame = raw.frame[~bad] if bad.any() else raw.frame
     y = target_values(raw.frame[target], raw.where, target)
     features.check_missing(raw.frame, feats, kinds, data_cfg, raw.where)
     return Table(
         y=y, feature_names=feats, target_name=target, source=str(path), sha256=raw.sha256, columns=columns,
         target_index=columns.index(target), header=raw.header, delimiter=raw.delimiter, fmt=fmt, raw=raw,
-        kinds=kinds, dropped=int(dropped.sum()), options=opts,
+        kinds=kinds, dropped=int(dropped.sum()), options=opts, skipped=skipped,
     )
 
 
@@ -192,13 +203,33 @@ def target_values(raw_col: Any, where: Any, column: str) -> np.ndarray:
     Raises:
         DataError: a missing or non-finite target (its line named).
     """
-    import pandas as pd
-    from pandas.api.types import is_bool_dtype, is_integer_dtype, is_string_dtype
+    from pandas.api.types import is_bool_dtype, is_integer_dtype
 
     if is_integer_dtype(raw_col.dtype) and not is_bool_dtype(raw_col.dtype):  # integer labels (CSV fast path)
         values = raw_col.to_numpy(dtype=np.int64)
         if (np.abs(values) < 2**53).all():
             return values
+    y_raw, numbers, bad = bad_targets(raw_col)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where(raw_col.index[i])}: {target_problem(column, y_raw.iloc[i])}")
+    return typed_labels(y_raw.to_numpy(), numbers)
+
+
+def target_problem(column: str, cell: Any) -> str:
+    """What is wrong with a target cell (missing or not finite), for messages."""
+    return f"target column {column!r}: expected a label or a finite number, got {cell!r}; remove or fix the row"
+
+
+def bad_targets(raw_col: Any) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Target cells as stripped text, as numbers (NaN: not one), and which are missing or not finite.
+
+    Returns:
+        (text Series, float64 numbers, bad mask), each of shape (num_rows,).
+    """
+    import pandas as pd
+    from pandas.api.types import is_string_dtype
+
     if is_string_dtype(raw_col.dtype) and raw_col.dtype != object:  # CSV text: str or missing, vectorised
         y_raw = raw_col.fillna("").str.strip()
     else:
@@ -210,11 +241,7 @@ def target_values(raw_col: Any, where: Any, column: str) -> np.ndarray:
     numbers = np.array(pd.to_numeric(y_raw, errors="coerce"), dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         bad |= ~np.isnan(numbers) & ~np.isfinite(numbers.astype(np.float32))  # beyond float32's ±3.4e38
-    if bad.any():
-        i = int(np.flatnonzero(np.asarray(bad))[0])
-        raise DataError(f"{where(raw_col.index[i])}: target column {column!r}: expected a label or "
-                        f"a finite number, got {y_raw.iloc[i]!r}; remove or fix the row")
-    return typed_labels(y_raw.to_numpy(), numbers)
+    return y_raw, numbers, np.asarray(bad)
 
 
 def typed_labels(values: np.ndarray, numbers: np.ndarray | None = None) -> np.ndarray:

@@ -142,11 +142,12 @@ def bad_number(cell: Any) -> str:
 
 
 def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any], str],
-          text: bool = False) -> dict[str, str]:
+          text: bool = False, skip_bad: bool = False) -> dict[str, str]:
     """``numeric`` or ``categorical`` for each feature column.
 
     Declared columns (``data.categorical``) are categorical; a column whose every present value is text is
-    categorical too; a column of numbers with a few text cells is an error (most likely a typo).
+    categorical too; a column of numbers with a few text cells is an error (most likely a typo) — with
+    ``skip_bad``, numeric (the rows of its text cells are bad rows: ``bad_rows.find_bad_rows``).
 
     Raises:
         DataError: a mostly numeric column with a text cell (the line named), an unknown declared column.
@@ -178,6 +179,8 @@ def kinds(frame: Any, features: list[str], data_cfg: Any, where: Callable[[Any],
             out[col] = "numeric"
         elif bad[present].all() and not is_numeric_dtype(frame[col].dtype):
             out[col] = "categorical"
+        elif skip_bad:
+            out[col] = "numeric"
         else:
             i = int(np.flatnonzero(bad)[0])
             counts = (int(bad.sum()), int(present.sum()))

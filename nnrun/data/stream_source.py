@@ -29,6 +29,8 @@ class StreamSource:
         shards: the training data's shards. opts: reading options. learnt: the learning pass's ``Learnt``.
         split: (validation fraction, test fraction, seed). encoding: the target encoding.
         extra: role -> shards of ``data.validation`` / ``data.test``. sample_idx: the sample's (train, val) rows.
+        skip_bad: leave out the bad rows the learning pass left out (``--skip-bad-rows``; ``bad_rows``), found
+            again by the same rules from the learnt spec in every read.
     """
 
     def __init__(self, shards: Any, opts: Any, learnt: Any, split: tuple, encoding: str, extra: dict) -> None:
@@ -36,6 +38,7 @@ class StreamSource:
         self.extra = extra
         self.plan = plan_for({c["name"]: c["kind"] for c in learnt.spec["columns"]})
         self.sample_idx = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self.skip_bad = False
 
     def encoded(self, role: int, order: list[int] | None = None) -> Iterator[tuple[Any, np.ndarray, Any]]:
         """The rows of one role, a chunk at a time: (model inputs, encoded targets, raw targets).
@@ -59,10 +62,18 @@ class StreamSource:
 
     def _rows(self, chunk: Any, shard: str, role: int | None) -> Any:
         frame = chunk.frame
-        if chunk.problems and not self.learnt.skipped:
+        if chunk.problems and not self.skip_bad:
             raise DataError(chunk.problems[0])
         drop = ft.drop_mask(frame, self.learnt.features, _Policies(self.learnt.spec))
         frame = frame[~drop] if drop.any() else frame
+        if self.skip_bad:
+            from nnrun.data.bad_rows import find_bad_rows
+
+            spec = self.learnt.spec
+            bad, _ = find_bad_rows(frame, {c["name"]: c["kind"] for c in spec["columns"]},
+                                   {c["name"] for c in spec["columns"] if c["missing"] == "error"},
+                                   self.learnt.target, set(spec["na_values"]), chunk.where)
+            frame = frame[~bad] if bad.any() else frame
         if role is None:
             return frame
         val, test, seed = self.split
@@ -146,8 +157,10 @@ def from_run(meta: dict, cfg: Any) -> StreamSource:
     extra = {role: shards_of(info["path"]) for role, info in (meta.get("files") or {}).items()}
     t = cfg.training
     split = (0.0 if "validation" in extra else t.validation_split, 0.0 if "test" in extra else t.test_split, cfg.seed)
-    return StreamSource(shards_of(meta["source"]), ReadOptions.from_run(meta, cfg.data), learnt, split,
-                        target_encoding(cfg), extra)
+    source = StreamSource(shards_of(meta["source"]), ReadOptions.from_run(meta, cfg.data), learnt, split,
+                          target_encoding(cfg), extra)
+    source.skip_bad = bool(meta.get("skip_bad_rows"))
+    return source
 
 
 def first_rows(source: StreamSource, role: int, rows: int) -> tuple[Any, np.ndarray]:

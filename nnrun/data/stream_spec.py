@@ -112,7 +112,8 @@ def learn(shards: Shards, data_cfg: Any, opts: ReadOptions, split: tuple[float, 
         shards: the shards. data_cfg: the ``data:`` section. opts: the reading options.
         split: (validation fraction, test fraction, seed) of ``stream_read.hash_roles``.
         classify: a classification loss (the class list is learnt).
-        skip_bad: leave out rows the reader cannot split into the right number of fields (counted).
+        skip_bad: leave out bad rows: the reader's (a wrong field count) and ``bad_rows.find_bad_rows``'
+            (counted; every later read of the shards leaves out the same rows: ``StreamSource.skip_bad``).
 
     Returns:
         The Learnt spec, classes and row counts.
@@ -125,8 +126,9 @@ def learn(shards: Shards, data_cfg: Any, opts: ReadOptions, split: tuple[float, 
         raise DataError(f"{shards.name}: data.reshape is not supported when streaming; set data.streaming: false")
     info, head = read_layout(shards, opts)
     feats, target = select(list(info.frame.columns), info.header, data_cfg, shards.name)
-    kinds = ft.kinds(head, feats, data_cfg, info.where)
+    kinds = ft.kinds(head, feats, data_cfg, info.where, skip_bad=skip_bad)
     state = _Pass(data_cfg, feats, target, split)
+    state.skip_bad = skip_bad
     for chunk in iter_chunks(shards, opts, plan_for(kinds)):
         first_problem(chunk, skip_bad, state.skipped)
         state.add(chunk, shards.paths[chunk.shard].name)
@@ -154,6 +156,7 @@ class _Pass:
         self.skipped: list[str] = []
         self.labels: Counter = Counter()
         self.text_targets = False
+        self.skip_bad = False
 
     def add(self, chunk: Chunk, shard: str) -> None:
         """One chunk: kinds checked against earlier chunks, rows dropped, target and missing cells checked
@@ -166,6 +169,10 @@ class _Pass:
         if drop.any():
             self.dropped += int(drop.sum())
             frame = frame[~drop]
+            if not len(frame):
+                return
+        if self.skip_bad:
+            frame = self._good(frame, where)
             if not len(frame):
                 return
         y = target_values(frame[self.target], where, self.target)
@@ -181,9 +188,19 @@ class _Pass:
         for col in self.feats:
             self._accumulate(col, train[col])
 
+    def _good(self, frame: Any, where: Any) -> Any:
+        """The chunk's rows less its bad ones (``bad_rows.find_bad_rows``; their messages kept in ``skipped``)."""
+        from nnrun.data.bad_rows import find_bad_rows, no_fill_columns
+
+        kinds = {c: self.columns[c].kind or "numeric" for c in self.feats}
+        bad, messages = find_bad_rows(frame, kinds, no_fill_columns(self.feats, self.cfg), self.target, self.na,
+                                      where)
+        self.skipped.extend(messages)
+        return frame[~bad] if bad.any() else frame
+
     def _kinds(self, frame: Any, where: Any) -> None:
         """This chunk's kinds (``features.kinds``: a mixed column raises) against the earlier chunks'."""
-        kinds = ft.kinds(frame, self.feats, self.cfg, where)
+        kinds = ft.kinds(frame, self.feats, self.cfg, where, skip_bad=self.skip_bad)
         for col, kind in kinds.items():
             state = self.columns[col]
             present = ~ft.missing_rows(frame, [col], self.na)
@@ -194,7 +211,7 @@ class _Pass:
                 state.first_text = (where(frame.index[i]), frame[col].iloc[i])
             if state.kind is None:
                 state.kind = kind
-            elif state.kind != kind:
+            elif state.kind != kind and not self.skip_bad:  # skip_bad: text cells of a numeric column are bad
                 at, cell = state.first_text
                 raise DataError(ft.bad_cell_message(at, col, cell))
 

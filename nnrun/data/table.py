@@ -47,6 +47,7 @@ class Table:
         spec: the feature spec that made ``x`` (``nnrun.data.features``).
         dropped: rows left out because a ``missing: drop`` column was empty there.
         inputs: the encoded model inputs (see ``x``). options: the ``ReadOptions`` the file was read with.
+        skipped: one message per bad row left out (``read_table(skip_bad=True)``).
     """
 
     y: np.ndarray
@@ -65,6 +66,7 @@ class Table:
     dropped: int = 0
     inputs: Any = None
     options: ReadOptions | None = None
+    skipped: list[str] = field(default_factory=list)
 
     def read_options(self) -> dict:
         """The reading options this table was read with (``dataset.json``'s ``reading``, so that ``predict``

@@ -34,7 +34,8 @@ class EvalData:
     """Labelled examples to evaluate a model on.
 
     Attributes:
-        x: features, shape (num_samples, num_features) (or the dict of a table with categorical columns).
+        x: features, shape (num_samples, num_features) (or the dict of a table with categorical columns), or
+            a streamed run's ``evaluation.streamed.StreamedRows`` (read from its shards; ``y_raw`` then empty).
         y_raw: raw labels/values as in the data file, shape (num_samples,).
         subset: which examples these are (``validation``, ``training``, ``test``, ``file``).
         source: where they came from, for messages and the report.
@@ -85,7 +86,13 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
         DataError: labels the model has never seen.
         RunError: a report file cannot be written.
     """
-    y = encode_targets(data.y_raw, meta["target_encoding"], meta["classes"], data.source, data.where)
+    predicted = None
+    if hasattr(data.x, "chunks"):  # a streamed run's rows, every one, read from its shards (evaluation/streamed.py)
+        from nnrun.evaluation.streamed import gather
+
+        data, y, predicted = gather(model, data, meta, options.batch_size)
+    else:
+        y = encode_targets(data.y_raw, meta["target_encoding"], meta["classes"], data.source, data.where)
     from concurrent.futures import ThreadPoolExecutor
 
     # The learning curves need only history.csv: drawn on a second thread (importing matplotlib included)
@@ -94,7 +101,7 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
     # the learning curves belong to the training-time report; a later evaluation's report links them
     curves = pool.submit(_curves, run) if pool is not None and options.label is None else None
     try:
-        keras_metrics, out = _predict(model, data.x, y, meta, options.batch_size)
+        keras_metrics, out = predicted or _predict(model, data.x, y, meta, options.batch_size)
         full, idx = _report(meta, y, data.y_raw, out, options.threshold)
         drawn = [*(curves.result() if curves else []), *_plots(run, meta, full, out, idx, options.label)
                  ] if options.plots else []

@@ -59,7 +59,8 @@ def rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     if meta["source"] == "inline":
         table = read_table(cfg.data)
     else:
-        table = read_table(cfg.data, path_override=meta["source"], text=text_input(cfg))
+        table = read_table(cfg.data, path_override=meta["source"], text=text_input(cfg),
+                           skip_bad=bool(meta.get("skip_bad_rows")))  # the rows training left out, left out again
         if table.sha256 != meta["sha256"]:
             warn(f"{meta['source']} changed since training; the split refers to the old file")
     table.spec = meta["features"]
@@ -75,10 +76,12 @@ def rebuild(cfg: Any, meta: dict, warn: Warn) -> Any:
     return table
 
 
-def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn, training: bool = True) -> Any:
+def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: Warn, training: bool = True,
+             every: bool = False) -> Any:
     """The examples a later evaluation or explanation uses, as an ``EvalData``: the ``data`` file read like the
     training file, else the run's test split, else its validation split, else (with ``training``) its
-    training rows (indices from ``split.json``).
+    training rows (indices from ``split.json``). ``every``: a streamed run's rows are all read from its shards
+    at evaluation (a report); else its first ``EVAL_ROWS`` (explain).
 
     Raises:
         UsageError: no ``data``, no test or validation split, and ``training`` is False.
@@ -94,7 +97,7 @@ def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: War
         table = read_like(data, meta, cfg.data)
         return EvalData(table.x, table.y, "file", table.source, table.where_row)
     if meta.get("streaming"):  # rows split by hash and read from the shards (data/stream_source.py)
-        return streamed_examples(cfg, meta, warn, training)
+        return streamed_examples(cfg, meta, warn, training, every)
     split = rundir.read_json(run / rundir.SPLIT)
     subset = "test" if split.get("test") else "validation" if split.get("validation") else "training"
     if subset == "training" and not training:
@@ -107,9 +110,10 @@ def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: War
     return EvalData(take(table.x, idx), table.y[idx], subset, table.source, lambda i: table.where_row(int(idx[i])))
 
 
-def streamed_examples(cfg: Any, meta: dict, warn: Warn, training: bool = True) -> Any:
-    """A streamed run's test rows, else its validation rows, else (with ``training``) its training rows: the
-    first ``stream_source.EVAL_ROWS`` of them in shard order (a note says when there are more).
+def streamed_examples(cfg: Any, meta: dict, warn: Warn, training: bool = True, every: bool = False) -> Any:
+    """A streamed run's test rows, else its validation rows, else (with ``training``) its training rows: with
+    ``every``, all of them (``evaluation.streamed.StreamedRows``, read at evaluation), else the first
+    ``stream_source.EVAL_ROWS`` of them in shard order (a note says when there are more).
 
     Raises:
         UsageError: no test or validation rows, and ``training`` is False. DataError: the shards are gone.
@@ -122,6 +126,13 @@ def streamed_examples(cfg: Any, meta: dict, warn: Warn, training: bool = True) -
                                "num_validation"), ("training", TRAIN, "num_train")) if meta[k] or s == "training")
     if subset == "training" and not training:
         raise UsageError(f"{meta['source']}: the run has no test or validation rows; give --data FILE")
+    if every:
+        import numpy as np
+
+        from nnrun.evaluation.streamed import StreamedRows
+
+        return EvalData(StreamedRows(from_run(meta, cfg), role, total), np.zeros(0, dtype=object), subset,
+                        meta["source"])
     x, y = first_rows(from_run(meta, cfg), role, EVAL_ROWS)
     if total > EVAL_ROWS:
         warn(f"a streamed run: evaluating the first {EVAL_ROWS} of its {total} {subset} rows (shard order)")

@@ -61,6 +61,13 @@ class Prepared:
         validation = (take(x, va), self.y[va]) if len(va) else None
         return FitData(take(x, tr), self.y[tr], validation, self.sample_weight, self.config.seed)
 
+    def eval_data(self, subset: str, idx: Any) -> Any:
+        """The ``EvalData`` of the training-time report: the rows ``idx`` (of ``subset``) of the table."""
+        from nnrun.data.features import take
+        from nnrun.evaluation.evaluate import EvalData
+
+        return EvalData(take(self.table.x, idx), self.table.y[idx], subset, self.meta["source"])
+
     def fold(self, train_idx: Any, val_idx: Any) -> Prepared:
         """This data with one cross-validation fold as its split: the feature spec learnt again on the fold's
         training rows (every row re-encoded with it), class weights from those rows, no test rows.
@@ -79,13 +86,14 @@ class Prepared:
         return Prepared(self.loaded, self.table, self.y, train_idx, val_idx, np.zeros(0, np.int64), meta, weights)
 
 
-def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
+def prepare(loaded: LoadedConfig, warn: Warn, skip_bad: bool = False) -> Prepared:
     """Read the data, check it against the config, split it (validation/test: fractions or files), learn the
     feature spec on the training rows and encode every row with it. No TensorFlow.
 
     Args:
         loaded: the loaded config (its ``data:``, ``training:`` splits and ``seed``).
         warn: called with each warning line (rows left out, empty splits, a batch larger than the data).
+        skip_bad: leave out bad rows (``data.bad_rows``), warned about and counted (``skipped_rows``).
 
     Returns:
         The Prepared data, with per-example weights when ``training.class_weight`` is set.
@@ -94,6 +102,7 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
         DataError: unreadable or unusable data. ConfigError: the data does not fit the config (classes, head,
             loss, class weights).
     """
+    from nnrun.data.bad_rows import skipped_warning
     from nnrun.data.column_checks import column_warnings
     from nnrun.data.dataset import read_table
     from nnrun.data.labels import encode_targets
@@ -106,8 +115,10 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     if shards is not None:  # data.streaming: read from disk each epoch (training/stream.py)
         from nnrun.training.stream import prepare_streamed
 
-        return prepare_streamed(loaded, shards, warn)
-    table = read_table(cfg.data, loaded.path, text=text_input(cfg))
+        return prepare_streamed(loaded, shards, warn, skip_bad)
+    table = read_table(cfg.data, loaded.path, text=text_input(cfg), skip_bad=skip_bad)
+    for line in skipped_warning(table.source, table.skipped):
+        warn(line)
     if table.dropped:
         warn(f"{table.source}: {table.dropped} row(s) with a missing value left out (missing: drop)")
     encoding = target_encoding(cfg)
@@ -137,6 +148,7 @@ def prepare(loaded: LoadedConfig, warn: Warn) -> Prepared:
     y = encode_targets(table.y, encoding, classes, table.source)
     meta.update(num_examples=int(len(table.y)), num_train=int(len(tr)), num_validation=int(len(va)),
                 num_test=int(len(te)), files=files)
+    meta.update({"skipped_rows": len(table.skipped), "skip_bad_rows": True} if skip_bad else {})
     return Prepared(loaded, table, y, tr, va, te, meta, _sample_weights(loaded, table, meta, tr))
 
 

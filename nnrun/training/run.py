@@ -47,6 +47,7 @@ class Options:
         gates: ``--gate`` strings, checked with the config's ``gates:`` after training.
         plots: write the report's PNG plots.
         info: called with each informational line (the devices training uses).
+        skip_bad: leave out bad rows of the data (``--skip-bad-rows``; a resumed run keeps its own choice).
     """
 
     progress: Progress | None = None
@@ -54,6 +55,7 @@ class Options:
     gates: tuple[str, ...] = ()
     plots: bool = True
     info: Warn = _ignore
+    skip_bad: bool = False
 
 
 @dataclass
@@ -116,7 +118,7 @@ def train(loaded: LoadedConfig, runs_dir: Path, options: Options) -> dict:
 
     select(loaded.config.backend)
     where = devices.placement(loaded.config.training)  # first: a cluster must form before TensorFlow runs ops
-    prep = prepare(loaded, options.warn)
+    prep = prepare(loaded, options.warn, options.skip_bad)
     gate_list = train_gates(loaded, options.gates, prep.has_validation)
     with cluster.worker_runs_dir(where, runs_dir) as runs_dir:  # not the chief: a temporary directory
         target = NewRun(prep, runs_dir)
@@ -151,7 +153,9 @@ def resume(run_dir: Path, config_path: Path | str | None, overrides: tuple[str, 
         run_dir = records.check_resumable(run_dir)
         loaded = records.resume_config(run_dir, config_path, overrides)
         select(loaded.config.backend)
-        prep = prepare(loaded, options.warn)
+        saved = run_dir / rundir.DATASET
+        skip_bad = options.skip_bad or (saved.is_file() and bool(rundir.read_json(saved).get("skip_bad_rows")))
+        prep = prepare(loaded, options.warn, skip_bad)
         gate_list = train_gates(loaded, options.gates, prep.has_validation)
         target = ResumedRun(prep, run_dir, overrides)
         trained = train_one(prep, target, options.progress, options.info)
@@ -301,11 +305,10 @@ def evaluate_trained(prep: Prepared, trained: Trained, plots: bool) -> tuple[str
     Returns:
         (the subset evaluated: ``validation`` or ``training``, the evaluation document).
     """
-    from nnrun.data.features import take
-    from nnrun.evaluation.evaluate import EvalData, EvalOptions, evaluate_model
+    from nnrun.evaluation.evaluate import EvalOptions, evaluate_model
 
     subset, idx = ("validation", prep.val_idx) if prep.has_validation else ("training", prep.train_idx)
-    data = EvalData(take(prep.table.x, idx), prep.table.y[idx], subset, prep.meta["source"])
+    data = prep.eval_data(subset, idx)
     doc = evaluate_model(trained.run_dir, trained.model, prep.meta, data,
                          EvalOptions(prep.config.training.batch_size, plots))
     return subset, doc

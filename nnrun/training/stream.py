@@ -4,8 +4,9 @@
 ``prepare_streamed`` runs the learning pass (``data.stream_spec.learn``: every row checked, the feature spec and
 classes learnt exactly as in memory) and gives a ``StreamedPrepared``: the same ``Prepared`` that ``train_one``
 takes, whose ``fit_data`` streams (``stream_data.StreamFitData``) and whose in-memory table holds only a bounded
-sample (``EVAL_ROWS`` training and validation rows: building, the dry run, the reload check, the measured
-training metrics and the report). Rows are split by a seeded hash of (shard, row) — not stratified.
+sample (``EVAL_ROWS`` training and validation rows: building, the dry run, the reload check and the measured
+training metrics; the report reads every validation row from the shards: ``eval_data``). Rows are split by a seeded
+hash of (shard, row) — not stratified.
 """
 
 from __future__ import annotations
@@ -86,11 +87,12 @@ def _refuse(loaded: LoadedConfig) -> None:
                            "them or set data.streaming: false")
 
 
-def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn) -> Prepared:
+def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn, skip_bad: bool = False) -> Prepared:
     """The learning pass over every row, then a Prepared that streams (see the module doc).
 
     Args:
         loaded: the loaded config. shards: from ``streamed_source``. warn: the warning sink.
+        skip_bad: leave out bad rows (warned about, counted), the same ones in every epoch (``--skip-bad-rows``).
 
     Raises:
         DataError: any bad row (shard:line named), before training. ConfigError: classes that do not fit the head.
@@ -107,11 +109,17 @@ def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn) -> Prepared:
     split = (0.0 if "validation" in extra else cfg.training.validation_split,
              0.0 if "test" in extra else cfg.training.test_split, cfg.seed)
     opts = ReadOptions.from_config(cfg.data)
-    learnt = learn(shards, cfg.data, opts, split, encoding != "regression")
+    learnt = learn(shards, cfg.data, opts, split, encoding != "regression", skip_bad)
+    if learnt.skipped:
+        from nnrun.data.bad_rows import skipped_warning
+
+        for line in skipped_warning(shards.name, learnt.skipped):
+            warn(line)
     if learnt.dropped:
         warn(f"{shards.name}: {learnt.dropped} row(s) with a missing value left out (missing: drop)")
     _check_targets(loaded, learnt, encoding)
     source = StreamSource(shards, opts, learnt, split, encoding, extra)
+    source.skip_bad = skip_bad
     counts = source.check_extra()  # validation/test shards: every row checked too, before training
     return _prepared(loaded, source, encoding, counts, warn)
 
@@ -172,6 +180,8 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
                 streaming={"shards": [p.name for p in source.shards.paths], "split": "hash of (shard, row)",
                            "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS})
+    if source.skip_bad:
+        meta["skip_bad_rows"] = True
     y = encode_targets(table.y, encoding, learnt.classes, table.source)
     tr, va = source.sample_idx
     prep = StreamedPrepared(loaded, table, y, tr, va, np.zeros(0, np.int64), meta)
@@ -181,7 +191,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
 
 class StreamedPrepared(Prepared):
     """A Prepared whose training and validation rows stream from disk (``fit_data``); ``table`` holds a sample
-    (the first ``EVAL_ROWS`` training and validation rows) for building, checks and the report."""
+    (the first ``EVAL_ROWS`` training and validation rows) for building and checks; the report streams."""
 
     source: Any = None
 
@@ -197,6 +207,17 @@ class StreamedPrepared(Prepared):
 
         example = (take(self.table.x, slice(0, 1)), self.y[:1])
         return StreamFitData(self.source, self.config, (self.meta["num_train"], self.meta["num_validation"]), example)
+
+    def eval_data(self, subset: str, idx: Any) -> Any:
+        """The training-time report's rows: every validation (or training) row, read from the shards
+        (``evaluation.streamed.StreamedRows``), not the sample."""
+        from nnrun.data.stream_read import TRAIN, VALIDATION
+        from nnrun.evaluation.evaluate import EvalData
+        from nnrun.evaluation.streamed import StreamedRows
+
+        role, key = (VALIDATION, "num_validation") if subset == "validation" else (TRAIN, "num_train")
+        rows = StreamedRows(self.source, role, self.meta[key])
+        return EvalData(rows, np.zeros(0, dtype=object), subset, self.meta["source"])
 
     def fold(self, train_idx: Any, val_idx: Any) -> Prepared:
         """Cross-validation needs the rows in memory."""
