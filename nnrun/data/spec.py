@@ -65,15 +65,26 @@ def _numeric_fill(entry: dict, series: Any, na: set[str], data_cfg: Any, source:
     elif pol == "most_frequent":
         uniq, counts = np.unique(present, return_counts=True)
         entry["fill"] = float(uniq[np.argmax(counts)])  # ties: the smallest, as scikit-learn's SimpleImputer
-    elif pol == "constant" and fill_constant(data_cfg, col) is None:
-        entry["missing"] = "error"  # a fill_value mapping without this column: its missing cells are errors
     elif pol == "constant":
-        value = fill_constant(data_cfg, col)
-        try:
-            entry["fill"] = float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{source}: column {col!r} is numeric but fill_value is {value!r}; give a "
-                            "number") from None
+        numeric_constant(entry, data_cfg, col, source)
+
+
+def numeric_constant(entry: dict, data_cfg: Any, col: str, source: str) -> None:
+    """``missing: constant`` of numeric column ``col``: its ``fill_value`` as a float on ``entry`` (the in-memory
+    and the streamed spec both use it).
+
+    Raises:
+        DataError: the fill_value is not a number.
+    """
+    value = fill_constant(data_cfg, col)
+    if value is None:
+        entry["missing"] = "error"  # a fill_value mapping without this column: its missing cells are errors
+        return
+    try:
+        entry["fill"] = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{source}: column {col!r} is numeric but fill_value is {value!r}; give a "
+                        "number") from None
 
 
 def _categorical(entry: dict, series: Any, na: set[str], data_cfg: Any, source: str, index: int) -> dict:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nnrun.data.features import EMBEDDING_DIM, fill_constant
+from nnrun.data.spec import numeric_constant
 from nnrun.errors import DataError
 
 
@@ -36,15 +37,8 @@ def numeric_entry(entry: dict, state: Any, data_cfg: Any, source: str) -> None:
         entry["fill"] = float(np.median(np.concatenate(state.values)))
     elif pol == "most_frequent":
         entry["fill"] = float(_most_frequent(state.counts))
-    elif pol == "constant" and fill_constant(data_cfg, col) is None:
-        entry["missing"] = "error"
     elif pol == "constant":
-        value = fill_constant(data_cfg, col)
-        try:
-            entry["fill"] = float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{source}: column {col!r} is numeric but fill_value is {value!r}; give a "
-                            "number") from None
+        numeric_constant(entry, data_cfg, col, source)
 
 
 def categorical_entry(entry: dict, state: Any, data_cfg: Any, source: str, index: int) -> dict:
