@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from nnrun import __version__
+from nnrun import __version__, cli_models
 from nnrun.cli_errors import NnrunGroup
 from nnrun.cli_options import (
     backend_option,
@@ -94,7 +94,7 @@ def train(config: Path | None, overrides: tuple[str, ...], runs_dir: Path, resum
         console.print_json(result)
     else:
         console.show_training(result, quiet)
-        _show_tracking(result)
+        console.show_tracking(result)
     _finish_gates(result["gates"], as_json)
 
 
@@ -135,7 +135,7 @@ def cv(config: Path, folds: int, overrides: tuple[str, ...], runs_dir: Path, mlf
         return
     console.out.print(console.cv_table(f"{doc['run_dir']} ({doc['k']}-fold"
                                        f"{', stratified' if doc['stratified'] else ''})", doc))
-    _show_tracking(doc)
+    console.show_tracking(doc)
 
 
 @cli.command()
@@ -165,7 +165,7 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
         console.print_json(result)
     else:
         console.show_evaluation(result)
-        _show_tracking(result)
+        console.show_tracking(result)
     _finish_gates(result["gates"], as_json)
 
 
@@ -339,130 +339,16 @@ def tune(config: Path, trials: int | None, timeout: float | None, jobs: int, ove
         console.out.print(console.tune_table(doc))
         console.info(f"best config: {doc['tune_dir']}/best.yaml (train it with: nnrun train "
                      f"{doc['tune_dir']}/best.yaml)")
-        _show_tracking(doc)
+        console.show_tracking(doc)
     _finish_gates(doc["gates"], as_json)
 
 
-@cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path),
-              help="A file with the training file's columns (target included); default: the test split, else the "
-                   "validation split.")
-@click.option("--repeats", type=click.IntRange(1, 1000), default=10, show_default=True,
-              help="Shuffles per column (with the run's seed).")
-@click.option("--layer", default=None, metavar="NAME_OR_INDEX",
-              help="Also draw layer_<L>_pca.png: that config layer's activations on two principal components.")
-@no_plots_option("Do not write importance.png (nor the layer's PCA plot).")
-@json_option("Print explanation.json on stdout instead of a table.")
-def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, no_plots: bool,
-            as_json: bool) -> None:
-    """Which inputs a trained run relies on: permutation importance of every input column, and a depth-4
-    decision tree fitted to the model's own predictions (its fidelity and rules); writes explanation.json and
-    importance.png in the run. Example:
 
-        nnrun explain runs/iris --layer 0
-    """
-    from nnrun import api, console
-
-    doc = api.explain(run_dir, data, repeats=repeats, layer=layer, plots=not no_plots, warn=console.warn)
-    if as_json:
-        console.print_json(doc)
-        return
-    console.out.print(console.importance_table(doc))
-    tree = doc["surrogate"]
-    if tree is not None:
-        what = "R²" if tree["fidelity_metric"] == "r2" else "agreement"
-        click.echo(f"surrogate tree (depth {tree['depth']}, {what} with the model {tree['fidelity']:.4f}):")
-        click.echo(tree["rules"], nl=False)
-    console.info(f"wrote {', '.join(doc['files'])} in {doc['run_dir']}")
-
-
-@cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every "
-              "interface; there is no authentication).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="TCP port (0: a free one, printed at start).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes answering requests, each with its own copy of the model.")
-@click.option("--max-body-bytes", type=click.IntRange(1), default=10_000_000, show_default=True,
-              help="Larger POST /predict bodies are answered 413.")
-def serve(run_dir: Path, host: str, port: int, workers: int, max_body_bytes: int) -> None:
-    """Serve a trained run over HTTP: POST /predict answers what predict --format json writes for the same
-    rows; GET /health, GET /metadata, OpenAPI docs at /docs. Ctrl-C or SIGTERM stops it (requests in flight
-    finish; exit 0). A port in use exits 2. Example:
-
-    \b
-        nnrun serve runs/iris --port 8000
-        curl -s localhost:8000/predict -d '{"rows": [[5.1, 3.5, 1.4, 0.2]]}'
-    """
-    from nnrun import api, console
-
-    api.serve(run_dir, host=host, port=port, workers=workers, max_body_bytes=max_body_bytes,
-              announce=console.info)
-    import gc
-
-    gc.freeze()  # the process ends now: its final garbage collection of TensorFlow's objects took 5 s
-
-
-@cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", required=True, type=click.Choice(["saved_model", "onnx", "litert"]),
-              help="saved_model (TensorFlow), onnx (onnxruntime) or litert (.tflite, the LiteRT interpreter).")
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
-              help="The folder to write (default: RUN_DIR/export/<format>).")
-@click.option("--tolerance", type=float, default=1e-5, show_default=True,
-              help="Largest absolute difference from the Keras model's outputs; above it the export fails (exit 1).")
-@click.option("--force", is_flag=True, help="Replace an earlier export at the output folder.")
-@json_option("Print export.json on stdout instead of a summary.")
-def export(run_dir: Path, fmt: str, output: Path | None, tolerance: float, force: bool, as_json: bool) -> None:
-    """Export a trained run's model for other runtimes, and prove it agrees with the Keras model on up to
-    1,000 of the run's validation (else training) rows; writes export.json beside it. Example:
-
-        nnrun export runs/iris --format onnx
-    """
-    from nnrun import api, console
-
-    doc = api.export(run_dir, fmt, output, tolerance=tolerance, force=force, warn=console.warn)
-    if as_json:
-        console.print_json(doc)
-    else:
-        console.show_export(doc)
-
-
-@cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--mlflow", metavar="URI", default=None,
-              help="MLflow tracking URI (default: the run's config tracking.mlflow.tracking_uri).")
-@json_option()
-def track(run_dir: Path, mlflow: str | None, as_json: bool) -> None:
-    """Log a finished run (train, cv or tune directory) to MLflow: params, per-epoch and final metrics, tags,
-    files and the model; also for runs trained without tracking. A run logged before is updated (its new
-    evaluations and files), not duplicated. Needs: pip install 'nnrun[mlflow]'. Example:
-
-        nnrun track runs/iris --mlflow sqlite:///mlflow.db
-    """
-    from nnrun import api, console
-
-    summary = api.track(run_dir, mlflow)
-    if as_json:
-        console.print_json(summary)
-        return
-    _show_tracking({"tracking": summary}, stdout=True)
+for _command in cli_models.COMMANDS:  # explain, serve, export, track: what is done with a trained model
+    cli.add_command(_command)
 
 
 # ---------------------------------------------------------------------------------- rendering helpers
-def _show_tracking(doc: dict, stdout: bool = False) -> None:
-    """Where the run was mirrored in MLflow, on stderr (stdout for ``nnrun track``)."""
-    from nnrun import console
-
-    line = console.tracking_line(doc.get("tracking"))
-    if line and stdout:
-        click.echo(line)
-    elif line:
-        console.info(line)
-
-
 def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> tuple[int, int]:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);
     warn about the first 20 skipped rows. Returns (rows written, rows skipped)."""

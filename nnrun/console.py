@@ -337,3 +337,12 @@ def tracking_line(summary: dict | None) -> str | None:
     children = f" with {len(summary['children'])} child runs" if summary.get("children") else ""
     return (f"MLflow: {'updated' if summary.get('updated') else 'logged'} {summary['run_dir']} as run "
             f"{summary['run_id']}{children} in experiment {summary['experiment']!r} at {summary['tracking_uri']}")
+
+
+def show_tracking(doc: dict, stdout: bool = False) -> None:
+    """Where the run was mirrored in MLflow (``doc["tracking"]``), on stderr; on stdout for ``nnrun track``."""
+    line = tracking_line(doc.get("tracking"))
+    if line and stdout:
+        print(line, flush=True)
+    elif line:
+        info(line)
