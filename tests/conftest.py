@@ -25,6 +25,13 @@ def invoke(*args: str, input: str | None = None):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _xla_cache_in_tmp(tmp_path_factory):
+    """JAX processes the tests start keep their compiled programs in the session's temporary directory, not
+    in the user's ~/.cache/nnrun/xla (nnrun.backend.use_xla_cache)."""
+    os.environ.setdefault("NNRUN_XLA_CACHE", str(tmp_path_factory.mktemp("xla-cache")))
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _repo_root_cwd():
     """Commands in README run from the repo root; so do the tests (relative data paths)."""
     cwd = os.getcwd()
