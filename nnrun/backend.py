@@ -166,9 +166,10 @@ def quiet_native_logs() -> Iterator[None]:
 
 #: Modules Keras imports at its own import only for features nnrun does not use (its scikit-learn wrappers,
 #: ``keras.visualization``'s pyplot galleries), each behind ``try: import … except ImportError``: about 1.2 s
-#: of CPU per command for scikit-learn. They are kept out while Keras imports; nnrun imports them itself,
-#: later and normally, where it uses them (``explain``, ``cv``; plots draw on the Agg canvas, not pyplot).
-KERAS_OPTIONAL_IMPORTS = frozenset({"sklearn", "matplotlib.pyplot"})
+#: of CPU per command for scikit-learn, 0.4 s for matplotlib (the package, which ``import matplotlib.pyplot``
+#: loads before pyplot). They are kept out while Keras imports; nnrun imports them itself, later and
+#: normally, where it uses them (``explain``, ``cv``; the report's plots) — ``predict`` never does.
+KERAS_OPTIONAL_IMPORTS = frozenset({"sklearn", "matplotlib"})
 
 
 class _Refuse:
