@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from nnrun import rundir
+from nnrun.backend import jit_on_jax
 from nnrun.backend import keras as _keras
 from nnrun.errors import RunError
 
@@ -33,6 +34,7 @@ def load_model(run_dir: Path, name: str = rundir.MODEL, meta: dict | None = None
         lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
         first = " ".join(lines[:3])[:600] if lines else type(exc).__name__
         raise RunError(f"{path}: cannot load the model: {first}") from None
+    jit_on_jax(model)  # a model saved by TensorFlow on a CPU says jit_compile: false
     if meta is not None:
         from nnrun.inference.signature import check_signature
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnrun.backend import jit_on_jax
 from nnrun.backend import keras as _keras
 from nnrun.config import registry
 
@@ -81,7 +82,7 @@ def build_model(loaded: Any, input_shape: tuple[int, ...], spec: dict | None = N
         )
     except Exception as exc:
         raise loaded.error(("model",), f"Keras refused to compile the model: {_first_line(exc)}") from None
-    return model
+    return jit_on_jax(model)
 
 
 def _add_layer(model: Any, loaded: Any, i: int, input_shape: tuple[int, ...]) -> None:
