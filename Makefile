@@ -48,8 +48,7 @@ bench: $(STAMP)
 mutants: $(STAMP)
 	$(BIN)/python tools/mutants.py $(MUTANTS_ARGS)
 
-# The "Backends" section of docs/benchmarks.md: nnrun on JAX against TensorFlow and the plain scripts; writes
-# bench/jax_results.json and prints the tables (bench/jax_backend.py --help for its parts).
+# Only the "backends" section of make bench (nnrun on JAX vs TensorFlow vs the plain scripts): an alias.
 .PHONY: bench-jax
 bench-jax: $(STAMP)
-	$(BIN)/python bench/jax_backend.py $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --only backends $(BENCH_ARGS)
