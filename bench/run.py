@@ -1,6 +1,8 @@
 """``make bench``: nnrun against the plain Keras scripts it replaces, side by side, on this machine.
 
-Runs the six comparisons of docs/benchmarks.md, each program in its own process (its own TensorFlow import),
+Runs the sections of docs/benchmarks.md (ORDER below; "streaming" and "backends" live in bench/streaming.py and
+bench/backends.py, bench/distributed.py stays a script of its own), each program in its own process (its own
+TensorFlow import),
 nnrun and its baseline interleaved, repeated, summarised by median and spread. Writes bench/results.json
 (every raw measurement) and the generated part of docs/benchmarks.md (between its ``bench:begin`` /
 ``bench:end`` markers; the text around them is kept).
@@ -8,6 +10,7 @@ nnrun and its baseline interleaved, repeated, summarised by median and spread. W
     .venv/bin/python bench/run.py                  # the full suite (what `make bench` runs)
     .venv/bin/python bench/run.py --quick          # smaller sizes and fewer repeats: a smoke run
     .venv/bin/python bench/run.py --only xor,startup
+    .venv/bin/python bench/run.py --only streaming,backends   # sections 8 and 9 (make bench-jax: backends)
     .venv/bin/python bench/run.py --report-only    # regenerate docs/benchmarks.md from results.json
 
 Generated data and runs go to a temporary directory that is removed at the end (``--keep-tmp`` keeps it).
