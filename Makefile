@@ -37,7 +37,8 @@ clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
 # Benchmarks against the plain Keras scripts nnrun replaces: writes bench/results.json and docs/benchmarks.md.
-# About 45 min on 2 busy cores; `make bench BENCH_ARGS=--quick` for a 7-10 min smoke run (see bench/run.py).
+# About 45 min on 2 busy cores for sections 1-7, plus about 35-40 min (estimated) for "streaming" and "backends";
+# `make bench BENCH_ARGS=--quick` for a smoke run (see bench/run.py).
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

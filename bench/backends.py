@@ -295,7 +295,9 @@ def _configs_md(c: dict) -> list[str]:
         ok = _band(tf, jx)
         mark = "timed out" if tf["timed_out"] or jx["timed_out"] else "–" if ok is None else "yes" if ok else "**no**"
         train = lambda a: "–" if a.get("train_seconds") is None else f"{a['train_seconds']:.1f}"  # noqa: E731
-        lines.append(f"| {name} | {tf.get('metric') or jx.get('metric')} ({tf.get('subset') or jx.get('subset')}) | "
+        metric = tf.get("metric") or jx.get("metric")
+        subset = tf.get("subset") or jx.get("subset")
+        lines.append(f"| {name} | {metric or '–'}{f' ({subset})' if subset else ''} | "
                      f"{_shown(tf)} | {_shown(jx)} | {mark} | {train(tf)} | {train(jx)} |")
     return [*lines, ""]
 

@@ -57,7 +57,7 @@ SIZES = {
         "stream_shard_rows": 250_000, "stream_rounds": 2, "stream_timeout": 1800,
         "backends_rounds": 2, "backends_rows": 50_000, "backends_seed_epochs": 1000,
         "backends_configs": ["iris", "pima", "banknote", "ionosphere", "wine_quality", "digits_cnn"],
-        "backends_config_timeout": 300,
+        "backends_config_timeout": 240,
     },
     "quick": {
         "startup_repeats": 3, "tf_repeats": 1,
@@ -75,7 +75,7 @@ SIZES = {
         "stream_rows": [100_000, 200_000], "stream_memory_rows": [100_000, 200_000],
         "stream_shard_rows": 25_000, "stream_rounds": 1, "stream_timeout": 600,
         "backends_rounds": 1, "backends_rows": 5_000, "backends_seed_epochs": 100,
-        "backends_configs": ["iris", "digits_cnn"], "backends_config_timeout": 30,
+        "backends_configs": ["iris"], "backends_config_timeout": 300,
     },
 }
 ORDER = ["startup", "xor", "overhead", "defaults", "predict", "scaling", "serve", "streaming", "backends"]

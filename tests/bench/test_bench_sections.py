@@ -93,7 +93,7 @@ def test_backends_targets_and_markdown() -> None:
     assert "| one-row `nnrun predict` of the iris run on JAX, whole command | 3.00 s | ≤ 2.5 s | **FAIL** |" in text
     assert "| XOR on JAX, seeds 0–9 with 4/4 | 9/10 | 10/10 | **FAIL** |" in text
     assert "| iris | accuracy (validation) | 0.9300 | 0.8000 | **no** |" in text
-    assert "| digits_cnn | accuracy (None) | 0.9700 | timed out (30 s) | timed out |" in text
+    assert "| digits_cnn | accuracy | 0.9700 | timed out (30 s) | timed out |" in text
 
 
 def test_report_generates_both_sections_between_the_markers(tmp_path) -> None:
