@@ -37,7 +37,8 @@ clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
 
 # Benchmarks against the plain Keras scripts nnrun replaces: writes bench/results.json and docs/benchmarks.md.
-# About 45 min on 2 busy cores; `make bench BENCH_ARGS=--quick` for a 7-10 min smoke run (see bench/run.py).
+# About 45 min on 2 busy cores for sections 1-7, plus about 35-40 min (estimated) for "streaming" and "backends";
+# `make bench BENCH_ARGS=--quick` for a smoke run (see bench/run.py).
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
@@ -48,8 +49,7 @@ bench: $(STAMP)
 mutants: $(STAMP)
 	$(BIN)/python tools/mutants.py $(MUTANTS_ARGS)
 
-# The "Backends" section of docs/benchmarks.md: nnrun on JAX against TensorFlow and the plain scripts; writes
-# bench/jax_results.json and prints the tables (bench/jax_backend.py --help for its parts).
+# Only the "backends" section of make bench (nnrun on JAX vs TensorFlow vs the plain scripts): an alias.
 .PHONY: bench-jax
 bench-jax: $(STAMP)
-	$(BIN)/python bench/jax_backend.py $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --only backends $(BENCH_ARGS)

@@ -1,6 +1,8 @@
 """``make bench``: nnrun against the plain Keras scripts it replaces, side by side, on this machine.
 
-Runs the six comparisons of docs/benchmarks.md, each program in its own process (its own TensorFlow import),
+Runs the sections of docs/benchmarks.md (ORDER below; "streaming" and "backends" live in bench/streaming.py and
+bench/backends.py, bench/distributed.py stays a script of its own), each program in its own process (its own
+TensorFlow import),
 nnrun and its baseline interleaved, repeated, summarised by median and spread. Writes bench/results.json
 (every raw measurement) and the generated part of docs/benchmarks.md (between its ``bench:begin`` /
 ``bench:end`` markers; the text around them is kept).
@@ -8,6 +10,7 @@ nnrun and its baseline interleaved, repeated, summarised by median and spread. W
     .venv/bin/python bench/run.py                  # the full suite (what `make bench` runs)
     .venv/bin/python bench/run.py --quick          # smaller sizes and fewer repeats: a smoke run
     .venv/bin/python bench/run.py --only xor,startup
+    .venv/bin/python bench/run.py --only streaming,backends   # sections 8 and 9 (make bench-jax: backends)
     .venv/bin/python bench/run.py --report-only    # regenerate docs/benchmarks.md from results.json
 
 Generated data and runs go to a temporary directory that is removed at the end (``--keep-tmp`` keeps it).
@@ -29,9 +32,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import backends  # noqa: E402 (bench/backends.py: JAX vs TensorFlow, issue 20)
 import report  # noqa: E402
 import sections  # noqa: E402
 import serve  # noqa: E402 (bench/serve.py: nnrun serve's latency, also a script of its own)
+import streaming  # noqa: E402 (bench/streaming.py: streamed training, issue 16)
 from harness import ROOT, machine  # noqa: E402
 
 SIZES = {
@@ -48,6 +53,11 @@ SIZES = {
         "scaling_rows": [10_000, 100_000, 1_000_000], "scaling_widths": [16, 64, 256, 1024],
         "scaling_epochs": 3, "scaling_batch": 256, "scaling_script": True,
         "serve_requests": 500, "serve_predict_repeats": 3,
+        "stream_rows": [2_000_000, 4_000_000], "stream_memory_rows": [1_000_000, 2_000_000],
+        "stream_shard_rows": 250_000, "stream_rounds": 2, "stream_timeout": 1800,
+        "backends_rounds": 2, "backends_rows": 50_000, "backends_seed_epochs": 1000,
+        "backends_configs": ["iris", "pima", "banknote", "ionosphere", "wine_quality", "digits_cnn"],
+        "backends_config_timeout": 240,
     },
     "quick": {
         "startup_repeats": 3, "tf_repeats": 1,
@@ -62,9 +72,15 @@ SIZES = {
         "scaling_rows": [10_000, 30_000, 300_000], "scaling_widths": [16, 64, 256],
         "scaling_epochs": 3, "scaling_batch": 256, "scaling_script": False,
         "serve_requests": 100, "serve_predict_repeats": 1,
+        "stream_rows": [100_000, 200_000], "stream_memory_rows": [100_000, 200_000],
+        "stream_shard_rows": 25_000, "stream_rounds": 1, "stream_timeout": 600,
+        "backends_rounds": 1, "backends_rows": 5_000, "backends_seed_epochs": 100,
+        "backends_configs": ["iris"], "backends_config_timeout": 300,
     },
 }
-ORDER = ["startup", "xor", "overhead", "defaults", "predict", "scaling", "serve"]
+ORDER = ["startup", "xor", "overhead", "defaults", "predict", "scaling", "serve", "streaming", "backends"]
+# Sections that live in modules of their own (bench/serve.py, bench/streaming.py, bench/backends.py).
+OWN_MODULE = {"serve": serve.serve, "streaming": streaming.streaming, "backends": backends.backends}
 
 
 def _git() -> dict:
@@ -86,6 +102,8 @@ def main() -> int:
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep-tmp", action="store_true")
     parser.add_argument("--report-only", action="store_true")
+    # hidden: override one size, KEY=JSON (e.g. stream_rows=[20000,40000]): smaller test runs of the harness
+    parser.add_argument("--size", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.report_only:
@@ -97,8 +115,15 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(ORDER)}")
     mode = "quick" if args.quick else "full"
+    sizes = dict(SIZES[mode])
+    for item in args.size:
+        key, _, value = item.partition("=")
+        if key not in sizes:
+            parser.error(f"--size {key}: not a size of {mode} mode")
+        sizes[key] = json.loads(value)
+    mode += "+sizes" if args.size else ""  # recorded: not the standard sizes
     now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    meta = {"mode": mode, "sizes": SIZES[mode], "machine": machine(), "code": _git(), "started": now}
+    meta = {"mode": mode, "sizes": sizes, "machine": machine(), "code": _git(), "started": now}
     if args.out.exists() and set(only) != set(ORDER):  # a partial rerun replaces those sections only
         results = json.loads(args.out.read_text())
         meta["sections"] = only
@@ -106,7 +131,7 @@ def main() -> int:
     else:
         results = {"meta": meta, "sections": {}}
     tmp = Path(tempfile.mkdtemp(prefix="nnrun-bench-"))
-    ctx = sections.Context(tmp=tmp, size=SIZES[mode])
+    ctx = sections.Context(tmp=tmp, size=sizes)
     start = time.perf_counter()
     failed = []
     try:
@@ -114,7 +139,7 @@ def main() -> int:
             ctx.log(f"[{name}] ({time.perf_counter() - start:.0f} s so far, load {os.getloadavg()[0]:.1f})")
             t0, load0, code = time.perf_counter(), os.getloadavg()[0], _git()
             try:
-                data = serve.serve(ctx) if name == "serve" else getattr(sections, name)(ctx)
+                data = OWN_MODULE[name](ctx) if name in OWN_MODULE else getattr(sections, name)(ctx)
             except Exception as exc:  # record it, go on with the other sections
                 data = {"error": f"{type(exc).__name__}: {exc}"}
                 failed.append(name)
