@@ -142,7 +142,8 @@ class Service:
 
     def describe(self) -> dict:
         """``GET /metadata``: the run, its task, features (kind; categories for categorical columns), classes,
-        and the versions of nnrun, Keras and TensorFlow (serving and trained) and of the model file."""
+        the versions of nnrun and Keras (serving and trained), the backends (and their versions) that trained and
+        that serve it, and the model file's SHA-256."""
         from nnrun.backend import keras as _keras
 
         info = rundir.read_json(self.run / rundir.RUN) if (self.run / rundir.RUN).exists() else {}
@@ -151,16 +152,17 @@ class Service:
         vocab = {c["name"]: c.get("vocabulary") for c in spec.get("categorical") or []}
         features = [{"name": f, "kind": "text" if spec.get("text") else kinds.get(f, "numeric"),
                      **({"categories": vocab[f]} if f in vocab else {})} for f in self.meta["feature_names"]]
-        import tensorflow as tf
-
+        keras = _keras()
+        backend = keras.backend.backend()  # only that backend's library is asked (on JAX, TensorFlow is not loaded)
+        library = __import__(backend)
         return {
             "run": self.name, "run_dir": str(self.run), "task": self.meta["task"], "classes": self.classes,
             "target": self.meta["target_name"], "features": features,
             "model": {"file": rundir.MODEL, "sha256": _sha256(self.run / rundir.MODEL), "trained": info.get("ended"),
                       "nnrun_version": info.get("nnrun_version"), "keras_version": info.get("keras_version"),
-                      "tensorflow_version": info.get("tensorflow_version")},
-            "server": {"nnrun_version": __version__, "keras_version": _keras().__version__,
-                       "tensorflow_version": tf.__version__},
+                      "tensorflow_version": info.get("tensorflow_version"), "backend": info.get("backend")},
+            "server": {"nnrun_version": __version__, "keras_version": keras.__version__, "backend": backend,
+                       f"{backend}_version": library.__version__},
         }
 
 

@@ -102,6 +102,7 @@ def test_metadata_health_and_openapi(iris_run, iris_client):
     run = json.loads((iris_run / "run.json").read_text())
     assert meta["model"]["keras_version"] == run["keras_version"] and len(meta["model"]["sha256"]) == 64
     assert meta["server"]["nnrun_version"] == run["nnrun_version"]
+    assert meta["server"]["backend"] == "tensorflow" and meta["server"]["tensorflow_version"] == run["tensorflow_version"]
     spec = iris_client.get("/openapi.json").json()
     assert set(spec["paths"]) == {"/predict", "/health", "/metadata"}
     assert "413" in spec["paths"]["/predict"]["post"]["responses"]
