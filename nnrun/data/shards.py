@@ -131,11 +131,11 @@ def same_columns(first: tuple[str, list[str]], other: tuple[str, list[str]]) -> 
                     "needs the same columns")
 
 
-def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
+def read_shards(shards: Shards, opts: Any, skip_bad: bool = False) -> ShardedRaw:
     """Read every shard whole (``readers.read_whole``, same checks) into one table, rows in shard order.
 
     Args:
-        shards: the shard files. opts: the ``ReadOptions``.
+        shards: the shard files. opts: the ``ReadOptions``. skip_bad: as ``readers.read_whole``.
 
     Returns:
         The ShardedRaw: one frame, ``where(label)`` = ``shard:line``; ``sha256`` over the shards' names and digests.
@@ -147,9 +147,10 @@ def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
 
     from nnrun.data.readers import read_whole
 
-    parts, frames, offsets, start = [], [], [], 0
+    parts, frames, offsets, left_out, start = [], [], [], [], 0
     for path in shards.paths:
-        raw = read_whole(path, shards.fmt, opts)
+        raw = read_whole(path, shards.fmt, opts, skip_bad)
+        left_out += [(label + start, message) for label, message in raw.left_out]
         if parts:
             same_columns((parts[0].source, list(parts[0].frame.columns)), (raw.source, list(raw.frame.columns)))
         frame = raw.frame
@@ -158,12 +159,12 @@ def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
         parts.append(raw)
         offsets.append(start)
         frames.append(frame)
-        start += int(labels.max()) + 1 if len(labels) else 1
+        start += max([int(labels.max()) if len(labels) else 0, *(label for label, _ in raw.left_out)]) + 1
     frame = pd.concat(frames) if len(frames) > 1 else frames[0]
     first = parts[0]
     sha = digest(shards, [p.sha256 for p in parts])
     return ShardedRaw(frame, shards.name, sha, shards.fmt, first.header, first.delimiter, 0, first.unit,
-                      parts=parts, offsets=offsets)
+                      left_out=left_out, parts=parts, offsets=offsets)
 
 
 def file_sha256(path: Path) -> str:
