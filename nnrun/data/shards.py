@@ -1,5 +1,6 @@
 """Sharded datasets: a ``data.path`` (or ``data.validation`` / ``data.test``) that is a folder of table files or a
-glob (``data/clicks/*.parquet``, ``logs/part-*.csv.gz``), every shard with the same columns.
+glob (``data/clicks/*.parquet``, ``logs/part-*.csv.gz``, recursive: ``data/**/*.parquet`` matches shards in
+every subfolder), every shard with the same columns; shards are read in sorted path order.
 
 ``find_shards`` says whether a path names shards (and which, in sorted order); ``read_shards`` reads them all
 through the ONE reader (``readers.read_whole``, the same checks and messages as a single file) into one
@@ -41,6 +42,19 @@ class Shards:
         """Bytes on disk, all shards together."""
         return sum(p.stat().st_size for p in self.paths)
 
+    def key(self, path: Path) -> str:
+        """A shard's name in the streamed split's hash (``stream_read.hash_roles``): its file name, or under a
+        recursive glob (``**``) its path below the glob's fixed folder, so that ``a/part-0`` and ``b/part-0``
+        differ (still independent of where the data lives)."""
+        if "**" not in self.name:
+            return path.name
+        root = Path(*next(([*Path(self.name).parts[:i]] for i, part in enumerate(Path(self.name).parts)
+                           if is_glob(part)), [self.name]))
+        try:
+            return path.absolute().relative_to(root).as_posix()
+        except ValueError:
+            return path.name
+
 
 def is_glob(path: str | Path) -> bool:
     """Whether a data path is a glob pattern (``*``, ``?`` or ``[``)."""
@@ -74,7 +88,7 @@ def find_shards(path: str | Path, config_path: Path | None, given_format: str | 
         bases = [Path(text)] if Path(text).is_absolute() or config_path is None else \
             [Path(text), config_path.parent / text]
         for base in bases:
-            found = sorted(Path(p) for p in glob.glob(str(base)) if Path(p).is_file())
+            found = sorted(Path(p) for p in glob.glob(str(base), recursive=True) if Path(p).is_file())
             if found:
                 return _checked(str(Path(base).absolute()), found, given_format)
         where = " or ".join(dict.fromkeys(str(b.parent.resolve()) for b in bases))  # once when the same folder
