@@ -13,6 +13,7 @@ kinds of runs alike; the note names the line, so nothing is left out silently. N
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +36,7 @@ def header_options(source: Path, fmt: str, opts: Any, meta: dict, warn: Callable
         text = blank_comments(_start(source), opts.comment)
         shape = layout(text, str(source), fmt, opts)
         rows = [row for _, row in checked_rows(first_rows(text, 6), shape.delimiter, opts.quotechar, str(source))]
-    except (DataError, OSError):
+    except (DataError, OSError, EOFError, ValueError, zlib.error):  # a damaged input: the reader reports it
         return opts
     name = f"{source}:{shape.lead + 1}"
     if shape.header:
