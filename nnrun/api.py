@@ -16,6 +16,7 @@ from nnrun.errors import UsageError
 from nnrun.evaluation.examples import examples as load_examples
 from nnrun.evaluation.examples import load_run, training_means
 from nnrun.training.tune import TuneOptions  # light: Optuna and TensorFlow are imported when a search runs
+from nnrun.writable import check_writable
 
 # nnrun.data (NumPy, pandas) is imported inside the functions that read data, so that `nnrun validate`
 # stays fast.
@@ -121,6 +122,8 @@ def train(  # 12 parameters: the train command's options, one to one (+ the info
     options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info, skip_bad=skip_bad)
     loaded = load_config(config_path, overrides) if resume is None else None
     tracking.require(mlflow, loaded.config if loaded is not None else None)
+    if resume is None:  # before the data is read and the model trained
+        check_writable(runs_dir, f"--runs-dir {runs_dir}", "create the run directory there")
     if resume is not None:
         result = run.resume(Path(resume), config_path, overrides, options)
     else:
@@ -485,6 +488,8 @@ def export(  # 6 parameters: the export command's options, one to one
     run, loaded, meta = load_run(run_dir)
     target = Path(output) if output is not None else run / rundir.EXPORT_DIR / fmt
     staging.check_location(target, run)
+    check_writable(target.parent, f"--output {target}" if output is not None else f"export to {target}",
+                   f"create {target.name} there")
     staging.check_target(target, force)
     model = load_model(run, meta=meta)
     exporting.check_exportable(model, fmt)  # before anything is written

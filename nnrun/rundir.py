@@ -74,9 +74,14 @@ def create(runs_dir: Path, name: str) -> Path:
     if runs_dir.exists() and not runs_dir.is_dir():
         raise UsageError(f"{runs_dir}: is a file, not a directory; give --runs-dir a directory (it is made if "
                          "missing)")
+    from nnrun.writable import NOT_WRITABLE, not_writable
+
+    need = "create the run directory there"
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        if exc.errno in NOT_WRITABLE:
+            raise not_writable(f"--runs-dir {runs_dir}", need, exc) from None
         raise RunError(f"{runs_dir}: cannot create the runs directory: {exc.strerror}") from None
     for i in range(1, MAX_RUNS_PER_NAME):
         candidate = runs_dir / (name if i == 1 else f"{name}-{i}")
@@ -86,6 +91,8 @@ def create(runs_dir: Path, name: str) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
+            if exc.errno in NOT_WRITABLE:
+                raise not_writable(f"--runs-dir {runs_dir}", need, exc) from None
             raise RunError(f"{candidate}: cannot create the run directory: {exc.strerror}") from None
     raise RunError(f"{runs_dir}: too many runs named {name!r}")
 

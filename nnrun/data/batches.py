@@ -98,6 +98,10 @@ def predict_batches(source: str, meta: dict, keep: str | None = None, chunk_rows
     opts = ReadOptions.from_run(meta)
     opts = ReadOptions(delimiter=opts.delimiter if fmt == meta.get("format") else None, comment=opts.comment,
                        quotechar=opts.quotechar)
+    if isinstance(stream, Path):  # a headerless run: a header line the guess misses is not predicted as a row
+        from nnrun.data.header_line import header_options
+
+        opts = header_options(stream, fmt, opts, meta, warn)
     return fmt, _table_batches(stream, name, fmt, opts, req)
 
 

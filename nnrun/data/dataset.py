@@ -52,7 +52,7 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
                          config_path if path_override is None else None, data_cfg.format)
     if shards is not None:  # a folder or a glob of table files with the same columns
         opts = ReadOptions.from_config(data_cfg)
-        return _table_from_raw(read_shards(shards, opts), data_cfg, text, shards.fmt, opts, skip_bad)
+        return _table_from_raw(read_shards(shards, opts, skip_bad), data_cfg, text, shards.fmt, opts, skip_bad)
     path = Path(path_override) if path_override is not None else \
         resolve_path(data_cfg.path, config_path, allow_dir=True)
     if path_override is not None and not path.exists():
@@ -68,7 +68,7 @@ def read_table(data_cfg: Any, config_path: Path | None = None, path_override: Pa
         return Table(y=_array_targets(y), feature_names=names, target_name="y", source=str(path), sha256=sha,
                      columns=[*names, "y"], target_index=len(names), header=False, delimiter=None, fmt=fmt,
                      inputs=x, options=opts)
-    return _table_from_raw(read_whole(path, fmt, opts), data_cfg, text, fmt, opts, skip_bad)
+    return _table_from_raw(read_whole(path, fmt, opts, skip_bad), data_cfg, text, fmt, opts, skip_bad)
 
 
 def _array_targets(y: np.ndarray) -> np.ndarray:
@@ -98,8 +98,11 @@ def _table_from_raw(raw: RawTable, data_cfg: Any, text: bool, fmt: str, opts: Re
     if skip_bad:
         from nnrun.data.bad_rows import find_bad_rows, no_fill_columns
 
-        bad, skipped = find_bad_rows(raw.frame, kinds, no_fill_columns(feats, data_cfg), target,
-                                     features.na_set(data_cfg), raw.where)
+        bad, cells = find_bad_rows(raw.frame, kinds, no_fill_columns(feats, data_cfg), target,
+                                   features.na_set(data_cfg), raw.where)
+        # the reader's left-out records and the bad cells' rows, in file order (as one list of skipped rows)
+        labelled = [*raw.left_out, *zip(raw.frame.index[bad].astype(int), cells, strict=True)]
+        skipped = [message for _, message in sorted(labelled, key=lambda pair: pair[0])]
         if bad.all():
             raise DataError(f"{path}: every row is bad; the first: {skipped[0]}")
         raw.frame = raw.frame[~bad] if bad.any() else raw.frame

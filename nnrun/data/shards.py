@@ -1,5 +1,6 @@
 """Sharded datasets: a ``data.path`` (or ``data.validation`` / ``data.test``) that is a folder of table files or a
-glob (``data/clicks/*.parquet``, ``logs/part-*.csv.gz``), every shard with the same columns.
+glob (``data/clicks/*.parquet``, ``logs/part-*.csv.gz``, recursive: ``data/**/*.parquet`` matches shards in
+every subfolder), every shard with the same columns; shards are read in sorted path order.
 
 ``find_shards`` says whether a path names shards (and which, in sorted order); ``read_shards`` reads them all
 through the ONE reader (``readers.read_whole``, the same checks and messages as a single file) into one
@@ -41,6 +42,19 @@ class Shards:
         """Bytes on disk, all shards together."""
         return sum(p.stat().st_size for p in self.paths)
 
+    def key(self, path: Path) -> str:
+        """A shard's name in the streamed split's hash (``stream_read.hash_roles``): its file name, or under a
+        recursive glob (``**``) its path below the glob's fixed folder, so that ``a/part-0`` and ``b/part-0``
+        differ (still independent of where the data lives)."""
+        if "**" not in self.name:
+            return path.name
+        root = Path(*next(([*Path(self.name).parts[:i]] for i, part in enumerate(Path(self.name).parts)
+                           if is_glob(part)), [self.name]))
+        try:
+            return path.absolute().relative_to(root).as_posix()
+        except ValueError:
+            return path.name
+
 
 def is_glob(path: str | Path) -> bool:
     """Whether a data path is a glob pattern (``*``, ``?`` or ``[``)."""
@@ -74,7 +88,7 @@ def find_shards(path: str | Path, config_path: Path | None, given_format: str | 
         bases = [Path(text)] if Path(text).is_absolute() or config_path is None else \
             [Path(text), config_path.parent / text]
         for base in bases:
-            found = sorted(Path(p) for p in glob.glob(str(base)) if Path(p).is_file())
+            found = sorted(Path(p) for p in glob.glob(str(base), recursive=True) if Path(p).is_file())
             if found:
                 return _checked(str(Path(base).absolute()), found, given_format)
         where = " or ".join(dict.fromkeys(str(b.parent.resolve()) for b in bases))  # once when the same folder
@@ -131,11 +145,11 @@ def same_columns(first: tuple[str, list[str]], other: tuple[str, list[str]]) -> 
                     "needs the same columns")
 
 
-def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
+def read_shards(shards: Shards, opts: Any, skip_bad: bool = False) -> ShardedRaw:
     """Read every shard whole (``readers.read_whole``, same checks) into one table, rows in shard order.
 
     Args:
-        shards: the shard files. opts: the ``ReadOptions``.
+        shards: the shard files. opts: the ``ReadOptions``. skip_bad: as ``readers.read_whole``.
 
     Returns:
         The ShardedRaw: one frame, ``where(label)`` = ``shard:line``; ``sha256`` over the shards' names and digests.
@@ -147,9 +161,10 @@ def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
 
     from nnrun.data.readers import read_whole
 
-    parts, frames, offsets, start = [], [], [], 0
+    parts, frames, offsets, left_out, start = [], [], [], [], 0
     for path in shards.paths:
-        raw = read_whole(path, shards.fmt, opts)
+        raw = read_whole(path, shards.fmt, opts, skip_bad)
+        left_out += [(label + start, message) for label, message in raw.left_out]
         if parts:
             same_columns((parts[0].source, list(parts[0].frame.columns)), (raw.source, list(raw.frame.columns)))
         frame = raw.frame
@@ -158,12 +173,12 @@ def read_shards(shards: Shards, opts: Any) -> ShardedRaw:
         parts.append(raw)
         offsets.append(start)
         frames.append(frame)
-        start += int(labels.max()) + 1 if len(labels) else 1
+        start += max([int(labels.max()) if len(labels) else 0, *(label for label, _ in raw.left_out)]) + 1
     frame = pd.concat(frames) if len(frames) > 1 else frames[0]
     first = parts[0]
     sha = digest(shards, [p.sha256 for p in parts])
     return ShardedRaw(frame, shards.name, sha, shards.fmt, first.header, first.delimiter, 0, first.unit,
-                      parts=parts, offsets=offsets)
+                      left_out=left_out, parts=parts, offsets=offsets)
 
 
 def file_sha256(path: Path) -> str:

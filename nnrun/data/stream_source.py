@@ -56,7 +56,7 @@ class StreamSource:
         if order is not None:
             shards = replace(shards, paths=tuple(shards.paths[i] for i in order))
         for chunk in iter_chunks(shards, self.opts, self.plan):
-            frame = self._rows(chunk, shards.paths[chunk.shard].name, role if by_hash else None)
+            frame = self._rows(chunk, shards.key(shards.paths[chunk.shard]), role if by_hash else None)
             if frame is not None and len(frame):
                 yield self._encode(frame, chunk.where)
 

@@ -131,7 +131,7 @@ def learn(shards: Shards, data_cfg: Any, opts: ReadOptions, split: tuple[float, 
     state.skip_bad = skip_bad
     for chunk in iter_chunks(shards, opts, plan_for(kinds)):
         first_problem(chunk, skip_bad, state.skipped)
-        state.add(chunk, shards.paths[chunk.shard].name)
+        state.add(chunk, shards.key(shards.paths[chunk.shard]))
     if state.rows[TRAIN] == 0:
         raise DataError(f"{shards.name}: no training examples left after the validation/test split")
     spec = state.spec(shards.name)

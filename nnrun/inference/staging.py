@@ -129,6 +129,10 @@ def staged(target: Path, force: bool = False) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=rundir.TEMP_MARK, dir=target.parent))
         os.chmod(tmp, 0o777 & ~_umask())
     except OSError as exc:
+        from nnrun.writable import NOT_WRITABLE, not_writable
+
+        if exc.errno in NOT_WRITABLE:
+            raise not_writable(f"--output {target}", f"create {target.name} there", exc) from None
         raise RunError(f"{target}: cannot write: {exc.strerror or exc}") from None
     try:
         yield tmp

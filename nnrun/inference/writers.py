@@ -45,7 +45,6 @@ def check_output(output: str, source: str) -> None:
     Raises:
         UsageError: such a path, or an output directory that cannot be written (exit 2, nothing written).
     """
-    import os
 
     if output == "-":
         return
@@ -57,9 +56,10 @@ def check_output(output: str, source: str) -> None:
         if (folder / rundir.RUN).is_file():
             raise UsageError(f"--output {output}: is inside the run directory {folder}; predictions would "
                              "mix with (or replace) the run's own files", hint="write them outside the run directory")
-    if out.parent.is_dir() and not os.access(out.parent, os.W_OK):  # (a missing one: open_writer says so)
-        raise UsageError(f"--output {output}: cannot write in {out.parent} (permission denied); predict needs to "
-                         "create the file there", hint="choose a writable directory")
+    if out.parent.is_dir():  # (a missing one: open_writer says so)
+        from nnrun.writable import check_writable
+
+        check_writable(out.parent, f"--output {output}", f"create {out.name} there")
 
 
 def _same_file(a: Path, b: Path) -> bool:

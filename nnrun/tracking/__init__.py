@@ -43,14 +43,21 @@ def target(flag: str | None, config: Any) -> Target | None:
 
 
 def require(flag: str | None, config: Any = None) -> None:
-    """Check, before any work, that MLflow can be imported when tracking is asked for (no import here).
+    """Check, before any work, that MLflow can be imported when tracking is asked for, and that it has a store
+    for the URI's scheme (``uri.check_scheme``: MLflow is imported only when tracking is asked for).
 
     Raises:
-        UsageError: tracking asked for and MLflow not installed (exit 2).
+        UsageError: tracking asked for and MLflow not installed, or an unknown URI scheme (exit 2).
     """
-    if target(flag, config) is not None and importlib.util.find_spec("mlflow") is None:
-        where = "--mlflow" if flag is not None else "the config's tracking.mlflow"
+    goal = target(flag, config)
+    if goal is None:
+        return
+    where = "--mlflow" if flag is not None else "the config's tracking.mlflow"
+    if importlib.util.find_spec("mlflow") is None:
         raise UsageError(f"{where} needs MLflow, which is not installed", hint=INSTALL_HINT)
+    from nnrun.tracking.uri import check_scheme
+
+    check_scheme(goal.uri, where)
 
 
 def track_finished(run_dir: Path | str, flag: str | None, warn: Callable[[str], None]) -> dict | None:
@@ -107,7 +114,7 @@ def track(run_dir: Path | str, flag: str | None) -> dict:
     if goal is None:
         raise UsageError(f"{run_dir}: where to? give --mlflow URI (its config has no tracking.mlflow)",
                          hint="e.g. --mlflow sqlite:///mlflow.db")
-    require(goal.uri)
+    require(flag, run_config(run_dir))
     summary = _mirror(run_dir, goal)
     if summary["not_logged"]:
         raise RunError(f"MLflow ({goal.uri}): not logged: " + "; ".join(summary["not_logged"]))

@@ -231,8 +231,9 @@ def test_an_unwritable_output_directory_is_named(iris_run, tmp_path, monkeypatch
     monkeypatch.setattr(os, "access", lambda p, mode, **kw: Path(p) != out.parent and real(p, mode, **kw))
     result = invoke("predict", iris_run, "--input", rows, "--output", out)
     assert result.exit_code == 2 and not out.exists()
-    assert result.stderr == (f"error: --output {out}: cannot write in {out.parent} (permission denied); predict "
-                             "needs to create the file there\n  hint: choose a writable directory\n")
+    assert result.stderr == (f"error: --output {out}: cannot write in {out.parent} (permission denied); nnrun "
+                             f"needs to create p.csv there\n  hint: choose a writable directory, or make "
+                             f"{out.parent} writable (chmod u+w)\n")
 
 
 def test_a_read_only_run_directory_is_named(iris_run, tmp_path, monkeypatch):

@@ -75,3 +75,35 @@ def test_bad_rows_are_skipped_counted_and_skipped_again_at_evaluate_and_resume(t
     resumed = invoke("train", "--resume", run, "--set", "training.epochs=2", "--json", "--quiet", "--no-plots")
     assert resumed.exit_code == 0, resumed.stderr
     assert len((run / "history.csv").read_text().splitlines()) == 1 + 2
+
+
+def test_rows_with_the_wrong_number_of_fields_are_skipped_alike_in_memory_and_streamed(tmp_path):
+    lines = ["a,b,label"] + [f"{i % 7 / 7:.3f},{i % 5 / 5:.3f},{i % 2}" for i in range(40)]
+    lines[5] = "0.1,0.2,0.3,1"  # file line 6: one field too many
+    lines[9] = "0.4,1"  # file line 10: one field short
+    lines[12] = "x,0.5,0"  # file line 13: a bad cell
+    lines[20] = '"0.5\n0.6",0.1,0.2,1'  # file lines 21-22: a quoted record over two lines, one field too many
+    (tmp_path / "ragged.csv").write_text("\n".join(lines) + "\n")
+    got = {}
+    for streaming in (False, True):
+        config = tmp_path / f"ragged-{streaming}.yaml"
+        config.write_text(
+            f"name: r\nseed: 0\ndata: {{path: ragged.csv, target: label, normalize: true, "
+            f"streaming: {str(streaming).lower()}}}\n"
+            "model:\n  layers: [{type: Dense, units: 1, activation: sigmoid}]\n  loss: binary_crossentropy\n"
+            "training: {epochs: 1}\n")
+        result = invoke("train", config, "--runs-dir", tmp_path / "runs", "--skip-bad-rows", "--json", "--quiet",
+                        "--no-plots")
+        assert result.exit_code == 0, result.stderr
+        assert "ragged.csv:10: expected 3 fields like the first line, got 2; every row needs the same number of " \
+            "columns" in result.stderr
+        meta = json.loads((Path(json.loads(result.stdout)["run_dir"]) / "dataset.json").read_text())
+        skipped = sorted(int(line.split("ragged.csv:")[1].split(":")[0]) for line in result.stderr.splitlines()
+                         if line.startswith("warning: skipped "))
+        got[streaming] = (skipped, meta["skipped_rows"], meta["num_examples"], meta["features"]["mean"],
+                          meta["features"]["variance"])
+    assert got[False][0] == [6, 10, 13, 21]
+    assert got[False][1:3] == (4, 40 - 4)
+    assert got[False][:3] == got[True][:3]
+    np.testing.assert_allclose(got[False][3], got[True][3], atol=1e-6)
+    np.testing.assert_allclose(got[False][4], got[True][4], atol=1e-6)

@@ -95,13 +95,15 @@ def get_reader(fmt: str) -> Any:
     return module
 
 
-def read_whole(path: Path, fmt: str, opts: ReadOptions) -> RawTable:
+def read_whole(path: Path, fmt: str, opts: ReadOptions, skip_bad: bool = False) -> RawTable:
     """Read a whole table file (training, ``evaluate --data``).
 
     Args:
         path: the file (gzip looked through).
         fmt: csv, tsv, parquet or jsonl.
         opts: how to read it.
+        skip_bad: leave out CSV records with the wrong number of fields (``RawTable.left_out``, worded as the
+            chunked read words them) instead of refusing the first.
 
     Returns:
         The RawTable: every column as the file has it, rows labelled by line (``RawTable.where``).
@@ -111,6 +113,10 @@ def read_whole(path: Path, fmt: str, opts: ReadOptions) -> RawTable:
     """
     if fmt in ("npz", "npy"):
         raise DataError(f"{path}: {fmt} holds arrays, not a table")
+    if fmt in ("csv", "tsv"):
+        from nnrun.data.readers import csv as module
+
+        return module.read_whole(path, fmt, opts, skip_bad)
     return get_reader(fmt).read_whole(path, fmt, opts)
 
 

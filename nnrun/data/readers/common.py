@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +31,8 @@ class RawTable:
         first_line: the file line of row label 0 (CSV: 2 with a header, else 1; JSONL: 1; Parquet: 1 = row).
         unit: ``line`` (CSV, JSONL) or ``row`` (Parquet) for messages.
         names: one name per row (a folder of texts: the file), used by ``where`` instead of a line.
+        left_out: ``(row label, message)`` of each record the reader left out (``read_whole(skip_bad=True)``:
+            a CSV record with the wrong number of fields), labelled as ``frame``'s rows are.
     """
 
     frame: Any
@@ -42,6 +44,7 @@ class RawTable:
     first_line: int = 1
     unit: str = "line"
     names: list[str] | None = None
+    left_out: list[tuple[int, str]] = field(default_factory=list)
 
     def where(self, label: Any) -> str:
         """``file:LINE`` (CSV, JSONL), ``file: row N`` (Parquet), or the file itself (a folder of texts)."""

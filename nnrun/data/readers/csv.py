@@ -186,17 +186,18 @@ def layout(text: str, name: str, fmt: str, opts: Any) -> Layout:
 
 
 # ------------------------------------------------------------------------------------------ whole read
-def read_whole(path: Path, fmt: str, opts: Any) -> RawTable:
+def read_whole(path: Path, fmt: str, opts: Any, skip_bad: bool = False) -> RawTable:
     """Read a whole CSV/TSV file (gzip looked through, a BOM dropped, comment lines skipped).
 
     A clean numeric CSV (every column but ``opts.target`` a number) is parsed straight to float64 by pandas'
     C parser; anything unusual is read again as strings, so that later checks can cite the line.
 
     Returns:
-        The RawTable (see ``readers.read_whole``).
+        The RawTable (see ``readers.read_whole``); with ``skip_bad``, records with the wrong number of fields
+        are left out (``RawTable.left_out``) rather than refused.
 
     Raises:
-        DataError: unreadable or empty file, bad header names, ragged rows (line named).
+        DataError: unreadable or empty file, bad header names, ragged rows (line named; not with ``skip_bad``).
     """
     raw = read_bytes(path, f"{fmt.upper()} file")
     sha = hashlib.sha256(raw).hexdigest()
@@ -209,26 +210,36 @@ def read_whole(path: Path, fmt: str, opts: Any) -> RawTable:
         from nnrun.data.readers.csv_fast import fast_frame
 
         fast = fast_frame(text, shape, opts.target, raw if not opts.comment else None)
-    frame = fast if fast is not None else read_text(text, name, shape, opts.quotechar)
-    return RawTable(frame, name, sha, fmt, shape.header, shape.delimiter, frame.attrs["first_line"])
+    frame = fast if fast is not None else read_text(text, name, shape, opts.quotechar, skip_bad)
+    first = frame.attrs["first_line"]
+    left_out = [(line - first, message) for line, message in frame.attrs.get("left_out", [])]
+    return RawTable(frame, name, sha, fmt, shape.header, shape.delimiter, first, left_out=left_out)
 
 
-def read_text(text: str, name: str, shape: Layout, quotechar: str | None = '"') -> Any:
+def read_text(text: str, name: str, shape: Layout, quotechar: str | None = '"', skip_bad: bool = False) -> Any:
     """The careful path: CSV text to a DataFrame of strings, rows labelled ``file line - first_line``.
 
     Args:
         text: the whole file's text (comments blanked). shape: its ``layout``.
+        skip_bad: blank out records with the wrong number of fields (line numbers kept) instead of refusing.
 
     Returns:
-        A DataFrame with string column names; ``frame.attrs["first_line"]`` is the file line of label 0.
+        A DataFrame with string column names; ``frame.attrs["first_line"]`` is the file line of label 0, and
+        ``frame.attrs["left_out"]`` lists ``(file line, message)`` of each record left out (``skip_bad``).
 
     Raises:
-        DataError: a row whose field count differs from the first row's, unparsable text, no data rows.
+        DataError: a row whose field count differs from the first row's (not with ``skip_bad``), unparsable
+            text, no data rows.
     """
     import pandas as pd
 
     text = text.lstrip("\r\n \t")
-    check_field_counts(text, name, shape, quotechar)
+    ragged = ragged_records(text, name, shape, quotechar)
+    if ragged and not skip_bad:
+        line, _, got = ragged[0]
+        raise DataError(field_count_message(name, line, len(shape.columns), got))
+    if ragged:
+        text = _blank_lines(text, [(first, last) for first, last, _ in ragged], shape.lead + 1)
     first_line = shape.lead + (2 if shape.header else 1)
     try:
         frame = pd.read_csv(
@@ -246,25 +257,45 @@ def read_text(text: str, name: str, shape: Layout, quotechar: str | None = '"') 
     _check_short_rows(frame, name, first_line)
     frame.attrs["first_line"] = first_line
     frame.columns = list(shape.columns) if shape.header else [f"col{i}" for i in range(frame.shape[1])]
+    frame.attrs["left_out"] = [(line, field_count_message(name, line, len(shape.columns), got))
+                               for line, _, got in ragged]
     if frame.shape[0] == 0:
         raise DataError(f"{name}: the file has a header but no data rows")
     return frame
 
 
-def check_field_counts(text: str, name: str, shape: Layout, quotechar: str | None = '"') -> None:
-    """Refuse a file whose rows have different numbers of fields, naming the first such line. (pandas fills
-    missing trailing fields silently, so the careful path counts them with the csv module.)
+def ragged_records(text: str, name: str, shape: Layout, quotechar: str | None = '"') -> list[tuple[int, int, int]]:
+    """The records whose number of fields differs from the first row's (pandas fills missing trailing fields
+    silently, so the careful path counts them with the csv module).
 
     Args:
         text: the file's text from its first non-blank line on. shape: its ``layout``.
 
-    Raises:
-        DataError: ``field_count_message`` for the first row whose width differs from the first row's.
+    Returns:
+        ``(first file line, last file line, fields)`` of each such record, in file order (a quoted cell may
+        span lines; the last line runs up to the next record).
     """
     expected = len(shape.columns)
+    out: list[tuple[int, int, int]] = []
+    pending: tuple[int, int] | None = None
     for line, row in checked_rows(io.StringIO(text), shape.delimiter, quotechar, name, shape.lead + 1):
+        if pending is not None:
+            out.append((pending[0], line - 1, pending[1]))
+            pending = None
         if row and any(cell.strip() for cell in row) and len(row) != expected:
-            raise DataError(field_count_message(name, line, expected, len(row)))
+            pending = (line, len(row))
+    if pending is not None:
+        out.append((pending[0], shape.lead + text.count("\n") + 1, pending[1]))
+    return out
+
+
+def _blank_lines(text: str, spans: list[tuple[int, int]], first_line: int) -> str:
+    """``text`` with the file lines of each ``(first, last)`` span emptied (line numbers kept)."""
+    lines = text.split("\n")
+    for first, last in spans:
+        for i in range(first - first_line, last - first_line + 1):
+            lines[i] = ""
+    return "\n".join(lines)
 
 
 def _check_short_rows(frame: Any, name: str, first_line: int) -> None:
