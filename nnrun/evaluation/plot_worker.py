@@ -121,7 +121,7 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
         warm_up()
-    except Exception:  # noqa: BLE001: only a head start; a real failure shows in the first job, sent back
+    except Exception:  # only a head start: a real failure shows in the first job, and is sent back
         pass
     serve(sys.stdin.buffer, replies)
 
