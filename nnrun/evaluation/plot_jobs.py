@@ -122,11 +122,15 @@ class Worker(Inline):
         return names or []
 
     def close(self) -> None:
-        """End the worker: close its input (it exits after the plot it is drawing), wait, kill if it hangs."""
+        """End the worker: close its input; with every job collected, stop it at once (it may still be importing
+        matplotlib after a command that failed early, and has nothing to write); else wait for it to finish the
+        plot it is drawing (never half a file), killing it if it hangs."""
         try:
             self.proc.stdin.close()
         except OSError:
             pass
+        if not self.jobs:
+            self.proc.kill()
         try:
             self.proc.wait(timeout=CLOSE_TIMEOUT)
         except subprocess.TimeoutExpired:
