@@ -13,6 +13,7 @@ from typing import Any
 from nnrun import rundir, tracking
 from nnrun.config.load import LoadedConfig, load_config
 from nnrun.errors import UsageError
+from nnrun.evaluation import plot_jobs
 from nnrun.evaluation.examples import examples as load_examples
 from nnrun.evaluation.examples import load_run, training_means
 from nnrun.training.tune import TuneOptions  # light: Optuna and TensorFlow are imported when a search runs
@@ -120,14 +121,14 @@ def train(  # 12 parameters: the train command's options, one to one (+ the info
 
         os.environ["TF_CONFIG"] = tf_config(*cluster)
     options = run.Options(progress=progress, warn=warn, gates=gates, plots=plots, info=info, skip_bad=skip_bad)
-    loaded = load_config(config_path, overrides) if resume is None else None
-    tracking.require(mlflow, loaded.config if loaded is not None else None)
-    if resume is None:  # before the data is read and the model trained
-        check_writable(runs_dir, f"--runs-dir {runs_dir}", "create the run directory there")
-    if resume is not None:
-        result = run.resume(Path(resume), config_path, overrides, options)
-    else:
-        result = run.train(loaded, Path(runs_dir), options)
+    with plot_jobs.session(plots):  # the plot worker imports matplotlib while this imports Keras
+        loaded = load_config(config_path, overrides) if resume is None else None
+        tracking.require(mlflow, loaded.config if loaded is not None else None)
+        if resume is not None:
+            result = run.resume(Path(resume), config_path, overrides, options)
+        else:  # before the data is read and the model trained
+            check_writable(runs_dir, f"--runs-dir {runs_dir}", "create the run directory there")
+            result = run.train(loaded, Path(runs_dir), options)
     return tracking.attach(result, result["run_dir"], mlflow, warn)
 
 
@@ -216,13 +217,14 @@ def evaluate(  # 6 parameters: the evaluate command's options, one to one
     cfg = loaded.config
     tracking.require(mlflow, cfg)
     gate_list = config_gates(loaded) + parse_gates(gates, "--gate")
-    examples = load_examples(run, cfg, meta, data, warn, every=True)
-    options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
-                          label=rundir.evaluation_label(examples.subset, data))  # never over the training report
-    with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
-        doc = evaluate_model(run, load_model(run, meta=meta), meta, examples, options)
-        doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]), options.label)
-        rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
+    with plot_jobs.session(plots):  # the plot worker imports matplotlib while this reads the data and Keras
+        examples = load_examples(run, cfg, meta, data, warn, every=True)
+        options = EvalOptions(batch_size=cfg.training.batch_size, plots=plots,
+                              label=rundir.evaluation_label(examples.subset, data))  # never over the training report
+        with rundir.RunLock(run, "write the evaluation's report there"):  # one writer per run
+            doc = evaluate_model(run, load_model(run, meta=meta), meta, examples, options)
+            doc["gates"] = check_gates(run, gate_list, _gate_values(run, doc["metrics"]), options.label)
+            rundir.write_json(run / rundir.RUN, rundir.with_evaluation(rundir.read_json(run / rundir.RUN), doc))
     return tracking.attach(doc, run, mlflow, warn)
 
 

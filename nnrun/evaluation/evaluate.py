@@ -17,7 +17,7 @@ import numpy as np
 
 from nnrun import rundir
 from nnrun.data.labels import encode_targets
-from nnrun.evaluation import metrics, plots
+from nnrun.evaluation import metrics, plot_jobs, plot_worker
 from nnrun.evaluation.markdown import markdown_report
 from nnrun.inference.predictor import inference_batch, keras_inputs, probabilities
 
@@ -86,6 +86,12 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
         DataError: labels the model has never seen.
         RunError: a report file cannot be written.
     """
+    # the plots are jobs for the plot worker (plot_jobs: another process, started with the command), or drawn
+    # here at collect when there is none; the learning curves belong to the training-time report (a later
+    # evaluation's report links them) and train hands them over as soon as fit ends
+    plotter = plot_jobs.current() if options.plots else None
+    if plotter is not None and options.label is None and not plotter.submitted(run, plot_worker.CURVES):
+        _curves(plotter, run)
     predicted = None
     if hasattr(data.x, "chunks"):  # a streamed run's rows, every one, read from its shards (evaluation/streamed.py)
         from nnrun.evaluation.streamed import gather
@@ -93,25 +99,14 @@ def evaluate_model(run: Path, model: Any, meta: dict, data: EvalData, options: E
         data, y, predicted = gather(model, data, meta, options.batch_size)
     else:
         y = encode_targets(data.y_raw, meta["target_encoding"], meta["classes"], data.source, data.where)
-    from concurrent.futures import ThreadPoolExecutor
-
-    # The learning curves need only history.csv: drawn on a second thread (importing matplotlib included)
-    # while TensorFlow, which releases the GIL, evaluates and predicts on this one.
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nnrun-plots") if options.plots else None
-    # the learning curves belong to the training-time report; a later evaluation's report links them
-    curves = pool.submit(_curves, run) if pool is not None and options.label is None else None
-    try:
-        keras_metrics, out = predicted or _predict(model, data.x, y, meta, options.batch_size)
-        full, idx = _report(meta, y, data.y_raw, out, options.threshold)
-        drawn = [*(curves.result() if curves else []), *_plots(run, meta, full, out, idx, options.label)
-                 ] if options.plots else []
-        written = [p.name for p in drawn]
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+    keras_metrics, out = predicted or _predict(model, data.x, y, meta, options.batch_size)
+    full, idx = _report(meta, y, data.y_raw, out, options.threshold)
+    written: list[str] = []
+    if plotter is not None:
+        _plots(plotter, run, meta, (full, out, idx), options.label)
+        written = [p.name for p in plotter.collect(run)]
     return _write(run, (meta["task"], options.label), data, {k: float(v) for k, v in keras_metrics.items()}, full,
                   written)
-
 
 
 def _predict(model: Any, x: Any, y: np.ndarray, meta: dict, batch_size: int) -> tuple[dict, np.ndarray]:
@@ -185,27 +180,26 @@ def _class_indices(y: np.ndarray, encoding: str) -> np.ndarray:
     return np.asarray(y).reshape(-1).astype(np.int32)
 
 
-def _curves(run: Path) -> list:
-    """The learning-curve plots of the run's history (none without history.csv)."""
+def _curves(plotter: plot_jobs.Inline, run: Path) -> None:
+    """Submit the learning curves of the run's history.csv (none without it)."""
     history = read_history(run / rundir.HISTORY)
-    if not history:
-        return []
-    best = rundir.read_json(run / rundir.METRICS).get("best_epoch") if (run / rundir.METRICS).exists() else None
-    return plots.plot_learning_curves(history, run / rundir.CURVES_PREFIX, best)
+    if history:
+        best = rundir.read_json(run / rundir.METRICS).get("best_epoch") if (run / rundir.METRICS).exists() else None
+        plotter.submit(run, plot_worker.CURVES, history=history, best_epoch=best)
 
 
-def _plots(run: Path, meta: dict, full: dict, out: np.ndarray, idx: np.ndarray | None, label: str | None) -> list:
-    """The confusion matrix and, for binary classifiers, the ROC curve (none for regressors)."""
-    paths = []
-    if idx is not None:
-        cm_path = run / rundir.labelled(rundir.CONFUSION_PNG, label)
-        paths.append(plots.plot_confusion_matrix(full["confusion_matrix"], meta["classes"], cm_path))
-        if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:
-            positive = (idx == 1).astype(int)
-            paths.append(plots.plot_roc_curve(positive, out[:, 1], run / rundir.labelled(rundir.ROC_PNG, label),
-                                              full["roc_auc"],
-                                              positive_class=meta["classes"][1]))
-    return paths
+def _plots(plotter: plot_jobs.Inline, run: Path, meta: dict, predicted: tuple, label: str | None) -> None:
+    """Submit the confusion matrix and, for binary classifiers, the ROC curve (none for regressors).
+    ``predicted``: the full report, the outputs, the true class indices (None for regressors)."""
+    full, out, idx = predicted
+    if idx is None:
+        return
+    plotter.submit(run, plot_worker.CONFUSION, name=rundir.labelled(rundir.CONFUSION_PNG, label),
+                   cm=full["confusion_matrix"], classes=meta["classes"])
+    if len(meta["classes"]) == 2 and full.get("roc_auc") is not None:
+        plotter.submit(run, plot_worker.ROC, name=rundir.labelled(rundir.ROC_PNG, label),
+                       positive=(idx == 1).astype(int), scores=out[:, 1], auc=full["roc_auc"],
+                       positive_class=meta["classes"][1])
 
 
 def read_history(path: Path) -> dict[str, list[float]]:

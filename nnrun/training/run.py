@@ -19,6 +19,7 @@ from nnrun import rundir
 from nnrun.backend import select
 from nnrun.config.load import LoadedConfig
 from nnrun.errors import NnrunError, RunError
+from nnrun.evaluation import plot_jobs
 from nnrun.evaluation.gates import check_gates
 from nnrun.training import records
 from nnrun.training.checks import check_monitors, check_reload, dry_run, train_gates
@@ -207,6 +208,8 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None, 
             model, result = fit_multi_worker(model, prep, target, progress, state, where)
         else:
             result = fitting.fit(model, prep.fit_data(), prep.config.training, progress, run_dir, state)
+    if not (result.diverged or result.interrupted):  # drawn by the plot worker while this goes on
+        plot_jobs.learning_curves(run_dir, result.history, result.best_epoch)
     with writing_guard(target):
         measured = {} if result.diverged or result.interrupted else measure_training(prep, model)
         metrics = records.write_training(run_dir, model, result, measured)
