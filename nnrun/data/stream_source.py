@@ -128,11 +128,12 @@ class StreamSource:
                      inputs=x, options=self.opts)
 
 
-def from_run(meta: dict, cfg: Any) -> StreamSource:
-    """The StreamSource of a streamed run, from its ``dataset.json`` and config (``evaluate`` of the run).
+def from_run(meta: dict, cfg: Any, warn: Any = None) -> StreamSource:
+    """The StreamSource of a streamed run, from its ``dataset.json`` and config (``evaluate`` of the run); with
+    ``warn``, the shards are checked against the run's record (``shard_changes.check_unchanged``).
 
     Raises:
-        DataError: the shards are gone.
+        DataError: the shards are gone, or (with ``warn``) a shard the run trained on is under a new name.
     """
     from nnrun.config.checks import target_encoding
     from nnrun.data.readers import ReadOptions
@@ -160,6 +161,10 @@ def from_run(meta: dict, cfg: Any) -> StreamSource:
     source = StreamSource(shards_of(meta["source"]), ReadOptions.from_run(meta, cfg.data), learnt, split,
                           target_encoding(cfg), extra)
     source.skip_bad = bool(meta.get("skip_bad_rows"))
+    if warn is not None:
+        from nnrun.data.shard_changes import check_unchanged
+
+        check_unchanged(meta, source, warn)
     return source
 
 
