@@ -202,6 +202,10 @@ class StreamedPrepared(Prepared):
         """Whether there are validation rows (streamed: counted by the learning pass)."""
         return self.meta["num_validation"] > 0
 
+    def read_failure(self) -> Any:
+        """The first nnrun error a shard read raised inside ``tf.data`` (``StreamSource.failure``)."""
+        return self.source.failure
+
     def fit_data(self) -> Any:
         """The streaming FitData (``stream_data.StreamFitData``)."""
         from nnrun.data.features import take
