@@ -1,0 +1,43 @@
+"""Symbolic links among shards: a broken link is an error naming it (it was skipped, its rows silently missing),
+in ``validate`` and in ``train``, for a folder and a glob."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import invoke
+
+CONFIG = ("name: s\ndata: {path: '%s', target: y, streaming: %s}\n"
+          "model: {layers: [{type: Dense, units: 1, activation: sigmoid}], loss: binary_crossentropy}\n"
+          "training: {epochs: 1}\n")
+
+
+def _shards(tmp: Path) -> Path:
+    folder = tmp / "d"
+    folder.mkdir()
+    for k in range(2):
+        (folder / f"part-{k}.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    return folder
+
+
+def _errors(tmp: Path, path: str, streaming: str = "true") -> list[str]:
+    config = tmp / "s.yaml"
+    config.write_text(CONFIG % (path, streaming))
+    checked = invoke("validate", config)  # (validate has no --json: its message on stderr)
+    assert checked.exit_code == 2, checked.stdout
+    trained = invoke("train", config, "--runs-dir", tmp / "runs", "--no-plots", "--json")
+    assert trained.exit_code == 2, trained.stdout
+    out = [checked.stderr, json.loads(trained.stdout)["error"]["message"]]
+    assert not (tmp / "runs").exists()
+    return out
+
+
+@pytest.mark.parametrize("pattern", ["", "*.csv"])
+def test_a_broken_link_among_the_shards_is_an_error_naming_it(tmp_path, pattern):
+    folder = _shards(tmp_path)
+    link = folder / "part-2.csv"
+    link.symlink_to("/nonexistent/x.csv")
+    for message in _errors(tmp_path, str(folder / pattern)):
+        assert f"{link}: a broken symbolic link (to /nonexistent/x.csv, which does not exist)" in message
