@@ -59,11 +59,20 @@ def _dangling(path: Path) -> bool:
 
 
 def _check_files(paths: list[Path]) -> None:
-    """Refuse a broken link among the shards (its rows would be silently missing)."""
+    """Refuse a broken link among the shards (its rows would be silently missing), and two names of one file
+    (a link to another shard: its rows would be read twice, and the split, by shard name, could put the same
+    row in training and in validation). Refusing beats de-duplicating: which name is kept decides the split."""
+    seen: dict[Path, Path] = {}
     for p in paths:
         if _dangling(p):
             raise DataError(f"{p}: a broken symbolic link (to {os.readlink(p)}, which does not exist); restore "
                             "the file or remove the link")
+        real = p.resolve()
+        if real in seen:
+            raise DataError(f"{seen[real]} and {p}: the same file ({real}) twice among the shards; its rows would "
+                            "be read twice and could be both training and validation rows. Remove the link, or "
+                            "give a glob that names the file once")
+        seen[real] = p
 
 
 def find_shards(path: str | Path, config_path: Path | None, given_format: str | None = None) -> Shards | None:
@@ -81,7 +90,8 @@ def find_shards(path: str | Path, config_path: Path | None, given_format: str | 
         The Shards, or None.
 
     Raises:
-        DataError: a glob that matches no file, shards of different formats, a broken symbolic link.
+        DataError: a glob that matches no file, shards of different formats, a broken symbolic link, one file
+            twice (a link to another shard).
     """
     text = str(Path(str(path)).expanduser())
     if is_glob(text):

@@ -1,5 +1,6 @@
 """Symbolic links among shards: a broken link is an error naming it (it was skipped, its rows silently missing),
-in ``validate`` and in ``train``, for a folder and a glob."""
+and two names of one file are refused naming both (its rows were read twice, and the split by shard name could
+make one row both a training and a validation row) — in ``validate`` and in ``train``, for a folder and a glob."""
 
 from __future__ import annotations
 
@@ -41,3 +42,11 @@ def test_a_broken_link_among_the_shards_is_an_error_naming_it(tmp_path, pattern)
     link.symlink_to("/nonexistent/x.csv")
     for message in _errors(tmp_path, str(folder / pattern)):
         assert f"{link}: a broken symbolic link (to /nonexistent/x.csv, which does not exist)" in message
+
+
+@pytest.mark.parametrize(("pattern", "streaming"), [("", "true"), ("*.csv", "false")])
+def test_two_names_of_one_shard_are_refused_naming_both(tmp_path, pattern, streaming):
+    folder = _shards(tmp_path)
+    (folder / "part-5.csv").symlink_to("part-0.csv")
+    for message in _errors(tmp_path, str(folder / pattern), streaming):
+        assert f"{folder / 'part-0.csv'} and {folder / 'part-5.csv'}: the same file" in message
