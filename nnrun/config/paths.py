@@ -29,8 +29,8 @@ def data_file_keys(data: object) -> list[tuple[tuple, str]]:
 
 
 def check_data_files(loaded: object) -> None:
-    """Every data file the config names exists (as given, or next to the config file); a glob matches files
-    (of one format), as training reads them.
+    """Every data file the config names exists (as given, or next to the config file); a glob or a folder of
+    shards names usable files (of one format, no broken link, no file twice), as training reads them.
 
     Args:
         loaded: a ``LoadedConfig`` (its ``path`` is the config file; None for text, where only the working
@@ -50,14 +50,13 @@ def check_data_files(loaded: object) -> None:
         if not value.strip():
             messages.append(f"{where}: expected a file path, got an empty string")
             continue
-        if is_glob(value):  # shards: the files train would read (a pattern matching none gets train's message)
-            try:
+        given = Path(value).expanduser()
+        if is_glob(value) or given.exists() or (here is not None and not given.is_absolute() and
+                                                (here / given).exists()):
+            try:  # shards: the files train would read (a glob matching none, a broken link: train's message)
                 find_shards(value, config_path, loaded.config.data.format)  # type: ignore[attr-defined]
             except DataError as exc:
                 messages.append(f"{where}: {exc}")
-            continue
-        given = Path(value).expanduser()
-        if given.exists() or (here is not None and not given.is_absolute() and (here / given).exists()):
             continue
         same = here is None or here.resolve() == Path.cwd().resolve()
         places = str(Path.cwd()) if given.is_absolute() or same else f"{Path.cwd()} and {here.resolve()}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import glob
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,30 @@ def is_glob(path: str | Path) -> bool:
 
 
 def _table_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+    return sorted(p for p in folder.iterdir() if (p.is_file() or _dangling(p)) and not p.name.startswith((".", "_"))
                   and known_format(p) in TABLE_FORMATS)
+
+
+def _dangling(path: Path) -> bool:
+    """A symbolic link whose target does not exist (kept as a shard, so that it is refused, not skipped)."""
+    return path.is_symlink() and not path.exists()
+
+
+def _check_files(paths: list[Path]) -> None:
+    """Refuse a broken link among the shards (its rows would be silently missing), and two names of one file
+    (a link to another shard: its rows would be read twice, and the split, by shard name, could put the same
+    row in training and in validation). Refusing beats de-duplicating: which name is kept decides the split."""
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if _dangling(p):
+            raise DataError(f"{p}: a broken symbolic link (to {os.readlink(p)}, which does not exist); restore "
+                            "the file or remove the link")
+        real = p.resolve()
+        if real in seen:
+            raise DataError(f"{seen[real]} and {p}: the same file ({real}) twice among the shards; its rows would "
+                            "be read twice and could be both training and validation rows. Remove the link, or "
+                            "give a glob that names the file once")
+        seen[real] = p
 
 
 def find_shards(path: str | Path, config_path: Path | None, given_format: str | None = None) -> Shards | None:
@@ -81,14 +104,16 @@ def find_shards(path: str | Path, config_path: Path | None, given_format: str | 
         The Shards, or None.
 
     Raises:
-        DataError: a glob that matches no file, or shards of different formats.
+        DataError: a glob that matches no file, shards of different formats, a broken symbolic link, one file
+            twice (a link to another shard).
     """
     text = str(Path(str(path)).expanduser())
     if is_glob(text):
         bases = [Path(text)] if Path(text).is_absolute() or config_path is None else \
             [Path(text), config_path.parent / text]
         for base in bases:
-            found = sorted(Path(p) for p in glob.glob(str(base), recursive=True) if Path(p).is_file())
+            found = sorted(Path(p) for p in glob.glob(str(base), recursive=True)
+                           if Path(p).is_file() or _dangling(Path(p)))
             if found:
                 return _checked(str(Path(base).absolute()), found, given_format)
         where = " or ".join(dict.fromkeys(str(b.parent.resolve()) for b in bases))  # once when the same folder
@@ -101,6 +126,7 @@ def find_shards(path: str | Path, config_path: Path | None, given_format: str | 
 
 
 def _checked(name: str, paths: list[Path], given_format: str | None) -> Shards:
+    _check_files(paths)
     formats = {given_format or known_format(p) or "csv" for p in paths}
     if len(formats) > 1:
         by = {f: next(p for p in paths if (known_format(p) or "csv") == f) for f in formats}

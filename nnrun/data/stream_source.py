@@ -14,7 +14,7 @@ import numpy as np
 from nnrun.data import features as ft
 from nnrun.data.stream_read import TEST, TRAIN, VALIDATION, hash_roles, iter_chunks
 from nnrun.data.stream_spec import plan_for
-from nnrun.errors import DataError
+from nnrun.errors import DataError, NnrunError
 
 #: Rows of a subset held in memory for a report (the training-time report, ``evaluate`` of a streamed run).
 EVAL_ROWS = 100_000
@@ -39,6 +39,7 @@ class StreamSource:
         self.plan = plan_for({c["name"]: c["kind"] for c in learnt.spec["columns"]})
         self.sample_idx = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self.skip_bad = False
+        self.failure: NnrunError | None = None
 
     def encoded(self, role: int, order: list[int] | None = None) -> Iterator[tuple[Any, np.ndarray, Any]]:
         """The rows of one role, a chunk at a time: (model inputs, encoded targets, raw targets).
@@ -55,10 +56,23 @@ class StreamSource:
             shards, by_hash = self.extra[_ROLE_KEYS[role]], False
         if order is not None:
             shards = replace(shards, paths=tuple(shards.paths[i] for i in order))
-        for chunk in iter_chunks(shards, self.opts, self.plan):
-            frame = self._rows(chunk, shards.key(shards.paths[chunk.shard]), role if by_hash else None)
-            if frame is not None and len(frame):
-                yield self._encode(frame, chunk.where)
+        try:
+            for chunk in iter_chunks(shards, self.opts, self.plan):
+                frame = self._rows(chunk, shards.key(shards.paths[chunk.shard]),
+                                   role if by_hash else None)
+                if frame is not None and len(frame):
+                    yield self._encode(frame, chunk.where)
+        except NnrunError as exc:
+            self._record(exc, shards)
+            raise
+
+    def _record(self, exc: NnrunError, shards: Any) -> None:
+        """Keep the first error a read raised, saying what happened to the shards (``failure``)."""
+        if self.failure is None:
+            gone = any(not p.is_file() for p in shards.paths)
+            what = "a shard disappeared during training; restore it" if gone else \
+                "while training read the shards; fix the shard"
+            self.failure = type(exc)(f"{exc.message} ({what})", exc.hint)
 
     def _rows(self, chunk: Any, shard: str, role: int | None) -> Any:
         frame = chunk.frame
@@ -128,11 +142,12 @@ class StreamSource:
                      inputs=x, options=self.opts)
 
 
-def from_run(meta: dict, cfg: Any) -> StreamSource:
-    """The StreamSource of a streamed run, from its ``dataset.json`` and config (``evaluate`` of the run).
+def from_run(meta: dict, cfg: Any, warn: Any = None) -> StreamSource:
+    """The StreamSource of a streamed run, from its ``dataset.json`` and config (``evaluate`` of the run); with
+    ``warn``, the shards are checked against the run's record (``shard_changes.check_unchanged``).
 
     Raises:
-        DataError: the shards are gone.
+        DataError: the shards are gone, or (with ``warn``) a shard the run trained on is under a new name.
     """
     from nnrun.config.checks import target_encoding
     from nnrun.data.readers import ReadOptions
@@ -160,6 +175,10 @@ def from_run(meta: dict, cfg: Any) -> StreamSource:
     source = StreamSource(shards_of(meta["source"]), ReadOptions.from_run(meta, cfg.data), learnt, split,
                           target_encoding(cfg), extra)
     source.skip_bad = bool(meta.get("skip_bad_rows"))
+    if warn is not None:
+        from nnrun.data.shard_changes import check_unchanged
+
+        check_unchanged(meta, source, warn)
     return source
 
 

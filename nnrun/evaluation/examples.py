@@ -131,9 +131,9 @@ def streamed_examples(cfg: Any, meta: dict, warn: Warn, training: bool = True, e
 
         from nnrun.evaluation.streamed import StreamedRows
 
-        return EvalData(StreamedRows(from_run(meta, cfg), role, total), np.zeros(0, dtype=object), subset,
+        return EvalData(StreamedRows(from_run(meta, cfg, warn), role, total), np.zeros(0, dtype=object), subset,
                         meta["source"])
-    x, y = first_rows(from_run(meta, cfg), role, EVAL_ROWS)
+    x, y = first_rows(from_run(meta, cfg, warn), role, EVAL_ROWS)
     if total > EVAL_ROWS:
         warn(f"a streamed run: evaluating the first {EVAL_ROWS} of its {total} {subset} rows (shard order)")
     return EvalData(x, y, subset, meta["source"])
@@ -155,7 +155,7 @@ def training_means(run: Path, loaded: LoadedConfig, meta: dict, warn: Warn) -> A
         from nnrun.data.stream_read import TRAIN
         from nnrun.data.stream_source import EVAL_ROWS, first_rows, from_run
 
-        x, _ = first_rows(from_run(meta, loaded.config), TRAIN, EVAL_ROWS)
+        x, _ = first_rows(from_run(meta, loaded.config, warn), TRAIN, EVAL_ROWS)
     else:
         table = rebuild(loaded.config, meta, warn)
         x = take(table.x, np.asarray(rundir.read_json(run / rundir.SPLIT)["train"], dtype=np.int64))

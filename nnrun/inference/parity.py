@@ -45,7 +45,7 @@ def check_rows(run: Path, cfg: Any, meta: dict, warn: Callable[[str], None], lim
         from nnrun.data.stream_source import first_rows, from_run
 
         subset = "validation" if meta.get("num_validation") else "training"
-        x, _ = first_rows(from_run(meta, cfg), VALIDATION if subset == "validation" else TRAIN, limit)
+        x, _ = first_rows(from_run(meta, cfg, warn), VALIDATION if subset == "validation" else TRAIN, limit)
         return Rows(x, subset, len(next(iter(x.values())) if isinstance(x, dict) else x))
     split = rundir.read_json(run / rundir.SPLIT)
     subset = "validation" if split.get("validation") else "training"

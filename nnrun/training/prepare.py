@@ -14,7 +14,7 @@ from typing import Any
 
 from nnrun.config.checks import data_problems, target_encoding, text_input
 from nnrun.config.load import LoadedConfig
-from nnrun.errors import ConfigError, DataError
+from nnrun.errors import ConfigError, DataError, NnrunError
 
 Warn = Callable[[str], None]
 
@@ -51,6 +51,10 @@ class Prepared:
     def has_validation(self) -> bool:
         """Whether there are validation rows (``val_`` metrics are logged)."""
         return len(self.val_idx) > 0
+
+    def read_failure(self) -> NnrunError | None:
+        """The error reading the rows raised during ``fit``, if any (streaming reads them as it trains)."""
+        return None
 
     def fit_data(self) -> Any:
         """The arrays ``fit.fit`` trains on: training rows, validation pair (None when empty), weights, seed."""

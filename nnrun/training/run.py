@@ -203,7 +203,7 @@ def train_one(prep: Prepared, target: Target, progress: Progress | None = None, 
         info(where.describe())
         if isinstance(getattr(target, "info", None), dict):
             target.info["distribute"] = where.record()  # run.json (written when the run finishes)
-    with fitting_guard(target):
+    with fitting_guard(target, prep.read_failure):
         if where.strategy == "multi_worker":
             model, result = fit_multi_worker(model, prep, target, progress, state, where)
         else:
@@ -318,14 +318,24 @@ def evaluate_trained(prep: Prepared, trained: Trained, plots: bool) -> tuple[str
 
 
 @contextmanager
-def fitting_guard(target: Target) -> Iterator[None]:
-    """Around ``fit``: an interruption or failure is recorded on the target; a failure becomes a RunError."""
+def fitting_guard(target: Target, read_failure: Callable[[], NnrunError | None] = lambda: None) -> Iterator[None]:
+    """Around ``fit``: an interruption or failure is recorded on the target; a failure becomes a RunError, or,
+    when reading the rows failed (``read_failure``: a streamed shard gone or bad; TensorFlow reports only
+    "Graph execution error"), that error itself, with how to continue."""
     try:
         yield
     except KeyboardInterrupt:
         target.finish("interrupted", "interrupted by the user (the last checkpoint is kept)")
         raise
     except Exception as exc:
+        cause = read_failure()
+        if cause is not None:
+            run = target.run_dir
+            then = "" if run is None else f", then `nnrun train --resume {run}`" \
+                if (run / rundir.CHECKPOINT).is_file() else f", then train again (no checkpoint in {run} yet)"
+            error = type(cause)(cause.message + then, cause.hint)
+            target.finish("failed", error.message)
+            raise error from None
         target.finish("failed", f"{type(exc).__name__}: {exc}")
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RunError(f"training failed: {first}") from exc

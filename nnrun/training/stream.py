@@ -162,13 +162,15 @@ def _check_targets(loaded: LoadedConfig, learnt: Any, encoding: str) -> None:
 def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, warn: Warn) -> Prepared:
     """The StreamedPrepared: dataset.json as the in-memory path writes it, plus ``streaming``."""
     from nnrun.data.labels import encode_targets
+    from nnrun.data.shard_changes import shard_shas
     from nnrun.data.shards import digest
     from nnrun.data.stream_source import EVAL_ROWS
     from nnrun.training.prepare import dataset_meta
 
     cfg, learnt = loaded.config, source.learnt
     table = source.sample(EVAL_ROWS)
-    table.sha256 = digest(source.shards)
+    shas = shard_shas(source.shards)  # each shard's, so that evaluate can name a shard that changed
+    table.sha256 = digest(source.shards, list(shas.values()))
     meta = dataset_meta(cfg, table, encoding, learnt.classes, learnt.spec)
     n_train = learnt.rows[0]
     n_val = counts.get("validation", learnt.rows[1])
@@ -179,7 +181,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
     meta.update(num_examples=int(sum(learnt.rows)), num_train=int(n_train), num_validation=int(n_val),
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
                 streaming={"shards": [p.name for p in source.shards.paths], "split": "hash of (shard, row)",
-                           "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS})
+                           "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS, "shard_sha256": shas})
     if source.skip_bad:
         meta["skip_bad_rows"] = True
     y = encode_targets(table.y, encoding, learnt.classes, table.source)
@@ -199,6 +201,10 @@ class StreamedPrepared(Prepared):
     def has_validation(self) -> bool:
         """Whether there are validation rows (streamed: counted by the learning pass)."""
         return self.meta["num_validation"] > 0
+
+    def read_failure(self) -> Any:
+        """The first nnrun error a shard read raised inside ``tf.data`` (``StreamSource.failure``)."""
+        return self.source.failure
 
     def fit_data(self) -> Any:
         """The streaming FitData (``stream_data.StreamFitData``)."""
