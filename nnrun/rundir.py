@@ -103,6 +103,8 @@ class AtomicWrite:
         path: the final file.
         failure: the message's middle part when an OS error occurs (``"{path}: {failure}: {reason}"``).
         suffix: the temporary name's ending (default ``path``'s own suffix: Keras insists on ``.keras``).
+        replace: whether ``commit`` may replace an existing ``path`` (False: a file that appeared meanwhile
+            is kept and the commit fails; a user-named output without ``--force``).
 
     Raises:
         RunError: an OS error while creating, writing or renaming (the path named).
@@ -112,8 +114,9 @@ class AtomicWrite:
         ...     model.save(tmp)
     """
 
-    def __init__(self, path: Path, failure: str = "cannot write", suffix: str | None = None) -> None:
-        self.path, self.failure = Path(path), failure
+    def __init__(self, path: Path, failure: str = "cannot write", suffix: str | None = None,
+                 replace: bool = True) -> None:
+        self.path, self.failure, self.replace = Path(path), failure, replace
         self.suffix = self.path.suffix if suffix is None else suffix
         self.tmp: Path | None = None
 
@@ -141,7 +144,11 @@ class AtomicWrite:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(self.tmp, self.path)
+            if self.replace:
+                os.replace(self.tmp, self.path)
+            else:  # link(2) fails with EEXIST instead of replacing a file that appeared since the check
+                os.link(self.tmp, self.path)
+                self.tmp.unlink()
         except OSError as exc:
             self.discard()
             raise self._error(exc) from None

@@ -37,10 +37,11 @@ def output_format(fmt: str | None, output: str) -> str:
     return fmt
 
 
-def check_output(output: str, source: str) -> None:
+def check_output(output: str, source: str, force: bool = False) -> None:
     """Refuse an ``--output`` that would destroy a file nnrun did not create for it: the input itself (also
-    through a symlink, a hard link or another spelling of the path), or anything inside a run directory (a
-    directory with ``run.json``: its model, config, reports). Checked before anything is read or written.
+    through a symlink, a hard link or another spelling of the path), anything inside a run directory (a
+    directory with ``run.json``: its model, config, reports), or (without ``force``) any existing file.
+    Checked before anything is read or written.
 
     Raises:
         UsageError: such a path, or an output directory that cannot be written (exit 2, nothing written).
@@ -57,6 +58,9 @@ def check_output(output: str, source: str) -> None:
         if (folder / rundir.RUN).is_file():
             raise UsageError(f"--output {output}: is inside the run directory {folder}; predictions would "
                              "mix with (or replace) the run's own files", hint="write them outside the run directory")
+    if not force and (out.exists() or Path(output).is_symlink()) and not out.is_dir():
+        raise UsageError(f"--output {output}: the path exists, and nnrun never writes over a file it did not "
+                         "create", hint="choose another path, or add --force to replace it")
     if out.parent.is_dir() and not os.access(out.parent, os.W_OK):  # (a missing one: open_writer says so)
         raise UsageError(f"--output {output}: cannot write in {out.parent} (permission denied); predict needs to "
                          "create the file there", hint="choose a writable directory")
@@ -205,6 +209,7 @@ class OutputWriter:
     Args:
         target: a path, or ``-`` for stdout (not for Parquet).
         meta: the run's ``dataset.json`` (task and classes).
+        replace: whether an existing file may be replaced (``--force``).
 
     Raises:
         UsageError: the target is a directory or in a missing directory.
@@ -213,7 +218,7 @@ class OutputWriter:
 
     fmt = ""
 
-    def __init__(self, target: str, meta: dict) -> None:
+    def __init__(self, target: str, meta: dict, replace: bool = False) -> None:
         self.count, self.started = 0, False
         self.classes = list(meta["classes"]) if meta["task"] == "classification" else None
         self.file: rundir.AtomicWrite | None = None
@@ -226,7 +231,7 @@ class OutputWriter:
             raise UsageError(f"--output {target}: is a directory; give a file name")
         if not path.parent.exists():
             raise UsageError(f"--output {target}: directory {path.parent} does not exist")
-        self.file = rundir.AtomicWrite(path)
+        self.file = rundir.AtomicWrite(path, replace=replace)
         self.fh = open(self.file.start(), "wb")  # closed by close()
 
     def write(self, preds: Any, rows: Any = None) -> None:
@@ -390,14 +395,15 @@ class ParquetWriter(OutputWriter):
 WRITERS: dict[str, type[OutputWriter]] = {w.fmt: w for w in (CsvWriter, JsonlWriter, ParquetWriter, JsonWriter)}
 
 
-def open_writer(target: str, fmt: str, meta: dict) -> OutputWriter:
-    """The writer of ``fmt`` (csv, jsonl, parquet, json) for ``target`` (a path, or ``-`` for stdout).
+def open_writer(target: str, fmt: str, meta: dict, replace: bool = False) -> OutputWriter:
+    """The writer of ``fmt`` (csv, jsonl, parquet, json) for ``target`` (a path, or ``-`` for stdout);
+    ``replace`` (``--force``): it may replace an existing file, else the commit fails if one appeared.
 
     Raises:
         UsageError: the target is a directory or in a missing directory.
         RunError: the temporary file cannot be created.
     """
-    return WRITERS[fmt](target, meta)
+    return WRITERS[fmt](target, meta, replace)
 
 
 class _TextSink:
