@@ -200,3 +200,16 @@ def test_auto_deciding_to_stream_is_refused_on_jax_with_the_sizes(tmp_path):
                                  "data.memory_budget (or data.streaming: false)")
     assert streamed_source(load_config(config, ["data.memory_budget=1MB"]), print) is None
     assert streamed_source(load_config(config, ["backend=tensorflow"]), print) is not None
+
+
+def test_tensorboard_is_refused_on_jax_at_its_key(tmp_path):
+    config = tmp_path / "tb.yaml"
+    config.write_text("name: t\nbackend: jax\ndata: {x: [[1], [2]], y: [0, 1]}\nmodel:\n  layers:\n"
+                      "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n"
+                      "training:\n  tensorboard: true\n")
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {config}:9:16: training.tensorboard: Keras' TensorBoard callback writes its "
+                             "logs with TensorFlow (tf.summary): it cannot be used with backend: jax; use backend: "
+                             "tensorflow (the default) for this model, or tensorboard: false\n")
+    assert invoke("validate", config, "--set", "backend=tensorflow").exit_code == 0
