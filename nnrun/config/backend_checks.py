@@ -8,8 +8,8 @@ Problem = tuple[tuple, str]
 def backend_problems(config) -> list[Problem]:
     """``backend: jax`` with a layer that needs TensorFlow (string lookups, text vectorization) or declared
     categorical columns (encoded by StringLookup inside the model), or ``training.distribute`` /
-    ``mixed_precision`` / ``tensorboard`` (built on TensorFlow), or ``data.streaming: true`` (shards fed to ``fit`` through
-    tf.data; ``auto`` deciding to stream is refused by ``training.stream.streamed_source``)."""
+    ``mixed_precision`` / ``tensorboard`` (built on TensorFlow), or ``data.streaming: true`` (shards fed to
+    ``fit`` through tf.data; ``auto`` deciding to stream is refused by ``training.stream.streamed_source``)."""
     if config.backend != "jax":
         return []
     from nnrun.backend import TF_ONLY_LAYERS
