@@ -41,8 +41,9 @@ def _name_or_spec(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_no_bool)]
 
 #: A size in bytes as text: digits with one optional decimal point, then an optional unit (``stream.memory_budget``
-#: reads the two groups).
-SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B)?\s*$"
+#: reads the two groups); the unit in any case (``8gb``, ``512mib``: explicit classes, as JSON Schema patterns have
+#: no flags).
+SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KkMmGgTt][Ii]?[Bb])?\s*$"
 
 
 def _size(value: Any) -> Any:
@@ -52,7 +53,7 @@ def _size(value: Any) -> Any:
           or (isinstance(value, str) and re.match(SIZE_PATTERN, value)))
     if not ok:
         raise PydanticCustomError("size", "expected a size like 512MB, 8GiB or a number of bytes (units KB, MB, GB, "
-                                  "TB, KiB, MiB, GiB, TiB)")
+                                  "TB, KiB, MiB, GiB, TiB, in any case)")
     return value
 
 
