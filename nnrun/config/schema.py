@@ -57,6 +57,14 @@ def _size(value: Any) -> Any:
     return value
 
 
+def _streaming(value: Any) -> Any:
+    """``data.streaming``: auto, true or false (one message, not one per union member)."""
+    if value != "auto" and not isinstance(value, bool):
+        raise PydanticCustomError("streaming", "expected auto, true or false")
+    return value
+
+
+Streaming = Annotated[Literal["auto"] | StrictBool, BeforeValidator(_streaming)]
 Size = Annotated[Annotated[int, Field(ge=1)] | Annotated[StrictStr, Field(pattern=SIZE_PATTERN)],
                  BeforeValidator(_size)]
 # Constraints go before the validator: after it, pydantic writes them into the JSON Schema as 'ge', not 'minimum'.
@@ -154,7 +162,7 @@ class DataConfig(_Strict):
     color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="Images: channels to load.")
     validation: FileRef | None = Field(None, description="Explicit validation file (instead of validation_split).")
     test: FileRef | None = Field(None, description="Explicit test file (instead of test_split).")
-    streaming: Literal["auto"] | StrictBool = Field(
+    streaming: Streaming = Field(
         "auto", description="Train from shards read from disk each epoch, memory flat however large the data: true, "
         "false, or auto (stream when the files exceed data.memory_budget). Splits by a seeded hash of shard and row "
         "(not stratified)."

@@ -1,4 +1,5 @@
-"""data.memory_budget: validate refuses what train could not read (``1.5.5GB``), in words, not pydantic's."""
+"""data.memory_budget and data.streaming: validate refuses what train could not read (``1.5.5GB``, ``maybe``), in words,
+not pydantic's."""
 
 from __future__ import annotations
 
@@ -24,3 +25,11 @@ def test_validate_refuses_a_size_train_cannot_read(value, shown):
 def test_what_validate_accepts_train_reads(value, size):
     assert invoke("validate", ROOT / "configs/iris.yaml", "--set", f"data.memory_budget={value}").exit_code == 0
     assert memory_budget(value if not value.isdigit() else int(value)) == size
+
+
+@pytest.mark.parametrize("value, shown", [("maybe", "'maybe'"), ("1", "1"), ("'true'", "'true'")])
+def test_a_bad_streaming_value_names_the_key_and_the_accepted_values(value, shown):
+    result = invoke("validate", ROOT / "configs/iris.yaml", "--set", f"data.streaming={value}")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: --set data.streaming={value}: data.streaming: expected auto, true or false, "
+                             f"got {shown}\n")
