@@ -443,12 +443,15 @@ def _sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------- evaluations
 def evaluation_label(subset: str, data: Path | str | None) -> str | None:
     """The name of a later evaluation (``evaluate``): None for the training-time split (``evaluation.json``),
-    else the data file's stem or the subset (``test``), made safe for a file name."""
+    else the data file's stem (a glob's folder) or the subset (``test``), made safe for a file name."""
     import re
 
     if data is None and subset in ("validation", "training"):
         return None
-    label = Path(data).stem if data is not None else subset
+    path = Path(data) if data is not None else None
+    while path is not None and path.name and any(c in path.name for c in "*?["):  # a glob: its folder's name
+        path = path.parent
+    label = path.stem if path is not None else subset
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "data"
 
 
