@@ -207,10 +207,11 @@ def predict(run_dir: Path, source: str, output: str, force: bool, fmt: str | Non
         nnrun predict runs/iris --input data/iris.csv --explain
     """
     from nnrun import api, console
-    from nnrun.inference.writers import check_output, output_format
+    from nnrun.inference.writers import check_new_output, check_output, output_format
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
-    check_output(output, source, force)  # never over the input, a run's files, or (without --force) any file
+    check_output(output, source)  # never over the input or a run's files
+    check_new_output(output, force)  # nor (without --force) over any existing file
     if as_json and output == "-":
         raise click.UsageError("--json needs --output FILE (stdout carries the predictions)")
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,

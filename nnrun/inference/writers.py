@@ -37,11 +37,10 @@ def output_format(fmt: str | None, output: str) -> str:
     return fmt
 
 
-def check_output(output: str, source: str, force: bool = False) -> None:
+def check_output(output: str, source: str) -> None:
     """Refuse an ``--output`` that would destroy a file nnrun did not create for it: the input itself (also
-    through a symlink, a hard link or another spelling of the path), anything inside a run directory (a
-    directory with ``run.json``: its model, config, reports), or (without ``force``) any existing file.
-    Checked before anything is read or written.
+    through a symlink, a hard link or another spelling of the path), or anything inside a run directory (a
+    directory with ``run.json``: its model, config, reports). Checked before anything is read or written.
 
     Raises:
         UsageError: such a path, or an output directory that cannot be written (exit 2, nothing written).
@@ -58,12 +57,22 @@ def check_output(output: str, source: str, force: bool = False) -> None:
         if (folder / rundir.RUN).is_file():
             raise UsageError(f"--output {output}: is inside the run directory {folder}; predictions would "
                              "mix with (or replace) the run's own files", hint="write them outside the run directory")
-    if not force and (out.exists() or Path(output).is_symlink()) and not out.is_dir():
-        raise UsageError(f"--output {output}: the path exists, and nnrun never writes over a file it did not "
-                         "create", hint="choose another path, or add --force to replace it")
     if out.parent.is_dir() and not os.access(out.parent, os.W_OK):  # (a missing one: open_writer says so)
         raise UsageError(f"--output {output}: cannot write in {out.parent} (permission denied); predict needs to "
                          "create the file there", hint="choose a writable directory")
+
+
+def check_new_output(output: str, force: bool) -> None:
+    """Refuse an existing ``--output`` file unless ``force`` (``--force``): nnrun never writes over a file it did
+    not create (after ``check_output``: the input and a run's files are refused even with ``force``).
+
+    Raises:
+        UsageError: the path exists (exit 2, nothing written).
+    """
+    if output != "-" and not force and (Path(output).exists() or Path(output).is_symlink()) \
+            and not Path(output).is_dir():
+        raise UsageError(f"--output {output}: the path exists, and nnrun never writes over a file it did not "
+                         "create", hint="choose another path, or add --force to replace it")
 
 
 def _same_file(a: Path, b: Path) -> bool:
