@@ -360,8 +360,8 @@ class ParquetWriter(OutputWriter):
 
     fmt = "parquet"
 
-    def __init__(self, target: str, meta: dict) -> None:
-        super().__init__(target, meta)
+    def __init__(self, target: str, meta: dict, replace: bool = False) -> None:
+        super().__init__(target, meta, replace)
         self.schema: Any = None
         self.parquet: Any = None
 
