@@ -423,7 +423,7 @@ def predict(ctx: Context) -> dict:
     startup = []
     for r in range(s["predict_repeats"]):  # the fixed cost: import TensorFlow, load the model, one row
         ctx.log(f"  1 row, repeat {r + 1}: nnrun predict (start-up)")
-        startup.append(_check(run([NNRUN, "predict", run_dir, "--input", str(one), "--output",
+        startup.append(_check(run([NNRUN, "predict", run_dir, "--input", str(one), "--force", "--output",
                                    str(ctx.tmp / "pred_one.csv")]), "nnrun predict").wall)
     start = statistics.median(startup)
     sizes = []

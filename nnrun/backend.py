@@ -36,16 +36,16 @@ _USER_BACKEND = os.environ.get("KERAS_BACKEND")
 def check_user_backend() -> None:
     """Refuse a ``KERAS_BACKEND`` in the environment that is not a backend nnrun runs on (Keras would fail at
     import with a ValueError). A valid one is honoured by the commands that choose no backend (explain, export,
-    serve, …); train, cv, tune, predict and evaluate choose it themselves (config, ``--backend``,
-    ``NNRUN_BACKEND``).
+    serve, …); train, cv and tune take it from the config's ``backend:``, predict and evaluate from
+    ``--backend`` or ``NNRUN_BACKEND``.
 
     Raises:
         UsageError: ``KERAS_BACKEND`` names another backend.
     """
     if _USER_BACKEND and _USER_BACKEND not in BACKENDS:
         raise UsageError(f"the environment's KERAS_BACKEND={_USER_BACKEND} is not a backend nnrun runs Keras on "
-                         f"({' or '.join(BACKENDS)}); unset it (nnrun picks the backend from the config's backend:, "
-                         "--backend or NNRUN_BACKEND)")
+                         f"({' or '.join(BACKENDS)}); unset it (train, cv and tune take the backend from the config's "
+                         "backend: or --set backend=jax; predict and evaluate from --backend or NNRUN_BACKEND)")
 
 
 def jax_installed() -> bool:

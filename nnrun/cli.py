@@ -175,6 +175,7 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
               help="CSV/TSV (with or without the target column), JSON Lines, Parquet, JSON or NPZ rows; - reads "
                    "stdin.")
 @click.option("--output", "-o", default="-", metavar="FILE|-", show_default=True, help="Where to write predictions.")
+@click.option("--force", is_flag=True, help="Replace an existing --output file (else an existing path is refused).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "json"]), default=None,
               help="Output format (default: from --output's extension .csv .jsonl .ndjson .parquet .json, else csv).")
 @click.option("--keep", default=None, metavar="COLS",
@@ -194,8 +195,8 @@ def evaluate(run_dir: Path, data: Path | None, gates: tuple[str, ...], no_plots:
 @json_option("With --output FILE: print a JSON summary on stdout (rows written, rows skipped, values per "
              "categorical column not seen in training).")
 @backend_option()
-def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str | None,  # Click: one parameter
-            threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # per option
+def predict(run_dir: Path, source: str, output: str, force: bool, fmt: str | None, keep: str | None,  # Click:
+            threshold: float, skip_bad: bool, in_format: str | None, explain: bool,  # one parameter per option
             layer: str | None, as_json: bool, backend: str | None) -> None:
     """Predict with a trained run: class names and probabilities, or values. Tables are streamed in chunks
     (memory stays flat however long the file is).
@@ -206,16 +207,17 @@ def predict(run_dir: Path, source: str, output: str, fmt: str | None, keep: str 
         nnrun predict runs/iris --input data/iris.csv --explain
     """
     from nnrun import api, console
-    from nnrun.inference.writers import check_output, output_format
+    from nnrun.inference.writers import check_new_output, check_output, output_format
 
     fmt = output_format(fmt, output)  # before reading anything: Parquet to stdout is refused at once
     check_output(output, source)  # never over the input or a run's files
+    check_new_output(output, force)  # nor (without --force) over any existing file
     if as_json and output == "-":
         raise click.UsageError("--json needs --output FILE (stdout carries the predictions)")
     meta, _, batches = api.predict(run_dir, source, keep=keep, threshold=threshold, skip_bad=skip_bad,
                                    input_format=in_format, warn=console.warn, explain=explain, layer=layer,
                                    backend=backend)
-    rows, skipped = _write_predictions(batches, meta, output, fmt)
+    rows, skipped = _write_predictions(batches, meta, output, fmt, force)
     if skip_bad:
         console.warn(f"{skipped} bad row(s) skipped" + (" (the first 20 listed)" if skipped > 20 else ""))
     if as_json:
@@ -349,13 +351,13 @@ for _command in cli_models.COMMANDS:  # explain, serve, export, track: what is d
 
 
 # ---------------------------------------------------------------------------------- rendering helpers
-def _write_predictions(batches: Any, meta: dict, output: str, fmt: str) -> tuple[int, int]:
+def _write_predictions(batches: Any, meta: dict, output: str, fmt: str, force: bool) -> tuple[int, int]:
     """Write ``api.predict``'s batches to ``output`` (a file is only complete once every batch is written);
     warn about the first 20 skipped rows. Returns (rows written, rows skipped)."""
     from nnrun import console
     from nnrun.inference import writers
 
-    writer = writers.open_writer(output, fmt, meta)
+    writer = writers.open_writer(output, fmt, meta, replace=force)
     ok, skipped = False, 0
     try:
         for predictions, rows, problems in batches:

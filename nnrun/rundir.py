@@ -110,6 +110,8 @@ class AtomicWrite:
         path: the final file.
         failure: the message's middle part when an OS error occurs (``"{path}: {failure}: {reason}"``).
         suffix: the temporary name's ending (default ``path``'s own suffix: Keras insists on ``.keras``).
+        replace: whether ``commit`` may replace an existing ``path`` (False: a file that appeared meanwhile
+            is kept and the commit fails; a user-named output without ``--force``).
 
     Raises:
         RunError: an OS error while creating, writing or renaming (the path named).
@@ -119,8 +121,9 @@ class AtomicWrite:
         ...     model.save(tmp)
     """
 
-    def __init__(self, path: Path, failure: str = "cannot write", suffix: str | None = None) -> None:
-        self.path, self.failure = Path(path), failure
+    def __init__(self, path: Path, failure: str = "cannot write", suffix: str | None = None,
+                 replace: bool = True) -> None:
+        self.path, self.failure, self.replace = Path(path), failure, replace
         self.suffix = self.path.suffix if suffix is None else suffix
         self.tmp: Path | None = None
 
@@ -148,7 +151,11 @@ class AtomicWrite:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(self.tmp, self.path)
+            if self.replace:
+                os.replace(self.tmp, self.path)
+            else:  # link(2) fails with EEXIST instead of replacing a file that appeared since the check
+                os.link(self.tmp, self.path)
+                self.tmp.unlink()
         except OSError as exc:
             self.discard()
             raise self._error(exc) from None
@@ -443,12 +450,15 @@ def _sha256(path: Path) -> str:
 # ---------------------------------------------------------------------------------- evaluations
 def evaluation_label(subset: str, data: Path | str | None) -> str | None:
     """The name of a later evaluation (``evaluate``): None for the training-time split (``evaluation.json``),
-    else the data file's stem or the subset (``test``), made safe for a file name."""
+    else the data file's stem (a glob's folder) or the subset (``test``), made safe for a file name."""
     import re
 
     if data is None and subset in ("validation", "training"):
         return None
-    label = Path(data).stem if data is not None else subset
+    path = Path(data) if data is not None else None
+    while path is not None and path.name and any(c in path.name for c in "*?["):  # a glob: its folder's name
+        path = path.parent
+    label = path.stem if path is not None else subset
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._") or "data"
 
 

@@ -41,8 +41,9 @@ def _name_or_spec(value: Any) -> Any:
 Int = Annotated[int, BeforeValidator(_no_bool)]
 
 #: A size in bytes as text: digits with one optional decimal point, then an optional unit (``stream.memory_budget``
-#: reads the two groups).
-SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B)?\s*$"
+#: reads the two groups); the unit in any case (``8gb``, ``512mib``: explicit classes, as JSON Schema patterns have
+#: no flags).
+SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KkMmGgTt][Ii]?[Bb])?\s*$"
 
 
 def _size(value: Any) -> Any:
@@ -52,10 +53,18 @@ def _size(value: Any) -> Any:
           or (isinstance(value, str) and re.match(SIZE_PATTERN, value)))
     if not ok:
         raise PydanticCustomError("size", "expected a size like 512MB, 8GiB or a number of bytes (units KB, MB, GB, "
-                                  "TB, KiB, MiB, GiB, TiB)")
+                                  "TB, KiB, MiB, GiB, TiB, in any case)")
     return value
 
 
+def _streaming(value: Any) -> Any:
+    """``data.streaming``: auto, true or false (one message, not one per union member)."""
+    if value != "auto" and not isinstance(value, bool):
+        raise PydanticCustomError("streaming", "expected auto, true or false")
+    return value
+
+
+Streaming = Annotated[Literal["auto"] | StrictBool, BeforeValidator(_streaming)]
 Size = Annotated[Annotated[int, Field(ge=1)] | Annotated[StrictStr, Field(pattern=SIZE_PATTERN)],
                  BeforeValidator(_size)]
 # Constraints go before the validator: after it, pydantic writes them into the JSON Schema as 'ge', not 'minimum'.
@@ -153,7 +162,7 @@ class DataConfig(_Strict):
     color_mode: Literal["grayscale", "rgb", "rgba"] = Field("rgb", description="Images: channels to load.")
     validation: FileRef | None = Field(None, description="Explicit validation file (instead of validation_split).")
     test: FileRef | None = Field(None, description="Explicit test file (instead of test_split).")
-    streaming: Literal["auto"] | StrictBool = Field(
+    streaming: Streaming = Field(
         "auto", description="Train from shards read from disk each epoch, memory flat however large the data: true, "
         "false, or auto (stream when the files exceed data.memory_budget). Splits by a seeded hash of shard and row "
         "(not stratified)."

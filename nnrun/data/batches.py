@@ -118,6 +118,11 @@ def _open_input(source: str, fmt: str | None, req: _Request) -> tuple[Any, str, 
         return stream, fmt or sniff_stdin(head), None
     stream = Path(source)
     if not stream.exists():
+        from nnrun.data.shards import is_glob
+
+        if is_glob(source):
+            raise DataError(f"{source}: no such input file; predict takes one file and does not expand globs "
+                            "(predict each file, or join them)")
         raise DataError(f"{source}: no such input file")
     if stream.is_dir():
         return stream, "images", ("images", _image_batches(stream, spec, req.chunk_rows, req.skip_bad, req.warn))

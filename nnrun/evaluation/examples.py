@@ -93,8 +93,10 @@ def examples(run: Path, cfg: Any, meta: dict, data: Path | str | None, warn: War
     from nnrun.data.features import take
     from nnrun.evaluation.evaluate import EvalData
 
-    if data is not None:
-        table = read_like(data, meta, cfg.data)
+    if data is not None:  # a file, or a folder or glob of shards read as one file (as data.validation/test)
+        from nnrun.data.shards import find_shards
+
+        table = read_like(find_shards(str(data), None) or data, meta, cfg.data)
         return EvalData(table.x, table.y, "file", table.source, table.where_row)
     if meta.get("streaming"):  # rows split by hash and read from the shards (data/stream_source.py)
         return streamed_examples(cfg, meta, warn, training, every)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from nnrun.backend import TF_ONLY_LAYERS, jax_installed, select
+from nnrun.backend import BACKENDS, TF_ONLY_LAYERS, jax_installed, select
 from nnrun.config.load import LoadedConfig
 from nnrun.errors import UsageError
 
@@ -45,12 +45,27 @@ def inference_backend(loaded: LoadedConfig, meta: dict, forced: str | None = Non
     A process that already runs Keras keeps its backend unless one was forced.
 
     Raises:
-        UsageError: ``--backend jax`` for a model that needs TensorFlow, or JAX not installed.
+        UsageError: ``--backend jax`` for a model that needs TensorFlow, JAX not installed, or an
+            ``NNRUN_BACKEND`` that is not a backend.
     """
     reason = needs_tensorflow(loaded, meta)
     if forced is not None:
         if forced == "jax" and reason:
             raise UsageError(f"--backend jax: this run's model needs TensorFlow ({reason}); use --backend tensorflow")
         return select(forced)
-    wanted = os.environ.get(BACKEND_ENV) or ("jax" if jax_installed() else "tensorflow")
-    return select("tensorflow" if reason or wanted not in ("jax", "tensorflow") else wanted, forced=False)
+    wanted = env_backend() or ("jax" if jax_installed() else "tensorflow")
+    return select("tensorflow" if reason else wanted, forced=False)
+
+
+def env_backend() -> str | None:
+    """The environment's ``NNRUN_BACKEND`` (None when unset or empty).
+
+    Raises:
+        UsageError: it names no backend nnrun runs on.
+    """
+    value = os.environ.get(BACKEND_ENV, "").strip()
+    if value and value not in BACKENDS:
+        raise UsageError(f"the environment's {BACKEND_ENV}={value} is not a backend nnrun runs Keras on "
+                         f"({' or '.join(BACKENDS)}); set it to one of them or unset it (it is the default backend "
+                         "of predict and evaluate; --backend wins over it)")
+    return value or None

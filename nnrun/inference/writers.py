@@ -62,6 +62,19 @@ def check_output(output: str, source: str) -> None:
         check_writable(out.parent, f"--output {output}", f"create {out.name} there")
 
 
+def check_new_output(output: str, force: bool) -> None:
+    """Refuse an existing ``--output`` file unless ``force`` (``--force``): nnrun never writes over a file it did
+    not create (after ``check_output``: the input and a run's files are refused even with ``force``).
+
+    Raises:
+        UsageError: the path exists (exit 2, nothing written).
+    """
+    if output != "-" and not force and (Path(output).exists() or Path(output).is_symlink()) \
+            and not Path(output).is_dir():
+        raise UsageError(f"--output {output}: the path exists, and nnrun never writes over a file it did not "
+                         "create", hint="choose another path, or add --force to replace it")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.exists() and a.samefile(b)
@@ -205,6 +218,7 @@ class OutputWriter:
     Args:
         target: a path, or ``-`` for stdout (not for Parquet).
         meta: the run's ``dataset.json`` (task and classes).
+        replace: whether an existing file may be replaced (``--force``).
 
     Raises:
         UsageError: the target is a directory or in a missing directory.
@@ -213,7 +227,7 @@ class OutputWriter:
 
     fmt = ""
 
-    def __init__(self, target: str, meta: dict) -> None:
+    def __init__(self, target: str, meta: dict, replace: bool = False) -> None:
         self.count, self.started = 0, False
         self.classes = list(meta["classes"]) if meta["task"] == "classification" else None
         self.file: rundir.AtomicWrite | None = None
@@ -226,7 +240,7 @@ class OutputWriter:
             raise UsageError(f"--output {target}: is a directory; give a file name")
         if not path.parent.exists():
             raise UsageError(f"--output {target}: directory {path.parent} does not exist")
-        self.file = rundir.AtomicWrite(path)
+        self.file = rundir.AtomicWrite(path, replace=replace)
         self.fh = open(self.file.start(), "wb")  # closed by close()
 
     def write(self, preds: Any, rows: Any = None) -> None:
@@ -346,8 +360,8 @@ class ParquetWriter(OutputWriter):
 
     fmt = "parquet"
 
-    def __init__(self, target: str, meta: dict) -> None:
-        super().__init__(target, meta)
+    def __init__(self, target: str, meta: dict, replace: bool = False) -> None:
+        super().__init__(target, meta, replace)
         self.schema: Any = None
         self.parquet: Any = None
 
@@ -390,14 +404,15 @@ class ParquetWriter(OutputWriter):
 WRITERS: dict[str, type[OutputWriter]] = {w.fmt: w for w in (CsvWriter, JsonlWriter, ParquetWriter, JsonWriter)}
 
 
-def open_writer(target: str, fmt: str, meta: dict) -> OutputWriter:
-    """The writer of ``fmt`` (csv, jsonl, parquet, json) for ``target`` (a path, or ``-`` for stdout).
+def open_writer(target: str, fmt: str, meta: dict, replace: bool = False) -> OutputWriter:
+    """The writer of ``fmt`` (csv, jsonl, parquet, json) for ``target`` (a path, or ``-`` for stdout);
+    ``replace`` (``--force``): it may replace an existing file, else the commit fails if one appeared.
 
     Raises:
         UsageError: the target is a directory or in a missing directory.
         RunError: the temporary file cannot be created.
     """
-    return WRITERS[fmt](target, meta)
+    return WRITERS[fmt](target, meta, replace)
 
 
 class _TextSink:

@@ -47,13 +47,21 @@ def dry_run(loaded: LoadedConfig, model: Any, x: Any, y: Any) -> None:
 
 
 def _keras_message(exc: Exception) -> str:
-    """The informative line of a Keras/TensorFlow error (graph errors bury it under a trace)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    """The informative line of a Keras/TensorFlow error (graph errors bury it under a trace; a layer's error
+    is ``Exception encountered when calling L.call().`` + the reason + its arguments: ``L.call(): reason``)."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # Keras makes the reason bold with terminal escapes
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for ln in lines:
         if any(k in ln for k in ("Received a label value", "Incompatible shapes", "must be", "expected", "Expected")):
             return ln
-    noise = ("File ", "[[", "Traceback", "Detected at node", "Graph execution")
+    noise = ("File ", "[[", "Traceback", "Detected at node", "Graph execution", "Exception encountered when calling",
+             "Arguments received by", "•")
     useful = [ln for ln in lines if not ln.startswith(noise)]
+    call = re.match(r"Exception encountered when calling (\S+?)\.?$", lines[0]) if lines else None
+    if call and useful:
+        return f"{call.group(1)}: {useful[0]}"[:500]
     return (useful[-1] if useful else type(exc).__name__)[:500]
 
 

@@ -69,7 +69,21 @@ def streamed_source(loaded: LoadedConfig, warn: Warn) -> Any:
         shards = Shards(str(path), (path,), fmt)
     if mode == "auto" and shards.size() <= memory_budget(data.memory_budget):
         return None
+    if loaded.config.backend == "jax":  # (true is refused by config.backend_checks; this is auto deciding)
+        raise loaded.error(("data", "streaming"), f"auto: the data ({_size_text(shards.size())} on disk) exceeds "
+                           f"data.memory_budget ({_size_text(memory_budget(data.memory_budget))}), so it would "
+                           "stream, and streaming feeds model.fit through tf.data, which needs TensorFlow: it "
+                           "cannot run on backend: jax", hint="use backend: tensorflow, or read the data into "
+                           "memory with a larger data.memory_budget (or data.streaming: false)")
     return shards
+
+
+def _size_text(n: int) -> str:
+    """Bytes as text: ``1.5 GiB``, ``300 KiB``, ``12 bytes``."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def _refuse(loaded: LoadedConfig) -> None:

@@ -18,7 +18,7 @@ from conftest import ROOT, invoke
 
 from nnrun import api, rundir
 from nnrun.cli_errors import exit_status
-from nnrun.errors import Interrupted, UsageError
+from nnrun.errors import Interrupted, RunError, UsageError
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +63,33 @@ def test_predict_refuses_to_write_inside_a_run_directory(iris_run, xor_run, tmp_
         assert result.stderr.startswith(f"error: --output {output}: is inside the run directory {run}; ")
     assert _sha(iris_run / rundir.MODEL) == before and not (iris_run / "new.csv").exists()
     assert invoke("predict", iris_run, "--input", rows, "--output", tmp_path / "p.csv").exit_code == 0
+
+
+def test_predict_refuses_an_existing_output_file_unless_forced(iris_run, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("5.1,3.5,1.4,0.2\n")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("my notes\n")
+    result = invoke("predict", iris_run, "--input", rows, "--output", mine)
+    assert result.exit_code == 2 and mine.read_text() == "my notes\n"
+    assert result.stderr == (f"error: --output {mine}: the path exists, and nnrun never writes over a file it did "
+                             "not create\n  hint: choose another path, or add --force to replace it\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.csv", "rows.csv"]  # no temporary file either
+    forced = invoke("predict", iris_run, "--input", rows, "--output", mine, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert mine.read_text().splitlines()[0] .startswith("prediction,prob_")
+    assert invoke("predict", iris_run, "--input", rows, "--output", rows, "--force").exit_code == 2  # never the input
+
+
+def test_an_output_file_that_appears_while_predicting_is_kept(tmp_path):
+    from nnrun.inference.writers import open_writer
+
+    out = tmp_path / "late.csv"
+    writer = open_writer(str(out), "csv", {"task": "regression"})
+    out.write_text("written meanwhile\n")
+    with pytest.raises(RunError):
+        writer.close(True)
+    assert out.read_text() == "written meanwhile\n" and [p.name for p in tmp_path.iterdir()] == ["late.csv"]
 
 
 # ------------------------------------------------------------------ 2. one writer per run directory

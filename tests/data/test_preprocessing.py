@@ -238,3 +238,17 @@ def test_a_model_with_categorical_inputs_trains_every_batch_of_every_epoch(mixed
     model = load_model(run)
     # 80 rows, 25 % validation: 60 training rows in batches of 16 -> 4 updates per epoch, 5 epochs
     assert int(model.optimizer.iterations.numpy()) == 4 * 5
+
+
+def test_a_layer_that_fails_when_called_gives_keras_reason_at_the_model(tmp_path):
+    config = tmp_path / "disc.yaml"
+    config.write_text("name: disc\ndata: {x: [[1, 2], [3, 4], [5, 6], [7, 8]], y: [0, 1, 0, 1]}\nmodel:\n"
+                      "  layers:\n    - {type: Discretization, num_bins: 4}\n"
+                      "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n"
+                      "training: {epochs: 1, batch_size: 2}\n")
+    result = invoke("train", config, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {config}:4:3: model: the model cannot run on this data: Discretization.call(): "
+                             "You need to either pass the `bin_boundaries` argument at construction time or call "
+                             "`adapt(dataset)` before you can start using the `Discretization` layer.\n")
+    assert not (tmp_path / "runs").exists()

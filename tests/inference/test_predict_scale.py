@@ -82,7 +82,8 @@ def test_jsonl_and_parquet_inputs_and_outputs_round_trip(pima_run, tmp_path, mon
     for source in ("in.jsonl", "in.parquet"):
         for out in ("out.csv", "out.ndjson", "out.parquet"):
             target = tmp_path / out
-            result = invoke("predict", pima_run, "--input", tmp_path / source, "--keep", "id,name", "--output", target)
+            result = invoke("predict", pima_run, "--input", tmp_path / source, "--keep", "id,name", "--output", target,
+                            "--force")
             assert result.exit_code == 0, (source, out, result.stderr)
             if out.endswith(".parquet"):
                 got = pd.read_parquet(target)
@@ -161,7 +162,7 @@ def test_bad_row_without_skip_is_exit_2_and_leaves_no_output(pima_run, tmp_path,
     assert result.stderr == f"error: {f}:10: column 'col2': expected a number, got 'x'\n"
     assert not out.exists() and list(tmp_path.iterdir()) == [f]  # no temporary file left either
     out.write_text("old\n")
-    assert invoke("predict", pima_run, "--input", f, "--output", out).exit_code == 2
+    assert invoke("predict", pima_run, "--input", f, "--output", out, "--force").exit_code == 2
     assert out.read_text() == "old\n"
 
 

@@ -158,3 +158,58 @@ def test_validate_refuses_distribute_and_mixed_precision_on_jax(tmp_path):
         "cannot be used with backend: jax; use backend: tensorflow (the default) for this model",
         f"error: {config}:10:20: training.mixed_precision: training.mixed_precision is checked and set up with "
         "TensorFlow here: it cannot be used with backend: jax; use backend: tensorflow (the default) for this model"]
+
+
+def _shards(tmp_path: Path) -> Path:
+    folder = tmp_path / "sh"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"part-{i}.csv").write_text("a,b,y\n" + "".join(f"{j},{j % 3},{j % 2}\n" for j in range(200)))
+    return folder
+
+
+def test_streaming_true_is_refused_on_jax_at_its_key(tmp_path):
+    _shards(tmp_path)
+    config = tmp_path / "s.yaml"
+    config.write_text("name: s\nbackend: jax\ndata: {path: sh, target: y, streaming: true}\nmodel:\n  layers:\n"
+                      "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n")
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {config}:3:40: data.streaming: true feeds model.fit through tf.data, which "
+                             "needs TensorFlow: it cannot be used with backend: jax; use backend: tensorflow (the "
+                             "default) for this model, or data.streaming: false (the data is read into memory)\n")
+    assert invoke("validate", config, "--set", "data.streaming=false").exit_code == 0
+
+
+def test_auto_deciding_to_stream_is_refused_on_jax_with_the_sizes(tmp_path):
+    from nnrun.config.load import load_config
+    from nnrun.errors import ConfigError
+    from nnrun.training.stream import streamed_source
+
+    _shards(tmp_path)
+    config = tmp_path / "s.yaml"
+    config.write_text("name: s\nbackend: jax\ndata: {path: sh, target: y, memory_budget: 1KB}\nmodel:\n  layers:\n"
+                      "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n")
+    with pytest.raises(ConfigError) as caught:
+        streamed_source(load_config(config), print)
+    size = sum(p.stat().st_size for p in (tmp_path / "sh").iterdir())
+    assert caught.value.args[0] == (f"{config}:3:7: data.streaming: auto: the data ({size / 1024:.3g} KiB on disk) "
+                                 "exceeds data.memory_budget (1000 bytes), so it would stream, and streaming feeds "
+                                 "model.fit through tf.data, which needs TensorFlow: it cannot run on backend: jax")
+    assert caught.value.hint == ("use backend: tensorflow, or read the data into memory with a larger "
+                                 "data.memory_budget (or data.streaming: false)")
+    assert streamed_source(load_config(config, ["data.memory_budget=1MB"]), print) is None
+    assert streamed_source(load_config(config, ["backend=tensorflow"]), print) is not None
+
+
+def test_tensorboard_is_refused_on_jax_at_its_key(tmp_path):
+    config = tmp_path / "tb.yaml"
+    config.write_text("name: t\nbackend: jax\ndata: {x: [[1], [2]], y: [0, 1]}\nmodel:\n  layers:\n"
+                      "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n"
+                      "training:\n  tensorboard: true\n")
+    result = invoke("validate", config)
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {config}:9:16: training.tensorboard: Keras' TensorBoard callback writes its "
+                             "logs with TensorFlow (tf.summary): it cannot be used with backend: jax; use backend: "
+                             "tensorflow (the default) for this model, or tensorboard: false\n")
+    assert invoke("validate", config, "--set", "backend=tensorflow").exit_code == 0

@@ -156,8 +156,9 @@ def image_batches(path: Path, shape: list[int], chunk_rows: int,
         DataError: an unreadable image (without ``skip_bad``), a model that does not take images.
     """
     if len(shape) != 3 or shape[-1] not in (1, 3, 4):
-        raise DataError(f"{path}: is a folder of images, but the model takes examples of shape {tuple(shape)}, "
-                        "not (height, width, channels)")
+        raise DataError(f"{path}: is a folder; predict takes one file (CSV/TSV, JSON Lines, Parquet, JSON or NPZ), "
+                        "not a folder of shards (predict each shard, or join them); a folder is read as images only "
+                        f"when the model takes images, and this one takes examples of shape {tuple(shape)}")
     from nnrun.backend import keras as _keras
 
     keras = _keras()
