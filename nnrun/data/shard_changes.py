@@ -17,8 +17,8 @@ from nnrun.errors import DataError
 
 
 def shard_shas(shards: Shards) -> dict[str, str]:
-    """Each shard's name -> the SHA-256 of its bytes (names are unique within a folder or glob)."""
-    return {p.name: file_sha256(p) for p in shards.paths}
+    """Each shard's name in the split (``Shards.key``) -> the SHA-256 of its bytes (unique within a folder or glob)."""
+    return {shards.key(p): file_sha256(p) for p in shards.paths}
 
 
 def describe(meta: dict, shards: Shards) -> tuple[list[str], bool]:

@@ -194,7 +194,8 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
     files = {role: {"path": s.name, "sha256": digest(s), "rows": counts[role]} for role, s in source.extra.items()}
     meta.update(num_examples=int(sum(learnt.rows)), num_train=int(n_train), num_validation=int(n_val),
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
-                streaming={"shards": [p.name for p in source.shards.paths], "split": "hash of (shard, row)",
+                streaming={"shards": [source.shards.key(p) for p in source.shards.paths],
+                           "split": "hash of (shard, row)",
                            "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS, "shard_sha256": shas})
     if source.skip_bad:
         meta["skip_bad_rows"] = True
