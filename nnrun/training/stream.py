@@ -138,6 +138,17 @@ def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn, skip_bad: bo
     return _prepared(loaded, source, encoding, counts, warn)
 
 
+def _split_rule(cfg: Any, extra: dict) -> str:
+    """How a streamed run's rows were split, in words (split.json, dataset.json): the hashed roles and the roles
+    read from their own files (``data.validation`` / ``data.test``)."""
+    hashed = ["training"] + [role for role, share in (("validation", cfg.training.validation_split),
+                                                      ("test", cfg.training.test_split))
+                             if share > 0 and role not in extra]
+    rule = "every row of data.path is a training row" if hashed == ["training"] else \
+        f"hash of (shard, row) of data.path: {', '.join(hashed)}"
+    return "; ".join([rule, *(f"{role}: data.{role}" for role in extra)])
+
+
 def _extra_shards(loaded: LoadedConfig) -> dict:
     """``data.validation`` / ``data.test`` as shards (a single file is one shard)."""
     from nnrun.data.formats import format_of
@@ -195,7 +206,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
     meta.update(num_examples=int(sum(learnt.rows)), num_train=int(n_train), num_validation=int(n_val),
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
                 streaming={"shards": [source.shards.key(p) for p in source.shards.paths],
-                           "split": "hash of (shard, row)",
+                           "split": _split_rule(cfg, source.extra),
                            "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS, "shard_sha256": shas})
     if source.skip_bad:
         meta["skip_bad_rows"] = True

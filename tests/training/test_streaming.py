@@ -84,7 +84,7 @@ def test_a_streamed_run_predicts_evaluates_and_resumes(shards, tmp_path):
     assert len(out.read_text().splitlines()) == 1 + 120
     # rows go to a split by hash: split.json lists no indices (a list would name rows the run never used)
     assert json.loads((run / "split.json").read_text()) == {
-        "split": "hash of (shard, row)",
+        "split": "hash of (shard, row) of data.path: training, validation",
         "rows": {"train": meta["num_train"], "validation": meta["num_validation"], "test": 0}}
     explained = invoke("predict", run, "--input", shards / "part-0001.csv", "--explain", "--format", "json")
     assert explained.exit_code == 0, explained.stderr
@@ -117,3 +117,16 @@ def test_streaming_auto_streams_only_past_the_memory_budget(shards, tmp_path):
     small = load_config(config, overrides=("data.memory_budget=1KB",))
     assert [p.name for p in streamed_source(small, print).paths] == [f"part-000{k}.parquet" for k in range(3)]
     assert memory_budget("512MiB") == 512 * 2**20 and memory_budget("8GB") == 8 * 10**9
+
+
+def test_split_rule_names_the_roles_read_from_their_own_files():
+    from types import SimpleNamespace
+
+    from nnrun.training.stream import _split_rule
+
+    cfg = SimpleNamespace(training=SimpleNamespace(validation_split=0.2, test_split=0.1))
+    assert _split_rule(cfg, {}) == "hash of (shard, row) of data.path: training, validation, test"
+    assert _split_rule(cfg, {"validation": object()}) == \
+        "hash of (shard, row) of data.path: training, test; validation: data.validation"
+    assert _split_rule(cfg, {"validation": object(), "test": object()}) == \
+        "every row of data.path is a training row; validation: data.validation; test: data.test"
