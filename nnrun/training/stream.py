@@ -138,7 +138,7 @@ def prepare_streamed(loaded: LoadedConfig, shards: Any, warn: Warn, skip_bad: bo
     return _prepared(loaded, source, encoding, counts, warn)
 
 
-def _split_rule(cfg: Any, extra: dict) -> str:
+def split_rule(cfg: Any, extra: dict) -> str:
     """How a streamed run's rows were split, in words (split.json, dataset.json): the hashed roles and the roles
     read from their own files (``data.validation`` / ``data.test``)."""
     hashed = ["training"] + [role for role, share in (("validation", cfg.training.validation_split),
@@ -206,7 +206,7 @@ def _prepared(loaded: LoadedConfig, source: Any, encoding: str, counts: dict, wa
     meta.update(num_examples=int(sum(learnt.rows)), num_train=int(n_train), num_validation=int(n_val),
                 num_test=int(n_test), files=files, skipped_rows=len(learnt.skipped),
                 streaming={"shards": [source.shards.key(p) for p in source.shards.paths],
-                           "split": _split_rule(cfg, source.extra),
+                           "split": split_rule(cfg, source.extra),
                            "shuffle_buffer": cfg.data.shuffle_buffer, "sample_rows": EVAL_ROWS, "shard_sha256": shas})
     if source.skip_bad:
         meta["skip_bad_rows"] = True

@@ -119,14 +119,14 @@ def test_streaming_auto_streams_only_past_the_memory_budget(shards, tmp_path):
     assert memory_budget("512MiB") == 512 * 2**20 and memory_budget("8GB") == 8 * 10**9
 
 
-def test_split_rule_names_the_roles_read_from_their_own_files():
+def testsplit_rule_names_the_roles_read_from_their_own_files():
     from types import SimpleNamespace
 
-    from nnrun.training.stream import _split_rule
+    from nnrun.training.stream import split_rule
 
     cfg = SimpleNamespace(training=SimpleNamespace(validation_split=0.2, test_split=0.1))
-    assert _split_rule(cfg, {}) == "hash of (shard, row) of data.path: training, validation, test"
-    assert _split_rule(cfg, {"validation": object()}) == \
+    assert split_rule(cfg, {}) == "hash of (shard, row) of data.path: training, validation, test"
+    assert split_rule(cfg, {"validation": object()}) == \
         "hash of (shard, row) of data.path: training, test; validation: data.validation"
-    assert _split_rule(cfg, {"validation": object(), "test": object()}) == \
+    assert split_rule(cfg, {"validation": object(), "test": object()}) == \
         "every row of data.path is a training row; validation: data.validation; test: data.test"
