@@ -17,6 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NNRUN_BACKEND", "tensorflow")
 
 
+def csv_shards(folder: Path, shards: int = 2, rows: int = 20) -> Path:
+    """``folder`` (created) with ``shards`` CSV shards ``part-<k>.csv`` of ``rows`` rows each: columns a, b
+    (numbers) and y (0/1)."""
+    folder.mkdir()
+    for k in range(shards):
+        (folder / f"part-{k}.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(rows)))
+    return folder
+
+
 def invoke(*args: str, input: str | None = None):
     """Run the nnrun CLI in-process; returns click's Result (stdout and stderr kept apart)."""
     from nnrun.cli import cli

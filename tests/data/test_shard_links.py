@@ -8,19 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import csv_shards, invoke
 
 CONFIG = ("name: s\ndata: {path: '%s', target: y, streaming: %s}\n"
           "model: {layers: [{type: Dense, units: 1, activation: sigmoid}], loss: binary_crossentropy}\n"
           "training: {epochs: 1}\n")
-
-
-def _shards(tmp: Path) -> Path:
-    folder = tmp / "d"
-    folder.mkdir()
-    for k in range(2):
-        (folder / f"part-{k}.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
-    return folder
 
 
 def _errors(tmp: Path, path: str, streaming: str = "true") -> list[str]:
@@ -37,7 +29,7 @@ def _errors(tmp: Path, path: str, streaming: str = "true") -> list[str]:
 
 @pytest.mark.parametrize("pattern", ["", "*.csv"])
 def test_a_broken_link_among_the_shards_is_an_error_naming_it(tmp_path, pattern):
-    folder = _shards(tmp_path)
+    folder = csv_shards(tmp_path / "d")
     link = folder / "part-2.csv"
     link.symlink_to("/nonexistent/x.csv")
     for message in _errors(tmp_path, str(folder / pattern)):
@@ -46,7 +38,7 @@ def test_a_broken_link_among_the_shards_is_an_error_naming_it(tmp_path, pattern)
 
 @pytest.mark.parametrize(("pattern", "streaming"), [("", "true"), ("*.csv", "false")])
 def test_two_names_of_one_shard_are_refused_naming_both(tmp_path, pattern, streaming):
-    folder = _shards(tmp_path)
+    folder = csv_shards(tmp_path / "d")
     (folder / "part-5.csv").symlink_to("part-0.csv")
     for message in _errors(tmp_path, str(folder / pattern), streaming):
         assert f"{folder / 'part-0.csv'} and {folder / 'part-5.csv'}: the same file" in message

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, invoke
+from conftest import ROOT, csv_shards, invoke
 
 pytest.importorskip("jax", reason="JAX is not installed (pip install 'nnrun[jax]'; make test installs it)")
 
@@ -160,16 +160,8 @@ def test_validate_refuses_distribute_and_mixed_precision_on_jax(tmp_path):
         "TensorFlow here: it cannot be used with backend: jax; use backend: tensorflow (the default) for this model"]
 
 
-def _shards(tmp_path: Path) -> Path:
-    folder = tmp_path / "sh"
-    folder.mkdir()
-    for i in range(2):
-        (folder / f"part-{i}.csv").write_text("a,b,y\n" + "".join(f"{j},{j % 3},{j % 2}\n" for j in range(200)))
-    return folder
-
-
 def test_streaming_true_is_refused_on_jax_at_its_key(tmp_path):
-    _shards(tmp_path)
+    csv_shards(tmp_path / "sh", rows=200)
     config = tmp_path / "s.yaml"
     config.write_text("name: s\nbackend: jax\ndata: {path: sh, target: y, streaming: true}\nmodel:\n  layers:\n"
                       "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n")
@@ -186,7 +178,7 @@ def test_auto_deciding_to_stream_is_refused_on_jax_with_the_sizes(tmp_path):
     from nnrun.errors import ConfigError
     from nnrun.training.stream import streamed_source
 
-    _shards(tmp_path)
+    csv_shards(tmp_path / "sh", rows=200)
     config = tmp_path / "s.yaml"
     config.write_text("name: s\nbackend: jax\ndata: {path: sh, target: y, memory_budget: 1KB}\nmodel:\n  layers:\n"
                       "    - {type: Dense, units: 1, activation: sigmoid}\n  loss: binary_crossentropy\n")
