@@ -1,5 +1,5 @@
 """The commands that work with a trained run beyond ``predict``: ``explain``, ``serve``, ``export``, ``track``.
-Registered on the ``nnrun`` group by ``cli.py``; like it, they parse, call one ``api`` function and render
+Registered on the ``nnrun`` group by ``cli.py``; like it, they parse, call one ``api_models`` function and render
 (no TensorFlow import here)."""
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ def explain(run_dir: Path, data: Path | None, repeats: int, layer: str | None, n
 
         nnrun explain runs/iris --layer 0
     """
-    from nnrun import api, console
+    from nnrun import api_models, console
 
-    doc = api.explain(run_dir, data, repeats=repeats, layer=layer, plots=not no_plots, warn=console.warn)
+    doc = api_models.explain(run_dir, data, repeats=repeats, layer=layer, plots=not no_plots, warn=console.warn)
     if as_json:
         console.print_json(doc)
         return
@@ -64,9 +64,9 @@ def serve(run_dir: Path, host: str, port: int, workers: int, max_body_bytes: int
         nnrun serve runs/iris --port 8000
         curl -s localhost:8000/predict -d '{"rows": [[5.1, 3.5, 1.4, 0.2]]}'
     """
-    from nnrun import api, console
+    from nnrun import api_models, console
 
-    api.serve(run_dir, host=host, port=port, workers=workers, max_body_bytes=max_body_bytes,
+    api_models.serve(run_dir, host=host, port=port, workers=workers, max_body_bytes=max_body_bytes,
               announce=console.info)
     import gc
 
@@ -89,9 +89,9 @@ def export(run_dir: Path, fmt: str, output: Path | None, tolerance: float, force
 
         nnrun export runs/iris --format onnx
     """
-    from nnrun import api, console
+    from nnrun import api_models, console
 
-    doc = api.export(run_dir, fmt, output, tolerance=tolerance, force=force, warn=console.warn)
+    doc = api_models.export(run_dir, fmt, output, tolerance=tolerance, force=force, warn=console.warn)
     if as_json:
         console.print_json(doc)
     else:
@@ -110,9 +110,9 @@ def track(run_dir: Path, mlflow: str | None, as_json: bool) -> None:
 
         nnrun track runs/iris --mlflow sqlite:///mlflow.db
     """
-    from nnrun import api, console
+    from nnrun import api_models, console
 
-    summary = api.track(run_dir, mlflow)
+    summary = api_models.track(run_dir, mlflow)
     if as_json:
         console.print_json(summary)
         return

@@ -4,7 +4,7 @@ graceful shutdown on SIGINT/SIGTERM, worker processes).
 ``POST /predict`` reads the body itself (not through a pydantic model) so that a bad body is answered with the
 message ``nnrun predict`` prints for the same rows, and so that the body limit is checked while it is read.
 The model work runs in FastAPI's thread pool; the event loop keeps answering ``/health`` meanwhile.
-FastAPI is imported here, at the top (its routes read the annotations): only ``api.serve`` imports this module.
+FastAPI is imported here, at the top (its routes read the annotations): only ``api_models.serve`` imports this module.
 """
 
 from __future__ import annotations

@@ -49,13 +49,13 @@ def test_a_folder_created_while_exporting_is_kept_and_the_export_fails(xor_run, 
 
 def test_a_second_run_exporting_to_the_same_folder_fails_and_the_first_export_stays(
         iris_run, xor_run, tmp_path, monkeypatch):
-    from nnrun import api
+    from nnrun import api_models
 
     target = tmp_path / "shared"
 
     def other_run_exports(path: Path) -> None:  # xor's export finishes while iris' is between staging and swap
         monkeypatch.setattr(staging, "before_swap", lambda p: None)
-        api.export(xor_run, "onnx", output=path)
+        api_models.export(xor_run, "onnx", output=path)
 
     monkeypatch.setattr(staging, "before_swap", other_run_exports)
     result = _export(iris_run, "saved_model", "--output", target)
