@@ -33,15 +33,17 @@ def describe(meta: dict, shards: Shards) -> tuple[list[str], bool]:
         per-shard SHA-256, a shard gone while another appeared).
     """
     now = shard_shas(shards)
-    if digest(shards, list(now.values())) == meta.get("sha256"):
-        return [], False
     stream = meta.get("streaming") or {}
+    if not stream.get("shard_sha256") and digest(shards, list(now.values())) == meta.get("sha256"):
+        return [], False  # a run from before per-shard hashes: the dataset's one hash decides
     old_names = list(stream.get("shards") or [])
     old = stream.get("shard_sha256") or {}
     removed = [n for n in old_names if n not in now]
     added = [n for n in now if n not in old_names]
     words, leak = [], False
     if old:
+        if now == old:
+            return [], False
         by_sha = {sha: name for name, sha in old.items()}
         for name in added:
             was = by_sha.get(now[name])
@@ -51,7 +53,14 @@ def describe(meta: dict, shards: Shards) -> tuple[list[str], bool]:
         moved = {by_sha.get(now[n]) for n in added}
         words += [f"{n} removed" for n in removed if n not in moved]
         words += [f"{n} added" for n in added if now[n] not in by_sha]
-        words += [f"{n}'s content changed" for n in now if n in old and old[n] != now[n]]
+        for n in now:
+            if n in old and old[n] != now[n]:
+                was = by_sha.get(now[n])
+                if was is not None:  # another shard's trained content under this name (names swapped)
+                    words.append(f"{n} now holds what {was} held")
+                    leak = True
+                else:
+                    words.append(f"{n}'s content changed")
     else:
         words += [f"{n} removed" for n in removed] + [f"{n} added" for n in added]
         leak = bool(removed and added)

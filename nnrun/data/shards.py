@@ -217,9 +217,10 @@ def file_sha256(path: Path) -> str:
 
 
 def digest(shards: Shards, shas: list[str | None] | None = None) -> str:
-    """The dataset's SHA-256: over each shard's name and SHA-256 (``shas`` when at hand, else read)."""
+    """The dataset's SHA-256: over each shard's name in the split (``Shards.key``) and SHA-256 (``shas`` when at
+    hand, else read)."""
     h = hashlib.sha256()
     for i, path in enumerate(shards.paths):
         sha = shas[i] if shas is not None and shas[i] else file_sha256(path)
-        h.update(f"{path.name}\0{sha}\n".encode())
+        h.update(f"{shards.key(path)}\0{sha}\n".encode())  # the split's key: a move under ** changes it
     return h.hexdigest()

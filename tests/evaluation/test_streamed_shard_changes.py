@@ -92,3 +92,35 @@ def test_an_added_removed_or_edited_shard_is_named_in_a_warning(streamed):
         (parts.parent / "away.csv").rename(parts / "part-1.csv")
     assert result.exit_code == 0
     assert "(part-1.csv removed; part-0.csv's content changed)" in result.stderr
+
+
+def _recorded(shards) -> dict:
+    from nnrun.data.shard_changes import shard_shas
+    from nnrun.data.shards import digest
+
+    shas = shard_shas(shards)
+    return {"sha256": digest(shards, list(shas.values())),
+            "streaming": {"shards": list(shas), "shard_sha256": shas}}
+
+
+def test_swapped_shard_names_and_a_move_under_a_recursive_glob_are_leaks(tmp_path):
+    from nnrun.data.shard_changes import describe
+    from nnrun.data.shards import find_shards
+
+    parts = write_parts(tmp_path / "sh", parts=2)
+    (parts / "sub").mkdir()
+    (parts / "part-1.csv").rename(parts / "sub" / "part-1.csv")
+    pattern = str(parts / "**" / "*.csv")
+    meta = _recorded(find_shards(pattern, None))
+    assert describe(meta, find_shards(pattern, None)) == ([], False)
+
+    (parts / "sub" / "part-1.csv").rename(parts / "part-1.csv")  # its split key changes: sub/part-1.csv -> part-1.csv
+    assert describe(meta, find_shards(pattern, None)) == (["sub/part-1.csv renamed to part-1.csv"], True)
+
+    (parts / "part-1.csv").rename(parts / "sub" / "part-1.csv")
+    a, b = parts / "part-0.csv", parts / "sub" / "part-1.csv"
+    a_text, b_text = a.read_text(), b.read_text()
+    a.write_text(b_text)
+    b.write_text(a_text)  # same names, contents swapped: each name now holds the other's trained rows
+    assert describe(meta, find_shards(pattern, None)) == (
+        ["part-0.csv now holds what sub/part-1.csv held", "sub/part-1.csv now holds what part-0.csv held"], True)
