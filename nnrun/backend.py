@@ -94,21 +94,43 @@ XLA_CACHE_ENV = "NNRUN_XLA_CACHE"
 XLA_CACHE_MAX_BYTES = 256 * 2**20
 
 
+#: The file that marks a folder as nnrun's XLA cache: JAX's size cap deletes ``*-cache`` files there, so nnrun
+#: uses only a folder it made (or an empty one, which it then marks), never one holding someone else's files.
+XLA_CACHE_MARK = ".nnrun-xla.txt"  # not "*-cache": JAX's eviction lists those
+
+
 def xla_cache_dir() -> str | None:
-    """The directory of JAX's persistent compilation cache nnrun uses: ``NNRUN_XLA_CACHE``, else
-    ``$XDG_CACHE_HOME/nnrun/xla`` (``~/.cache/nnrun/xla``); None when disabled (``off``, ``0``, empty) or when
-    the directory cannot be created and written (the cache is only a speed-up: nnrun runs without it)."""
+    """The directory of JAX's persistent compilation cache nnrun uses: ``NNRUN_XLA_CACHE`` (``~`` expanded),
+    else ``$XDG_CACHE_HOME/nnrun/xla`` (``~/.cache/nnrun/xla``). None — no cache, silently: the cache is only a
+    speed-up — when disabled (``off``, ``0``, empty), when the directory cannot be created and written, when it
+    lies inside a run directory (a folder with ``run.json`` above it), or when it already holds files and is not
+    marked as nnrun's (``XLA_CACHE_MARK``): JAX evicts ``*-cache`` files there, and nnrun never deletes a file
+    it did not create."""
     chosen = os.environ.get(XLA_CACHE_ENV)
     if chosen is not None and chosen.strip().lower() in ("", "0", "off", "false", "no"):
         return None
     if chosen is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         chosen = os.path.join(base, "nnrun", "xla")
+    where = os.path.abspath(os.path.expanduser(chosen))
+    parent = where
+    while True:  # not inside a run: predict and evaluate never add files to one
+        if os.path.isfile(os.path.join(parent, "run.json")):
+            return None
+        parent, child = os.path.dirname(parent), parent
+        if parent == child:
+            break
     try:
-        os.makedirs(chosen, exist_ok=True)
+        os.makedirs(where, exist_ok=True)
+        mark = os.path.join(where, XLA_CACHE_MARK)
+        if not os.path.isfile(mark):
+            if os.listdir(where):
+                return None  # someone else's folder
+            with open(mark, "w", encoding="utf-8") as f:
+                f.write("nnrun's XLA compilation cache (JAX); delete the folder to clear it\n")
     except OSError:
         return None
-    return chosen if os.access(chosen, os.W_OK | os.X_OK) else None
+    return where if os.access(where, os.W_OK | os.X_OK) else None
 
 
 def use_xla_cache() -> None:
@@ -128,6 +150,11 @@ def use_xla_cache() -> None:
     if where is None:
         return
     os.environ["JAX_COMPILATION_CACHE_DIR"] = where
+    import warnings
+
+    # a damaged entry (a process killed while JAX wrote it) is recompiled, and JAX warns about it on every
+    # later command; the program is correct either way, so the warning is noise to nnrun's users
+    warnings.filterwarnings("ignore", message=r"Error (reading|writing) persistent compilation cache entry")
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     if importlib.util.find_spec("filelock") is not None:  # JAX needs it for the size cap (eviction + locks)
         os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(XLA_CACHE_MAX_BYTES))

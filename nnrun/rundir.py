@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,17 @@ def create(runs_dir: Path, name: str) -> Path:
     raise RunError(f"{runs_dir}: too many runs named {name!r}")
 
 
+def _keep_mode(old: Path, new: Path) -> None:
+    """Give ``new`` the permission bits of the regular file ``old`` it replaces (a ``--force``d ``chmod 600``
+    file stays private); nothing when ``old`` is missing or a link."""
+    try:
+        st = os.lstat(old)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        os.chmod(new, stat.S_IMODE(st.st_mode))
+
+
 class AtomicWrite:
     """The one way nnrun writes a file: to a dot-named temporary file in the same directory, then fsync and
     rename into place. A crash leaves the old file or the complete new one, never half a file.
@@ -152,6 +164,7 @@ class AtomicWrite:
             finally:
                 os.close(fd)
             if self.replace:
+                _keep_mode(self.path, self.tmp)
                 os.replace(self.tmp, self.path)
             else:  # link(2) fails with EEXIST instead of replacing a file that appeared since the check
                 os.link(self.tmp, self.path)

@@ -70,6 +70,7 @@ def test_predict_refuses_an_existing_output_file_unless_forced(iris_run, tmp_pat
     rows.write_text("5.1,3.5,1.4,0.2\n")
     mine = tmp_path / "mine.csv"
     mine.write_text("my notes\n")
+    mine.chmod(0o600)
     result = invoke("predict", iris_run, "--input", rows, "--output", mine)
     assert result.exit_code == 2 and mine.read_text() == "my notes\n"
     assert result.stderr == (f"error: --output {mine}: the path exists, and nnrun never writes over a file it did "
@@ -77,7 +78,8 @@ def test_predict_refuses_an_existing_output_file_unless_forced(iris_run, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.csv", "rows.csv"]  # no temporary file either
     forced = invoke("predict", iris_run, "--input", rows, "--output", mine, "--force")
     assert forced.exit_code == 0, forced.stderr
-    assert mine.read_text().splitlines()[0] .startswith("prediction,prob_")
+    assert mine.read_text().splitlines()[0].startswith("prediction,prob_")
+    assert oct(mine.stat().st_mode & 0o777) == "0o600"  # replaced, and still private
     assert invoke("predict", iris_run, "--input", rows, "--output", rows, "--force").exit_code == 2  # never the input
 
 

@@ -46,6 +46,32 @@ def test_cache_is_skipped_where_it_cannot_be_written(tmp_path, monkeypatch):
     assert blocker.read_text() == "not a directory"
 
 
+def test_a_folder_holding_other_files_is_not_used_and_nothing_in_it_is_touched(tmp_path, monkeypatch):
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "photos-cache").write_text("mine")  # a name JAX's size cap would evict
+    monkeypatch.setenv(backend.XLA_CACHE_ENV, str(user))
+    assert backend.xla_cache_dir() is None
+    assert sorted(p.name for p in user.iterdir()) == ["photos-cache"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv(backend.XLA_CACHE_ENV, str(empty))
+    assert backend.xla_cache_dir() == str(empty)  # an empty folder becomes nnrun's: marked
+    assert sorted(p.name for p in empty.iterdir()) == [backend.XLA_CACHE_MARK]
+    assert backend.xla_cache_dir() == str(empty)
+
+
+def test_no_cache_inside_a_run_directory_and_tilde_is_home(tmp_path, monkeypatch):
+    run = tmp_path / "runs" / "xor"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    monkeypatch.setenv(backend.XLA_CACHE_ENV, str(run / "xla"))
+    assert backend.xla_cache_dir() is None and not (run / "xla").exists()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(backend.XLA_CACHE_ENV, "~/xla")
+    assert backend.xla_cache_dir() == str(tmp_path / "home" / "xla")
+
+
 def _train(runs: Path, cache: str) -> tuple[str, Path]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("NNRUN_BACKEND", "KERAS_BACKEND", "JAX_COMPILATION_CACHE_DIR")}
