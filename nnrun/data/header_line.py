@@ -64,12 +64,10 @@ def is_header(first: list[str], rest: list[list[str]], meta: dict) -> bool:
 
 
 def _start(source: Path) -> str:
-    """The decoded start of the input (gzip looked through; a cut last character replaced)."""
-    import gzip
+    """The decoded start of the input (gzip looked through by the readers' ``open_binary``; a cut last character
+    replaced)."""
+    from nnrun.data.readers.common import open_binary
 
-    with source.open("rb") as f:
-        head = f.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
-    with opener(source, "rb") as f:
+    with open_binary(source, str(source)) as f:
         raw = f.read(_SAMPLE_BYTES)
     return raw.decode("utf-8-sig", errors="replace")
